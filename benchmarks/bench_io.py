@@ -1,0 +1,206 @@
+"""Decode throughput of the RAW readers against dv-processing's .aedat4 reading.
+
+Builds, in a temporary directory, one stream of at least ``--events`` CD events made of
+the two real RAW samples (../shared/samples) repeated back to back with time offsets
+(the 640x480 EVT 2.0 events fit in the 1280x720 frame), and writes it three times:
+through our EVT 3.0 writer, our EVT 2.0 writer, and dv-processing's ``MonoCameraWriter``
+(.aedat4, LZ4; each repetition stably sorted by time first, as .aedat4 needs monotonic
+time). A fourth file repeats the EVT 3.0 sample's bytes verbatim, to measure decoding of
+camera-made EVT 3.0 with vector words (our writer emits plain words only).
+
+Then it times full decodes, best of ``--repeats``: our readers (numba, single thread,
+events counted chunk by chunk), dv-processing's ``MonoCameraRecording``
+``getNextEventBatch`` loop (with and without ``.numpy()`` on each batch), and
+expelliarmus when installed. Files are read once beforehand so that all decoders see a
+warm page cache. Prints a table and, as the last line, one JSON object of the figures.
+
+Usage: python benchmarks/bench_io.py [--events N] [--repeats R] [--skip-aedat4]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ezsr_live.drivers.raw import Evt2Writer, Evt3Writer, RawReader, read_header
+from ezsr_live.events import EVENT_DTYPE, Geometry
+
+log = logging.getLogger("bench_io")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLES_DIR = Path(os.environ.get("EZSR_SAMPLES", REPO_ROOT.parent / "shared" / "samples"))
+EVT3_SAMPLE = "evt3_gen41_1280x720.raw"
+EVT2_SAMPLE = "evt2_gen3_640x480.raw"
+GEOMETRY = Geometry(1280, 720)
+GAP_US = 1000  # time between two repetitions
+
+
+def load_base_block() -> np.ndarray:
+    """Both samples' events, the EVT 2.0 ones shifted to follow the EVT 3.0 ones."""
+    evt3 = RawReader(SAMPLES_DIR / EVT3_SAMPLE).read_all()
+    evt2 = RawReader(SAMPLES_DIR / EVT2_SAMPLE).read_all()
+    evt3["t"] -= evt3["t"].min()
+    evt2["t"] += int(evt3["t"].max()) + GAP_US - int(evt2["t"].min())
+    return np.concatenate([evt3, evt2])
+
+
+def build_files(tmp: Path, n_target: int, with_aedat4: bool) -> dict[str, Path | int]:
+    base = load_base_block()
+    span = int(base["t"].max()) + GAP_US
+    order = np.argsort(base["t"], kind="stable")  # for .aedat4 only
+    reps = -(-n_target // len(base))
+    paths: dict[str, Path | int] = {
+        "evt3": tmp / "stream.evt3.raw",
+        "evt2": tmp / "stream.evt2.raw",
+        "evt3_native": tmp / "native.raw",
+        "aedat4": tmp / "stream.aedat4",
+    }
+    dv_writer = None
+    if with_aedat4:
+        import dv_processing as dv
+
+        config = dv.io.MonoCameraWriter.EventOnlyConfig("bench", (GEOMETRY.width, GEOMETRY.height))
+        dv_writer = dv.io.MonoCameraWriter(str(paths["aedat4"]), config)
+    block = np.empty_like(base)
+    t0 = time.perf_counter()
+    with Evt3Writer(paths["evt3"], GEOMETRY) as w3, Evt2Writer(paths["evt2"], GEOMETRY) as w2:
+        for r in range(reps):
+            block[:] = base
+            block["t"] += r * span
+            w3.write(block)
+            w2.write(block)
+            if dv_writer is not None:
+                dv_writer.writeEvents(_dv_store(block[order]))
+    del dv_writer  # closes the .aedat4 file
+    log.info("wrote %d events x3 in %.1f s", reps * len(base), time.perf_counter() - t0)
+    paths["n_events"] = reps * len(base)
+
+    # camera-made EVT 3.0 (vector words): the sample's words repeated; its TIME_HIGH
+    # restarts each time by less than the wrap threshold, so times simply repeat
+    sample = SAMPLES_DIR / EVT3_SAMPLE
+    data = sample.read_bytes()[read_header(sample).data_offset :]
+    n_sample = len(RawReader(sample).read_all())
+    native_reps = -(-n_target // n_sample)
+    with open(paths["evt3_native"], "wb") as f:
+        f.write(b"% evt 3.0\n% format EVT3;height=720;width=1280\n% end\n")
+        for _ in range(native_reps):
+            f.write(data)
+    paths["n_events_native"] = native_reps * n_sample
+    return paths
+
+
+def _dv_store(events: np.ndarray):  # type: ignore[no-untyped-def]
+    """dv.EventStore from a packet; dv-processing has no bulk constructor from numpy."""
+    import dv_processing as dv
+
+    store = dv.EventStore()
+    push = store.push_back
+    for t, x, y, p in zip(events["t"].tolist(), events["x"].tolist(), events["y"].tolist(), (events["p"] != 0).tolist()):
+        push(t, x, y, p)
+    return store
+
+
+def decode_ours(path: Path) -> int:
+    n = 0
+    for chunk in RawReader(path).iter_chunks():
+        n += len(chunk.events)
+    return n
+
+
+def decode_dv(path: Path, to_numpy: bool) -> int:
+    import dv_processing as dv
+
+    recording = dv.io.MonoCameraRecording(str(path))
+    n = 0
+    while True:
+        batch = recording.getNextEventBatch()
+        if batch is None:
+            break
+        n += len(batch.numpy()) if to_numpy else batch.size()
+    return n
+
+
+def decode_expelliarmus(path: Path, encoding: str) -> int:
+    from expelliarmus import Wizard  # type: ignore[import-not-found]
+
+    wizard = Wizard(encoding=encoding, fpath=str(path))
+    return len(wizard.read())
+
+
+def best_time(fn: Callable[[], int], repeats: int) -> tuple[float, int]:
+    best, n = float("inf"), 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        n = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, n
+
+
+def warm_page_cache(path: Path) -> None:
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000_000, help="events per file (default 50 M)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed decodes per reader, best kept")
+    parser.add_argument("--skip-aedat4", action="store_true", help="skip dv-processing (its file takes longest to build)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="bench_io: %(message)s", stream=sys.stderr)
+
+    # compile / load the kernels outside the timings
+    decode_ours(SAMPLES_DIR / EVT3_SAMPLE)
+    decode_ours(SAMPLES_DIR / EVT2_SAMPLE)
+
+    rows: list[tuple[str, str, int, float, int]] = []  # key, label, events, seconds, bytes
+    with tempfile.TemporaryDirectory(prefix="ezsr_bench_io_") as tmp_name:
+        paths = build_files(Path(tmp_name), args.events, not args.skip_aedat4)
+        n_stream = int(paths["n_events"])  # type: ignore[arg-type]
+        cases: list[tuple[str, str, Path, Callable[[], int]]] = [
+            ("evt3", "ezsr EVT 3.0 (our writer, plain words)", paths["evt3"], lambda: decode_ours(paths["evt3"])),  # type: ignore[arg-type]
+            ("evt2", "ezsr EVT 2.0", paths["evt2"], lambda: decode_ours(paths["evt2"])),  # type: ignore[arg-type]
+            ("evt3_native", "ezsr EVT 3.0 (camera words, vectors)", paths["evt3_native"], lambda: decode_ours(paths["evt3_native"])),  # type: ignore[arg-type]
+        ]
+        if not args.skip_aedat4:
+            aedat4 = paths["aedat4"]
+            cases.append(("aedat4_dv", "dv-processing .aedat4 batches", aedat4, lambda: decode_dv(aedat4, False)))  # type: ignore[arg-type]
+            cases.append(("aedat4_dv_numpy", "dv-processing .aedat4 + .numpy()", aedat4, lambda: decode_dv(aedat4, True)))  # type: ignore[arg-type]
+        try:
+            import expelliarmus  # type: ignore[import-not-found]  # noqa: F401
+
+            cases.append(("expelliarmus_evt3", "expelliarmus EVT 3.0", paths["evt3"], lambda: decode_expelliarmus(paths["evt3"], "evt3")))  # type: ignore[arg-type]
+            cases.append(("expelliarmus_evt2", "expelliarmus EVT 2.0", paths["evt2"], lambda: decode_expelliarmus(paths["evt2"], "evt2")))  # type: ignore[arg-type]
+        except ImportError:
+            log.info("expelliarmus not installed: skipped")
+        for key, label, path, fn in cases:
+            warm_page_cache(path)
+            seconds, n = best_time(fn, args.repeats)
+            rows.append((key, label, n, seconds, path.stat().st_size))
+            log.info("%s: %d events in %.3f s", key, n, seconds)
+
+    rate = {key: n / s / 1e6 for key, _, n, s, _ in rows}
+    ref = rate.get("aedat4_dv")
+    print(f"{n_stream:,} events per file (1280x720); cores: {os.cpu_count()}; decoders single-threaded unless noted")
+    print(f"{'decoder':40s} {'events':>12s} {'MB':>8s} {'s':>7s} {'Mev/s':>8s} {'x dv':>6s}")
+    for key, label, n, s, size in rows:
+        ratio = f"{rate[key] / ref:6.2f}" if ref else "     -"
+        print(f"{label:40s} {n:12,d} {size / 1e6:8.1f} {s:7.3f} {rate[key]:8.1f} {ratio}")
+    figures = {f"{key}_mev_s": round(value, 1) for key, value in rate.items()}
+    figures.setdefault("aedat4_dv_mev_s", None)
+    figures["n_events"] = n_stream
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Event sources: recordings (by file extension) and, later, cameras and streams.
+
+Installed as ``ezsr_live.drivers``; no Qt here.
+"""
+from .base import Chunk, EventReader, EventWriter, ReaderStats
+from .registry import (
+    open_reader,
+    open_writer,
+    reader_extensions,
+    register_reader,
+    register_writer,
+    writer_extensions,
+)
+
+__all__ = [
+    "Chunk",
+    "EventReader",
+    "EventWriter",
+    "ReaderStats",
+    "open_reader",
+    "open_writer",
+    "reader_extensions",
+    "register_reader",
+    "register_writer",
+    "writer_extensions",
+]

@@ -1,0 +1,473 @@
+"""Numba kernels that decode and encode Prophesee RAW event words (EVT 2.0, 2.1, 3.0).
+
+The kernels are pure functions over arrays. Everything a decoder must remember between
+two blocks of words (time base, wrap count, EVT 3.0 row / vector base / polarity, the
+drop counters) lives in a small ``int64`` *state* array (see the ``ST_*`` indices), so a
+file is decoded block by block in bounded memory and the result never depends on where
+the blocks were cut.
+
+Word layouts (little-endian, type in the 4 most significant bits):
+
+EVT 3.0, 16-bit words::
+
+    0x0 ADDR_Y      [10:0] y                       (bit 11: master/slave, ignored)
+    0x2 ADDR_X      [11] polarity, [10:0] x        -> one CD event
+    0x3 VECT_BASE_X [11] polarity, [10:0] base x
+    0x4 VECT_12     [11:0] valid mask              -> events at base x + k; base x += 12
+    0x5 VECT_8      [7:0]  valid mask              -> events at base x + k; base x += 8
+    0x6 TIME_LOW    [11:0] time bits 11..0
+    0x8 TIME_HIGH   [11:0] time bits 23..12        (low bits are kept)
+    0xA EXT_TRIGGER [11:8] channel id, [0] value
+
+EVT 2.0, 32-bit words::
+
+    0x0 CD_OFF / 0x1 CD_ON  [27:22] time bits 5..0, [21:11] x, [10:0] y
+    0x8 TIME_HIGH           [27:0]  time bits 33..6
+    0xA EXT_TRIGGER         [27:22] time bits 5..0, [12:8] channel id, [0] value
+
+EVT 2.1, 64-bit words: one 32-bit *head* laid out as EVT 2.0 (the CD head carries the
+base x of a group of 32 pixels) plus a 32-bit valid mask, event k at base x + k. In the
+"legacy" layout (``% evt 2.1`` headers, ``endianness=legacy``) the head is the first
+(lower) 32-bit half; otherwise the word is one little-endian 64-bit integer with the
+head in the upper half.
+
+Time wrap (both families): a TIME_HIGH whose value (in µs) is lower than the previous
+TIME_HIGH's by more than ``10 << 12`` µs counts one wrap of the time counter (2^24 µs for
+EVT 3.0, 2^34 µs for EVT 2.x); smaller drops are taken as written (the time steps back).
+In TIME_HIGH units that threshold is :data:`EVT3_MAX_BACK_STEP` (10) and
+:data:`EVT2_MAX_BACK_STEP` (640).
+
+Decoders drop, and count in the state array: CD events before the first TIME_HIGH,
+events whose coordinates fall outside the geometry (never written), and words of an
+unknown or unsupported type (OTHERS, CONTINUED, IMU, reserved codes). They stop as soon
+as the event output holds ``limit`` events or the trigger output is full, so the
+output buffers need ``limit + MAX_EVENTS_PER_WORD`` rows at most.
+
+Encoders emit plain words (EVT 3.0: TIME_HIGH, TIME_LOW, ADDR_Y, ADDR_X; EVT 2.0:
+TIME_HIGH, CD words; no vector words), in the order given, whatever the time order.
+They stop when the output buffer cannot take the next event's words and return where
+they stopped; all encoder state is in the state array, so the caller just flushes and
+calls again.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# -- decoder state indices ------------------------------------------------------------
+ST_HAVE_TIME_HIGH = 0  # 1 once the first TIME_HIGH was seen
+ST_TIME = 1  # current absolute time, µs (wraps included)
+ST_PREV_TIME_HIGH = 2  # payload of the previous TIME_HIGH word
+ST_WRAPS = 3  # number of time-counter wraps so far
+ST_Y = 4  # EVT 3.0 current row
+ST_BASE_X = 5  # EVT 3.0 vector base column
+ST_POLARITY = 6  # EVT 3.0 vector polarity
+ST_OUT_OF_BOUNDS = 7
+ST_UNKNOWN_WORDS = 8
+ST_BEFORE_FIRST_TIME_HIGH = 9
+DECODER_STATE_SIZE = 10
+
+# -- encoder state indices ------------------------------------------------------------
+EST_HAVE_TIME_HIGH = 0  # 1 once a TIME_HIGH was written
+EST_HIGH = 1  # absolute time >> low_bits of the last TIME_HIGH written (wraps included)
+EST_LOW = 2  # EVT 3.0 last TIME_LOW written, -1 = must write one
+EST_Y = 3  # EVT 3.0 last ADDR_Y written, -1 = none yet
+ENCODER_STATE_SIZE = 4
+
+# encoder status codes (returned as the third value)
+ENC_OK = 0
+ENC_OUTPUT_FULL = 1
+ENC_TIME_EPOCH_BACKWARDS = 2  # time went back across a wrap boundary: not representable
+
+EVT3_HIGH_BITS = 12  # TIME_HIGH payload width
+EVT3_LOW_BITS = 12  # TIME_LOW payload width: time high unit = 4096 µs
+EVT2_HIGH_BITS = 28
+EVT2_LOW_BITS = 6  # time high unit = 64 µs
+
+#: largest TIME_HIGH drop (in TIME_HIGH units) that is *not* a wrap: 10 << 12 µs
+EVT3_MAX_BACK_STEP = (10 << 12) >> EVT3_LOW_BITS
+EVT2_MAX_BACK_STEP = (10 << 12) >> EVT2_LOW_BITS
+
+#: most CD events one word can carry (EVT 3.0 VECT_12, EVT 2.1 32-bit mask)
+EVT3_MAX_EVENTS_PER_WORD = 12
+EVT2_MAX_EVENTS_PER_WORD = 1
+EVT21_MAX_EVENTS_PER_WORD = 32
+
+#: worst-case words an encoder writes for one event once its TIME_HIGH is settled
+_EVT3_WORDS_PER_EVENT = 3
+_EVT2_WORDS_PER_EVENT = 1
+
+
+def new_decoder_state() -> np.ndarray:
+    return np.zeros(DECODER_STATE_SIZE, np.int64)
+
+
+def new_encoder_state() -> np.ndarray:
+    state = np.zeros(ENCODER_STATE_SIZE, np.int64)
+    state[EST_LOW] = -1
+    state[EST_Y] = -1
+    return state
+
+
+# ======================================================================================
+# decoders
+# ======================================================================================
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _on_time_high(state, payload, high_bits, low_bits, max_back_step):
+    """Apply a TIME_HIGH payload: unwrap and set the high part of the current time."""
+    if state[ST_HAVE_TIME_HIGH]:
+        if state[ST_PREV_TIME_HIGH] - payload > max_back_step:
+            state[ST_WRAPS] += 1
+    else:
+        state[ST_HAVE_TIME_HIGH] = 1
+    state[ST_PREV_TIME_HIGH] = payload
+    low_mask = (np.int64(1) << low_bits) - 1
+    state[ST_TIME] = (
+        (state[ST_WRAPS] << (high_bits + low_bits)) | (payload << low_bits) | (state[ST_TIME] & low_mask)
+    )
+
+
+@njit(nogil=True, cache=True)
+def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, height, state):
+    """Decode EVT 3.0 words from ``words[start:]`` into ``out[n_out:]`` / ``triggers[n_triggers:]``.
+
+    Stops at the end of ``words``, once ``n_out >= limit`` or once ``triggers`` is full.
+    ``out`` must have at least ``limit + EVT3_MAX_EVENTS_PER_WORD`` rows.
+    Returns ``(next_word, n_out, n_triggers)``.
+    """
+    n_words = words.shape[0]
+    trig_cap = triggers.shape[0]
+    have_th = state[ST_HAVE_TIME_HIGH]
+    t = state[ST_TIME]
+    y = state[ST_Y]
+    base_x = state[ST_BASE_X]
+    pol = state[ST_POLARITY]
+    oob = state[ST_OUT_OF_BOUNDS]
+    unknown = state[ST_UNKNOWN_WORDS]
+    before = state[ST_BEFORE_FIRST_TIME_HIGH]
+    i = start
+    while i < n_words and n_out < limit and n_triggers < trig_cap:
+        w = np.int64(words[i])
+        i += 1
+        kind = w >> 12
+        if kind == 0x2:  # ADDR_X: the common case first
+            if not have_th:
+                before += 1
+                continue
+            x = w & 0x7FF
+            if x < width and y < height:
+                ev = out[n_out]
+                ev["t"] = t
+                ev["x"] = x
+                ev["y"] = y
+                ev["p"] = (w >> 11) & 1
+                n_out += 1
+            else:
+                oob += 1
+        elif kind == 0x0:  # ADDR_Y
+            y = w & 0x7FF
+        elif kind == 0x6:  # TIME_LOW
+            t = (t & ~np.int64(0xFFF)) | (w & 0xFFF)
+        elif kind == 0x4 or kind == 0x5:  # VECT_12 / VECT_8
+            n_bits = 12 if kind == 0x4 else 8
+            mask = w & ((1 << n_bits) - 1)
+            if not have_th:
+                while mask:
+                    before += mask & 1
+                    mask >>= 1
+            elif y >= height:
+                while mask:
+                    oob += mask & 1
+                    mask >>= 1
+            else:
+                k = 0
+                while mask:
+                    if mask & 1:
+                        x = base_x + k
+                        if x < width:
+                            ev = out[n_out]
+                            ev["t"] = t
+                            ev["x"] = x
+                            ev["y"] = y
+                            ev["p"] = pol
+                            n_out += 1
+                        else:
+                            oob += 1
+                    mask >>= 1
+                    k += 1
+            base_x += n_bits
+        elif kind == 0x3:  # VECT_BASE_X
+            base_x = w & 0x7FF
+            pol = (w >> 11) & 1
+        elif kind == 0x8:  # TIME_HIGH
+            state[ST_TIME] = t
+            _on_time_high(state, w & 0xFFF, EVT3_HIGH_BITS, EVT3_LOW_BITS, EVT3_MAX_BACK_STEP)
+            have_th = 1
+            t = state[ST_TIME]
+        elif kind == 0xA:  # EXT_TRIGGER
+            if have_th:
+                tr = triggers[n_triggers]
+                tr["t"] = t
+                tr["id"] = (w >> 8) & 0xF
+                tr["p"] = w & 1
+                n_triggers += 1
+        else:  # CONTINUED_4/12, OTHERS, IMU, reserved codes
+            unknown += 1
+    state[ST_TIME] = t
+    state[ST_Y] = y
+    state[ST_BASE_X] = base_x
+    state[ST_POLARITY] = pol
+    state[ST_OUT_OF_BOUNDS] = oob
+    state[ST_UNKNOWN_WORDS] = unknown
+    state[ST_BEFORE_FIRST_TIME_HIGH] = before
+    return i, n_out, n_triggers
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _evt2_head(state, head, valid, out, n_out, triggers, n_triggers, width, height):
+    """Decode one EVT 2.x head word (with its valid mask; 1 for EVT 2.0).
+
+    Returns ``(n_out, n_triggers)``; counters are updated in ``state``.
+    """
+    kind = head >> 28
+    if kind <= 1:  # CD_OFF / CD_ON
+        if not state[ST_HAVE_TIME_HIGH]:
+            while valid:
+                state[ST_BEFORE_FIRST_TIME_HIGH] += valid & 1
+                valid >>= 1
+            return n_out, n_triggers
+        t = (state[ST_TIME] & ~np.int64(63)) | ((head >> 22) & 63)
+        state[ST_TIME] = t
+        x0 = (head >> 11) & 0x7FF
+        y = head & 0x7FF
+        if y >= height:
+            while valid:
+                state[ST_OUT_OF_BOUNDS] += valid & 1
+                valid >>= 1
+            return n_out, n_triggers
+        k = 0
+        while valid:
+            if valid & 1:
+                x = x0 + k
+                if x < width:
+                    ev = out[n_out]
+                    ev["t"] = t
+                    ev["x"] = x
+                    ev["y"] = y
+                    ev["p"] = kind
+                    n_out += 1
+                else:
+                    state[ST_OUT_OF_BOUNDS] += 1
+            valid >>= 1
+            k += 1
+    elif kind == 0x8:  # TIME_HIGH
+        _on_time_high(state, head & 0xFFFFFFF, EVT2_HIGH_BITS, EVT2_LOW_BITS, EVT2_MAX_BACK_STEP)
+    elif kind == 0xA:  # EXT_TRIGGER
+        if state[ST_HAVE_TIME_HIGH]:
+            t = (state[ST_TIME] & ~np.int64(63)) | ((head >> 22) & 63)
+            state[ST_TIME] = t
+            tr = triggers[n_triggers]
+            tr["t"] = t
+            tr["id"] = (head >> 8) & 0x1F
+            tr["p"] = head & 1
+            n_triggers += 1
+    else:  # OTHERS, CONTINUED, reserved codes
+        state[ST_UNKNOWN_WORDS] += 1
+    return n_out, n_triggers
+
+
+@njit(nogil=True, cache=True)
+def decode_evt2(words, start, out, n_out, limit, triggers, n_triggers, width, height, state):
+    """Decode EVT 2.0 words (``uint32``); same contract as :func:`decode_evt3`.
+
+    The CD path is inlined here rather than going through :func:`_evt2_head` because it
+    is one event per word and dominates the decode time.
+    """
+    n_words = words.shape[0]
+    trig_cap = triggers.shape[0]
+    have_th = state[ST_HAVE_TIME_HIGH]
+    high = state[ST_TIME] & ~np.int64(63)
+    oob = state[ST_OUT_OF_BOUNDS]
+    before = state[ST_BEFORE_FIRST_TIME_HIGH]
+    i = start
+    while i < n_words and n_out < limit and n_triggers < trig_cap:
+        w = np.int64(words[i])
+        i += 1
+        kind = w >> 28
+        if kind <= 1:
+            if not have_th:
+                before += 1
+                continue
+            x = (w >> 11) & 0x7FF
+            y = w & 0x7FF
+            if x < width and y < height:
+                ev = out[n_out]
+                ev["t"] = high | ((w >> 22) & 63)
+                ev["x"] = x
+                ev["y"] = y
+                ev["p"] = kind
+                n_out += 1
+            else:
+                oob += 1
+        else:
+            state[ST_TIME] = high
+            n_out, n_triggers = _evt2_head(state, w, np.int64(1), out, n_out, triggers, n_triggers, width, height)
+            have_th = state[ST_HAVE_TIME_HIGH]
+            high = state[ST_TIME] & ~np.int64(63)
+    state[ST_TIME] = high
+    state[ST_OUT_OF_BOUNDS] = oob
+    state[ST_BEFORE_FIRST_TIME_HIGH] = before
+    return i, n_out, n_triggers
+
+
+@njit(nogil=True, cache=True)
+def decode_evt21(words, start, out, n_out, limit, triggers, n_triggers, width, height, legacy, state):
+    """Decode EVT 2.1 words (``uint64``); same contract as :func:`decode_evt3`, with
+    ``out`` needing ``limit + EVT21_MAX_EVENTS_PER_WORD`` rows. ``legacy``: head in the
+    lower 32 bits."""
+    n_words = words.shape[0]
+    trig_cap = triggers.shape[0]
+    low32 = np.uint64(0xFFFFFFFF)
+    i = start
+    while i < n_words and n_out < limit and n_triggers < trig_cap:
+        w = words[i]
+        i += 1
+        if legacy:
+            head = np.int64(w & low32)
+            valid = np.int64(w >> np.uint64(32))
+        else:
+            head = np.int64(w >> np.uint64(32))
+            valid = np.int64(w & low32)
+        n_out, n_triggers = _evt2_head(state, head, valid, out, n_out, triggers, n_triggers, width, height)
+    return i, n_out, n_triggers
+
+
+# ======================================================================================
+# encoders
+# ======================================================================================
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _next_time_high(current, target, high_bits, max_back_step):
+    """The next absolute TIME_HIGH value to write on the way from ``current`` to ``target``
+    (both absolute: ``wraps << high_bits | payload``), such that the decoder's wrap rule
+    reads back exactly that value; -1 if ``target`` cannot be reached.
+
+    Forward moves inside one wrap period are one word; a move into the next period is one
+    word when the payload drops by more than ``max_back_step`` (so the decoder counts the
+    wrap), otherwise half-period steps. Backward moves are steps of at most
+    ``max_back_step`` (the decoder takes them as written); they cannot cross back into an
+    earlier wrap period, because the decoder's wrap count never decreases.
+    """
+    period = np.int64(1) << high_bits
+    cur_epoch = current >> high_bits
+    tgt_epoch = target >> high_bits
+    if target > current:
+        if tgt_epoch == cur_epoch:
+            return target
+        if tgt_epoch == cur_epoch + 1 and target - current < period - max_back_step:
+            return target
+        return current + (period >> 1)
+    if tgt_epoch != cur_epoch:
+        return np.int64(-1)
+    return max(target, current - max_back_step)
+
+
+@njit(nogil=True, cache=True)
+def encode_evt3(t, x, y, p, is_trigger, start, out, state):
+    """Encode events ``start:`` (arrays t, x, y, p; for triggers x is the channel id) as
+    EVT 3.0 words into ``out``. Returns ``(next_event, n_words, status)``; status is
+    :data:`ENC_OK` (all done), :data:`ENC_OUTPUT_FULL` (flush ``out[:n_words]`` and call
+    again from ``next_event``) or :data:`ENC_TIME_EPOCH_BACKWARDS` (event ``next_event``
+    cannot be represented; nothing of it was written)."""
+    n = t.shape[0]
+    cap = out.shape[0]
+    n_words = 0
+    low_mask = np.int64(0xFFF)
+    i = start
+    while i < n:
+        ti = np.int64(t[i])
+        target = ti >> EVT3_LOW_BITS
+        if not state[EST_HAVE_TIME_HIGH]:
+            if n_words + 1 > cap:
+                return i, n_words, ENC_OUTPUT_FULL
+            # the decoder starts at wrap 0: begin there, then walk forward if needed
+            first = target if target < (np.int64(1) << EVT3_HIGH_BITS) else np.int64(0)
+            out[n_words] = np.uint16(0x8000 | first)
+            n_words += 1
+            state[EST_HAVE_TIME_HIGH] = 1
+            state[EST_HIGH] = first
+            state[EST_LOW] = -1
+        while state[EST_HIGH] != target:
+            if n_words + 1 + _EVT3_WORDS_PER_EVENT > cap:
+                return i, n_words, ENC_OUTPUT_FULL
+            nxt = _next_time_high(state[EST_HIGH], target, EVT3_HIGH_BITS, EVT3_MAX_BACK_STEP)
+            if nxt < 0:
+                return i, n_words, ENC_TIME_EPOCH_BACKWARDS
+            out[n_words] = np.uint16(0x8000 | (nxt & 0xFFF))
+            n_words += 1
+            state[EST_HIGH] = nxt
+            # other decoders may clear the low bits on TIME_HIGH: always restate them
+            state[EST_LOW] = -1
+        if n_words + _EVT3_WORDS_PER_EVENT > cap:
+            return i, n_words, ENC_OUTPUT_FULL
+        low = ti & low_mask
+        if low != state[EST_LOW]:
+            out[n_words] = np.uint16(0x6000 | low)
+            n_words += 1
+            state[EST_LOW] = low
+        if is_trigger:
+            out[n_words] = np.uint16(0xA000 | ((np.int64(x[i]) & 0xF) << 8) | (np.int64(p[i]) & 1))
+            n_words += 1
+        else:
+            yi = np.int64(y[i])
+            if yi != state[EST_Y]:
+                out[n_words] = np.uint16(yi & 0x7FF)
+                n_words += 1
+                state[EST_Y] = yi
+            out[n_words] = np.uint16(0x2000 | ((np.int64(p[i]) & 1) << 11) | (np.int64(x[i]) & 0x7FF))
+            n_words += 1
+        i += 1
+    return i, n_words, ENC_OK
+
+
+@njit(nogil=True, cache=True)
+def encode_evt2(t, x, y, p, is_trigger, start, out, state):
+    """Encode events as EVT 2.0 words; same contract as :func:`encode_evt3`."""
+    n = t.shape[0]
+    cap = out.shape[0]
+    n_words = 0
+    i = start
+    while i < n:
+        ti = np.int64(t[i])
+        target = ti >> EVT2_LOW_BITS
+        if not state[EST_HAVE_TIME_HIGH]:
+            if n_words + 1 > cap:
+                return i, n_words, ENC_OUTPUT_FULL
+            first = target if target < (np.int64(1) << EVT2_HIGH_BITS) else np.int64(0)
+            out[n_words] = np.uint32((0x8 << 28) | first)
+            n_words += 1
+            state[EST_HAVE_TIME_HIGH] = 1
+            state[EST_HIGH] = first
+        while state[EST_HIGH] != target:
+            if n_words + 1 + _EVT2_WORDS_PER_EVENT > cap:
+                return i, n_words, ENC_OUTPUT_FULL
+            nxt = _next_time_high(state[EST_HIGH], target, EVT2_HIGH_BITS, EVT2_MAX_BACK_STEP)
+            if nxt < 0:
+                return i, n_words, ENC_TIME_EPOCH_BACKWARDS
+            out[n_words] = np.uint32((0x8 << 28) | (nxt & 0xFFFFFFF))
+            n_words += 1
+            state[EST_HIGH] = nxt
+        if n_words + _EVT2_WORDS_PER_EVENT > cap:
+            return i, n_words, ENC_OUTPUT_FULL
+        low = ti & 63
+        if is_trigger:
+            word = (0xA << 28) | (low << 22) | ((np.int64(x[i]) & 0x1F) << 8) | (np.int64(p[i]) & 1)
+        else:
+            word = ((np.int64(p[i]) & 1) << 28) | (low << 22) | ((np.int64(x[i]) & 0x7FF) << 11) | (np.int64(y[i]) & 0x7FF)
+        out[n_words] = np.uint32(word)
+        n_words += 1
+        i += 1
+    return i, n_words, ENC_OK

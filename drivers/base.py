@@ -1,0 +1,124 @@
+"""Base classes of file readers and writers.
+
+A reader turns one recording into a stream of event packets (see
+:mod:`ezsr_live.events`) in bounded-size chunks, so that a multi-GB file replays in
+constant memory. Iterating a reader again starts again from the beginning (replay
+``--loop`` relies on this). A writer takes packets in and produces a file that the
+matching reader returns identically.
+"""
+from __future__ import annotations
+
+import abc
+import os
+from dataclasses import dataclass, field
+from typing import ClassVar, Iterator
+
+import numpy as np
+
+from ezsr_live.events import (
+    DEFAULT_CHUNK_EVENTS,
+    EVENT_DTYPE,
+    TRIGGER_DTYPE,
+    EventPacket,
+    Geometry,
+    SourceInfo,
+)
+
+
+@dataclass
+class Chunk:
+    """One step of a reader: CD events and the external triggers decoded with them."""
+
+    events: EventPacket
+    triggers: np.ndarray = field(default_factory=lambda: np.zeros(0, TRIGGER_DTYPE))
+
+
+@dataclass
+class ReaderStats:
+    """Counters a reader keeps while decoding (reset at each new iteration)."""
+
+    out_of_bounds: int = 0  # CD events whose coordinates fall outside the geometry, dropped
+    unknown_words: int = 0  # RAW words of an unknown or unsupported type, skipped
+    before_first_time_high: int = 0  # RAW CD events before the first TIME_HIGH, dropped
+
+
+class EventReader(abc.ABC):
+    """A recording opened for streaming reads.
+
+    Subclasses set :attr:`info` in ``__init__`` (validating the header there, so that a
+    bad file fails at open time with a :class:`~ezsr_live.errors.FormatError`) and
+    implement :meth:`iter_chunks`.
+    """
+
+    #: short format name, e.g. "evt3"; also the value of ``info.format``
+    format: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        geometry: Geometry | None = None,
+        chunk_events: int = DEFAULT_CHUNK_EVENTS,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.requested_geometry = geometry
+        self.chunk_events = int(chunk_events)
+        self.stats = ReaderStats()
+        self.info: SourceInfo  # set by subclasses
+
+    @property
+    def geometry(self) -> Geometry:
+        return self.info.geometry
+
+    @abc.abstractmethod
+    def iter_chunks(self) -> Iterator[Chunk]:
+        """Yield chunks from the start of the file, each with at most ``chunk_events``
+        CD events (and any number of triggers, which are rare)."""
+
+    def __iter__(self) -> Iterator[EventPacket]:
+        for chunk in self.iter_chunks():
+            if len(chunk.events):
+                yield chunk.events
+
+    def read_all(self) -> EventPacket:
+        """Every CD event of the file in one packet (convenience for small files)."""
+        parts = list(self)
+        return np.concatenate(parts) if parts else np.zeros(0, EVENT_DTYPE)
+
+    def close(self) -> None:
+        """Release file handles (readers open files per iteration, so this is often a no-op)."""
+
+    def __enter__(self) -> "EventReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventWriter(abc.ABC):
+    """A recording opened for writing; use as a context manager."""
+
+    format: ClassVar[str] = ""
+
+    def __init__(self, path: str | os.PathLike, geometry: Geometry, *, info: SourceInfo | None = None) -> None:
+        self.path = os.fspath(path)
+        self.geometry = geometry
+        self.source_info = info
+        self.n_written = 0
+
+    @abc.abstractmethod
+    def write(self, events: EventPacket) -> None:
+        """Append CD events (in the order given)."""
+
+    def write_triggers(self, triggers: np.ndarray) -> None:
+        """Append trigger events; formats without triggers ignore them."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush and close; the file is complete only after this."""
+
+    def __enter__(self) -> "EventWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

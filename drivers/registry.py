@@ -1,0 +1,115 @@
+"""Registries of file readers and writers, keyed by file extension.
+
+A new format is one module that decorates its classes with :func:`register_reader` /
+:func:`register_writer`, plus one line in ``_FORMAT_MODULES``.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Callable, TypeVar
+
+from ezsr_live.errors import FormatError
+from ezsr_live.events import DEFAULT_CHUNK_EVENTS, Geometry
+
+from .base import EventReader, EventWriter
+
+# modules that register formats; imported on first use, not at package import, so
+# that `import ezsr_live.drivers` stays cheap (dv-processing loads only when needed)
+_FORMAT_MODULES = (
+    "ezsr_live.drivers.raw",
+    "ezsr_live.drivers.aedat4",
+    "ezsr_live.drivers.dat",
+    "ezsr_live.drivers.npz",
+    "ezsr_live.drivers.atis_bin",
+    "ezsr_live.drivers.aedat2",
+)
+
+_READERS: dict[str, type[EventReader]] = {}
+_WRITERS: dict[str, type[EventWriter]] = {}
+_loaded = False
+
+R = TypeVar("R", bound=type[EventReader])
+W = TypeVar("W", bound=type[EventWriter])
+
+
+def register_reader(*extensions: str) -> Callable[[R], R]:
+    def deco(cls: R) -> R:
+        for ext in extensions:
+            _READERS[ext.lower()] = cls
+        return cls
+
+    return deco
+
+
+def register_writer(*extensions: str) -> Callable[[W], W]:
+    def deco(cls: W) -> W:
+        for ext in extensions:
+            _WRITERS[ext.lower()] = cls
+        return cls
+
+    return deco
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        for name in _FORMAT_MODULES:
+            importlib.import_module(name)
+        _loaded = True
+
+
+def _extension(path: str) -> str:
+    name = os.path.basename(path).lower()
+    # longest registered suffix wins (".aedat4" before ".aedat")
+    for ext in sorted(set(_READERS) | set(_WRITERS), key=len, reverse=True):
+        if name.endswith(ext):
+            return ext
+    return os.path.splitext(name)[1]
+
+
+def reader_extensions() -> list[str]:
+    _load()
+    return sorted(_READERS)
+
+
+def writer_extensions() -> list[str]:
+    _load()
+    return sorted(_WRITERS)
+
+
+def open_reader(
+    path: str | os.PathLike,
+    *,
+    geometry: Geometry | None = None,
+    chunk_events: int = DEFAULT_CHUNK_EVENTS,
+) -> EventReader:
+    """Open a recording for streaming reads, choosing the reader by extension.
+
+    Raises :class:`FormatError` naming the file for an unknown extension, a missing or
+    empty file, or a header the reader cannot accept.
+    """
+    _load()
+    path = os.fspath(path)
+    ext = _extension(path)
+    cls = _READERS.get(ext)
+    if cls is None:
+        raise FormatError(path, f"unknown recording extension {ext!r}; readable: {', '.join(sorted(_READERS))}")
+    if not os.path.exists(path):
+        raise FormatError(path, "no such file")
+    if os.path.isdir(path):
+        raise FormatError(path, "is a directory, not a recording")
+    if os.path.getsize(path) == 0:
+        raise FormatError(path, "empty file", 0)
+    return cls(path, geometry=geometry, chunk_events=chunk_events)
+
+
+def open_writer(path: str | os.PathLike, geometry: Geometry, **kwargs: object) -> EventWriter:
+    """Create a recording, choosing the writer by extension."""
+    _load()
+    path = os.fspath(path)
+    ext = _extension(path)
+    cls = _WRITERS.get(ext)
+    if cls is None:
+        raise FormatError(path, f"cannot write {ext!r} files; writable: {', '.join(sorted(_WRITERS))}")
+    return cls(path, geometry, **kwargs)

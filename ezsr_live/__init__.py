@@ -1,0 +1,21 @@
+"""ezsr-live: real-time zero-shot object recognition for event cameras (EZSR).
+
+The engine lives here and never imports Qt. Sources live in :mod:`ezsr_live.drivers`
+(``drivers/`` in the repository), the Qt front end in :mod:`ezsr_live.gui` (``gui/``).
+"""
+from ezsr_live.events import EVENT_DTYPE, TRIGGER_DTYPE, Geometry, SourceInfo
+from ezsr_live.errors import EzsrError, FormatError, ModelError, SourceError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EVENT_DTYPE",
+    "TRIGGER_DTYPE",
+    "Geometry",
+    "SourceInfo",
+    "EzsrError",
+    "FormatError",
+    "ModelError",
+    "SourceError",
+    "__version__",
+]

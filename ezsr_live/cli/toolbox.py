@@ -1,0 +1,51 @@
+"""`ezsr`: the toolbox (info, convert, ... as issues add them).
+
+Each subcommand is one module in this package that defines ``NAME``, ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``; listing it in ``SUBCOMMANDS`` is
+all it takes to register it.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from ezsr_live.cli.common import run_guarded
+
+SUBCOMMANDS = (
+    "ezsr_live.cli.cmd_info",
+    "ezsr_live.cli.cmd_convert",
+    "ezsr_live.cli.cmd_record",
+    "ezsr_live.cli.cmd_pool",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ezsr",
+        description="ezsr-live toolbox: inspect, convert and process event recordings.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(name)
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="ezsr: %(message)s",
+        stream=sys.stderr,
+    )
+    return run_guarded("ezsr", lambda: args._run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

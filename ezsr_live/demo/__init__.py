@@ -1,0 +1,1 @@
+"""Demo material the project generates itself (no downloads needed)."""

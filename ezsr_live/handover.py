@@ -1,0 +1,165 @@
+"""Hand-overs between threads that never queue without bound.
+
+:class:`PacketBuffer` sits between a source thread and its consumer: when the consumer
+falls behind, the *oldest* packets are dropped (live data is worth more than stale
+data) and the drops are counted. :class:`SourceThread` runs any iterable source in its
+own thread and feeds such a buffer.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+from ezsr_live.events import EventPacket
+
+log = logging.getLogger(__name__)
+
+
+class PacketBuffer:
+    """Bounded FIFO of event packets, drop-oldest, for one producer and one consumer."""
+
+    def __init__(self, max_events: int = 8 << 20, max_packets: int = 4096) -> None:
+        self.max_events = int(max_events)
+        self.max_packets = int(max_packets)
+        self._queue: collections.deque[EventPacket] = collections.deque()
+        self._n_events = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self.events_dropped = 0
+        self.packets_dropped = 0
+        self.events_in = 0
+
+    def put(self, packet: EventPacket) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._queue.append(packet)
+            self._n_events += len(packet)
+            self.events_in += len(packet)
+            # keep at least the newest packet, however large
+            while len(self._queue) > 1 and (self._n_events > self.max_events or len(self._queue) > self.max_packets):
+                old = self._queue.popleft()
+                self._n_events -= len(old)
+                self.events_dropped += len(old)
+                self.packets_dropped += 1
+            self._cond.notify()
+
+    def get(self, timeout: float | None = None) -> EventPacket | None:
+        """Oldest buffered packet; None on timeout or once closed and drained."""
+        with self._cond:
+            if not self._queue and not self._closed:
+                self._cond.wait(timeout)
+            if not self._queue:
+                return None
+            packet = self._queue.popleft()
+            self._n_events -= len(packet)
+            return packet
+
+    def close(self) -> None:
+        """No more packets will come; a waiting consumer wakes up."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def drained(self) -> bool:
+        with self._cond:
+            return self._closed and not self._queue
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    @property
+    def buffered_events(self) -> int:
+        return self._n_events
+
+
+class SourceThread:
+    """Runs a source (anything iterable over packets, optionally with ``stop()``) in a
+    daemon thread, feeding a :class:`PacketBuffer`; iterate it to consume.
+
+    ``tap`` (e.g. a recorder) sees every packet the source produced, before any drop.
+    An exception in the source is kept in :attr:`error` and re-raised to the consumer
+    once the buffer is drained, so that failures never turn into silent hangs.
+    """
+
+    def __init__(
+        self,
+        source: Iterable[EventPacket],
+        buffer: PacketBuffer | None = None,
+        *,
+        tap: Callable[[EventPacket], Any] | None = None,
+        name: str = "ezsr-source",
+    ) -> None:
+        self.source = source
+        self.buffer = buffer if buffer is not None else PacketBuffer()
+        self.tap = tap
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> "SourceThread":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            for packet in self.source:
+                if self._stop.is_set():
+                    break
+                if self.tap is not None:
+                    self.tap(packet)
+                self.buffer.put(packet)
+        except BaseException as exc:  # surfaced to the consumer, never swallowed
+            self.error = exc
+            log.debug("source thread failed", exc_info=True)
+        finally:
+            self.buffer.close()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Ask the source to stop and wait for the thread; True if it ended in time."""
+        self._stop.set()
+        stop = getattr(self.source, "stop", None)
+        if stop is not None:
+            stop()
+        self.buffer.close()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def __iter__(self) -> Iterator[EventPacket]:
+        while True:
+            packet = self.buffer.get(timeout=0.1)
+            if packet is not None:
+                yield packet
+            elif self.buffer.drained:
+                break
+        if self.error is not None:
+            raise self.error
+
+    def __enter__(self) -> "SourceThread":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, poll: float = 0.01) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` seconds pass (for tests and shutdown)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return predicate()

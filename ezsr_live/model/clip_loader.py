@@ -1,0 +1,162 @@
+"""Loading CLIP models through open_clip, and choosing the compute device.
+
+Everything goes through open_clip's own factory, so ``--model``/``--pretrained`` accept
+exactly what open_clip accepts: a built-in architecture name with a pretrained tag
+(``openai``, ``laion2b_s34b_b79k`` ... downloaded into open_clip's cache on a user's
+machine), a local checkpoint file, or ``local-dir:PATH`` / ``hf-hub:ORG/REPO`` names.
+``pretrained=None`` builds random weights (tests and benchmarks).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import open_clip
+import torch
+
+from ezsr_live.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(spec: str | torch.device = "auto") -> torch.device:
+    """Turn ``auto|cpu|cuda[:N]|mps`` into a device; a requested but absent backend is a ModelError."""
+    if isinstance(spec, torch.device):
+        return spec
+    spec = (spec or "auto").lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind = spec.split(":")[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ModelError("--device cuda requested but no CUDA device is available")
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelError("--device mps requested but the MPS backend is not available")
+    if kind not in ("cpu", "cuda", "mps"):
+        raise ModelError(f"unknown device {spec!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+    return torch.device(spec)
+
+
+def default_cpu_threads() -> int:
+    """Intra-op threads for CPU inference: leave one core to the event kernels and the UI
+    on machines with more than two cores (they run concurrently in the live pipeline)."""
+    n = os.cpu_count() or 1
+    return n if n <= 2 else min(n - 1, 16)
+
+
+def configure_cpu_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op thread count (``None``: :func:`default_cpu_threads`); returns it."""
+    threads = threads or default_cpu_threads()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
+
+
+def register_model_config(path: str | os.PathLike) -> list[str]:
+    """Make open_clip aware of extra architecture JSON configs (a file or a folder of them);
+    returns the architecture names now known from that path."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"{path}: model config not found")
+    open_clip.add_model_config(path)
+    files = [path] if path.is_file() else sorted(path.glob("*.json"))
+    return [f.stem for f in files if f.stem in open_clip.list_models()]
+
+
+def model_identity(model_name: str, pretrained: str | None) -> str:
+    """A short identity for the RGB CLIP embedding space: ``NAME/TAG``, ``NAME/FILE`` or
+    ``NAME/random``. Pools record it; a pool from another space is refused."""
+    if not pretrained:
+        return f"{model_name}/random"
+    if os.path.isfile(pretrained):
+        return f"{model_name}/{Path(pretrained).name}"
+    return f"{model_name}/{pretrained}"
+
+
+@dataclass
+class ClipBundle:
+    """A loaded CLIP model with what the rest of the engine needs to know about it."""
+
+    model: torch.nn.Module  # open_clip CLIP / CustomTextCLIP, in eval mode
+    tokenizer: Callable[[list[str]], torch.Tensor]
+    preprocess: Callable[[Any], torch.Tensor]  # PIL image -> tensor, for RGB pools
+    model_name: str
+    pretrained: str | None
+    device: torch.device
+    precision: str
+
+    @property
+    def identity(self) -> str:
+        return model_identity(self.model_name, self.pretrained)
+
+    @property
+    def embed_dim(self) -> int:
+        proj = getattr(self.model.visual, "output_dim", None)
+        if proj is None:
+            proj = int(self.model.text_projection.shape[-1])
+        return int(proj)
+
+    @property
+    def image_size(self) -> int:
+        size = getattr(self.model.visual, "image_size", 224)
+        return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.model.logit_scale.detach().float().exp().item())
+
+    @torch.inference_mode()
+    def encode_text(self, prompts: list[str]) -> torch.Tensor:
+        """L2-normalised float32 text embeddings (CPU tensor, one row per prompt)."""
+        tokens = self.tokenizer(prompts).to(self.device)
+        emb = self.model.encode_text(tokens).float()
+        return torch.nn.functional.normalize(emb, dim=-1).cpu()
+
+
+@contextlib.contextmanager
+def _quiet_root_info():
+    """open_clip narrates model creation with INFO records on the root logger; keep its
+    warnings (e.g. random initialisation) but not the narration unless debugging."""
+    root = logging.getLogger()
+    old = root.level
+    if old == logging.INFO:
+        root.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.setLevel(old)
+
+
+def load_clip(
+    model_name: str,
+    pretrained: str | None = None,
+    device: str | torch.device = "cpu",
+    precision: str = "fp32",
+) -> ClipBundle:
+    """Build a CLIP model with open_clip (``create_model_and_transforms``) in eval mode.
+
+    ``precision`` is open_clip's (``fp32``, ``fp16``, ``bf16``). open_clip failures
+    (unknown architecture, unknown tag, unreadable checkpoint, failed download) become
+    ModelError with open_clip's message.
+    """
+    dev = resolve_device(device)
+    try:
+        with _quiet_root_info():
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name, pretrained=pretrained, precision=precision, device=dev, weights_only=True
+            )
+            tokenizer = open_clip.get_tokenizer(model_name)
+    except (RuntimeError, ValueError, FileNotFoundError, OSError, KeyError) as exc:
+        raise ModelError(f"cannot load CLIP model {model_name!r} (pretrained={pretrained!r}): {exc}") from exc
+    model.eval()
+    log.debug("loaded %s (pretrained=%s) on %s in %s", model_name, pretrained, dev, precision)
+    return ClipBundle(model, tokenizer, preprocess, model_name, pretrained, dev, precision)
