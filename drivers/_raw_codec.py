@@ -44,10 +44,12 @@ as the event output holds ``limit`` events or the trigger output is full, so the
 output buffers need ``limit + MAX_EVENTS_PER_WORD`` rows at most.
 
 Encoders emit plain words (EVT 3.0: TIME_HIGH, TIME_LOW, ADDR_Y, ADDR_X; EVT 2.0:
-TIME_HIGH, CD words; no vector words), in the order given, whatever the time order.
-They stop when the output buffer cannot take the next event's words and return where
-they stopped; all encoder state is in the state array, so the caller just flushes and
-calls again.
+TIME_HIGH, CD words; no vector words), in the order given, whatever the time order,
+for times relative to a ``t_origin`` that decoders add back. TIME_HIGH words are
+chosen so that the decoders' wrap rule reads back exactly the intended absolute value
+(see :func:`_next_time_high`). Encoders stop when the output buffer cannot take the next
+event's words and return where they stopped; all encoder state is in the state array,
+so the caller just flushes and calls again.
 """
 from __future__ import annotations
 
@@ -77,7 +79,12 @@ ENCODER_STATE_SIZE = 4
 # encoder status codes (returned as the third value)
 ENC_OK = 0
 ENC_OUTPUT_FULL = 1
-ENC_TIME_EPOCH_BACKWARDS = 2  # time went back across a wrap boundary: not representable
+ENC_TIME_EPOCH_BACKWARDS = 2  # time went back into an earlier wrap period: not representable
+ENC_TOO_FAR_AHEAD = 3  # a forward jump needing more than MAX_TIME_HIGH_WALK TIME_HIGH words
+
+#: most TIME_HIGH words (half a wrap period each) an encoder writes to jump forward to
+#: one event: 2^43 µs (~100 days) for EVT 3.0, 2^53 µs for EVT 2.0
+MAX_TIME_HIGH_WALK = 1 << 20
 
 EVT3_HIGH_BITS = 12  # TIME_HIGH payload width
 EVT3_LOW_BITS = 12  # TIME_LOW payload width: time high unit = 4096 µs
@@ -99,10 +106,12 @@ _EVT2_WORDS_PER_EVENT = 1
 
 
 def new_decoder_state() -> np.ndarray:
+    """State of a decoder at the start of a file."""
     return np.zeros(DECODER_STATE_SIZE, np.int64)
 
 
 def new_encoder_state() -> np.ndarray:
+    """State of an encoder at the start of a file (nothing written yet)."""
     state = np.zeros(ENCODER_STATE_SIZE, np.int64)
     state[EST_LOW] = -1
     state[EST_Y] = -1
@@ -130,8 +139,9 @@ def _on_time_high(state, payload, high_bits, low_bits, max_back_step):
 
 
 @njit(nogil=True, cache=True)
-def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, height, state):
-    """Decode EVT 3.0 words from ``words[start:]`` into ``out[n_out:]`` / ``triggers[n_triggers:]``.
+def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, height, t_origin, state):
+    """Decode EVT 3.0 words from ``words[start:]`` into ``out[n_out:]`` / ``triggers[n_triggers:]``,
+    adding ``t_origin`` (µs) to every decoded time.
 
     Stops at the end of ``words``, once ``n_out >= limit`` or once ``triggers`` is full.
     ``out`` must have at least ``limit + EVT3_MAX_EVENTS_PER_WORD`` rows.
@@ -152,22 +162,22 @@ def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, he
         w = np.int64(words[i])
         i += 1
         kind = w >> 12
-        if kind == 0x2:  # ADDR_X: the common case first
-            if not have_th:
-                before += 1
-                continue
-            x = w & 0x7FF
-            if x < width and y < height:
-                ev = out[n_out]
-                ev["t"] = t
-                ev["x"] = x
-                ev["y"] = y
-                ev["p"] = (w >> 11) & 1
-                n_out += 1
-            else:
-                oob += 1
-        elif kind == 0x0:  # ADDR_Y
-            y = w & 0x7FF
+        if (kind | 0x2) == 0x2:
+            # ADDR_X (0x2) or ADDR_Y (0x0), most words, in no predictable order: handled
+            # without branches: the slot is written either way and kept for valid ADDR_X
+            is_x = kind >> 1
+            value = w & 0x7FF
+            y += (value - y) * (1 - is_x)
+            ev = out[n_out]
+            ev["t"] = t + t_origin
+            ev["x"] = value
+            ev["y"] = y
+            ev["p"] = (w >> 11) & 1
+            inside = np.int64(value < width) & np.int64(y < height)
+            counted = is_x & have_th
+            n_out += counted & inside
+            oob += counted & (1 - inside)
+            before += is_x & (1 - have_th)
         elif kind == 0x6:  # TIME_LOW
             t = (t & ~np.int64(0xFFF)) | (w & 0xFFF)
         elif kind == 0x4 or kind == 0x5:  # VECT_12 / VECT_8
@@ -182,13 +192,12 @@ def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, he
                     oob += mask & 1
                     mask >>= 1
             else:
-                k = 0
-                while mask:
+                x = base_x
+                while mask:  # valid masks are sparse: one branch per bit beats none
                     if mask & 1:
-                        x = base_x + k
                         if x < width:
                             ev = out[n_out]
-                            ev["t"] = t
+                            ev["t"] = t + t_origin
                             ev["x"] = x
                             ev["y"] = y
                             ev["p"] = pol
@@ -196,7 +205,7 @@ def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, he
                         else:
                             oob += 1
                     mask >>= 1
-                    k += 1
+                    x += 1
             base_x += n_bits
         elif kind == 0x3:  # VECT_BASE_X
             base_x = w & 0x7FF
@@ -209,7 +218,7 @@ def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, he
         elif kind == 0xA:  # EXT_TRIGGER
             if have_th:
                 tr = triggers[n_triggers]
-                tr["t"] = t
+                tr["t"] = t + t_origin
                 tr["id"] = (w >> 8) & 0xF
                 tr["p"] = w & 1
                 n_triggers += 1
@@ -226,7 +235,7 @@ def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, he
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _evt2_head(state, head, valid, out, n_out, triggers, n_triggers, width, height):
+def _evt2_head(state, head, valid, out, n_out, triggers, n_triggers, width, height, t_origin):
     """Decode one EVT 2.x head word (with its valid mask; 1 for EVT 2.0).
 
     Returns ``(n_out, n_triggers)``; counters are updated in ``state``.
@@ -253,7 +262,7 @@ def _evt2_head(state, head, valid, out, n_out, triggers, n_triggers, width, heig
                 x = x0 + k
                 if x < width:
                     ev = out[n_out]
-                    ev["t"] = t
+                    ev["t"] = t + t_origin
                     ev["x"] = x
                     ev["y"] = y
                     ev["p"] = kind
@@ -269,7 +278,7 @@ def _evt2_head(state, head, valid, out, n_out, triggers, n_triggers, width, heig
             t = (state[ST_TIME] & ~np.int64(63)) | ((head >> 22) & 63)
             state[ST_TIME] = t
             tr = triggers[n_triggers]
-            tr["t"] = t
+            tr["t"] = t + t_origin
             tr["id"] = (head >> 8) & 0x1F
             tr["p"] = head & 1
             n_triggers += 1
@@ -279,7 +288,7 @@ def _evt2_head(state, head, valid, out, n_out, triggers, n_triggers, width, heig
 
 
 @njit(nogil=True, cache=True)
-def decode_evt2(words, start, out, n_out, limit, triggers, n_triggers, width, height, state):
+def decode_evt2(words, start, out, n_out, limit, triggers, n_triggers, width, height, t_origin, state):
     """Decode EVT 2.0 words (``uint32``); same contract as :func:`decode_evt3`.
 
     The CD path is inlined here rather than going through :func:`_evt2_head` because it
@@ -304,7 +313,7 @@ def decode_evt2(words, start, out, n_out, limit, triggers, n_triggers, width, he
             y = w & 0x7FF
             if x < width and y < height:
                 ev = out[n_out]
-                ev["t"] = high | ((w >> 22) & 63)
+                ev["t"] = (high | ((w >> 22) & 63)) + t_origin
                 ev["x"] = x
                 ev["y"] = y
                 ev["p"] = kind
@@ -313,7 +322,9 @@ def decode_evt2(words, start, out, n_out, limit, triggers, n_triggers, width, he
                 oob += 1
         else:
             state[ST_TIME] = high
-            n_out, n_triggers = _evt2_head(state, w, np.int64(1), out, n_out, triggers, n_triggers, width, height)
+            n_out, n_triggers = _evt2_head(
+                state, w, np.int64(1), out, n_out, triggers, n_triggers, width, height, t_origin
+            )
             have_th = state[ST_HAVE_TIME_HIGH]
             high = state[ST_TIME] & ~np.int64(63)
     state[ST_TIME] = high
@@ -323,7 +334,7 @@ def decode_evt2(words, start, out, n_out, limit, triggers, n_triggers, width, he
 
 
 @njit(nogil=True, cache=True)
-def decode_evt21(words, start, out, n_out, limit, triggers, n_triggers, width, height, legacy, state):
+def decode_evt21(words, start, out, n_out, limit, triggers, n_triggers, width, height, legacy, t_origin, state):
     """Decode EVT 2.1 words (``uint64``); same contract as :func:`decode_evt3`, with
     ``out`` needing ``limit + EVT21_MAX_EVENTS_PER_WORD`` rows. ``legacy``: head in the
     lower 32 bits."""
@@ -340,7 +351,7 @@ def decode_evt21(words, start, out, n_out, limit, triggers, n_triggers, width, h
         else:
             head = np.int64(w >> np.uint64(32))
             valid = np.int64(w & low32)
-        n_out, n_triggers = _evt2_head(state, head, valid, out, n_out, triggers, n_triggers, width, height)
+        n_out, n_triggers = _evt2_head(state, head, valid, out, n_out, triggers, n_triggers, width, height, t_origin)
     return i, n_out, n_triggers
 
 
@@ -375,99 +386,113 @@ def _next_time_high(current, target, high_bits, max_back_step):
     return max(target, current - max_back_step)
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _time_high_word(value, high_bits):
+    """TIME_HIGH word (type 0x8 above a ``high_bits`` payload) for an absolute value."""
+    return (np.int64(0x8) << high_bits) | (value & ((np.int64(1) << high_bits) - 1))
+
+
 @njit(nogil=True, cache=True)
-def encode_evt3(t, x, y, p, is_trigger, start, out, state):
+def _walk_time_high(state, target, high_bits, max_back_step, out, n_words, reserve):
+    """Write the TIME_HIGH words that take the decoder from the state's time high to
+    ``target``. Returns ``(n_words, status)``; after :data:`ENC_OUTPUT_FULL` a new call
+    resumes the walk from the state. ``reserve`` words stay free for the event after."""
+    cap = out.shape[0]
+    if target < 0:  # before the file's time origin: an earlier wrap period
+        return n_words, ENC_TIME_EPOCH_BACKWARDS
+    if not state[EST_HAVE_TIME_HIGH]:
+        if n_words + 1 + reserve > cap:
+            return n_words, ENC_OUTPUT_FULL
+        # the decoder starts in wrap period 0: begin there, then walk forward if needed
+        first = target if target < (np.int64(1) << high_bits) else np.int64(0)
+        out[n_words] = _time_high_word(first, high_bits)
+        n_words += 1
+        state[EST_HAVE_TIME_HIGH] = 1
+        state[EST_HIGH] = first
+        state[EST_LOW] = -1
+    current = state[EST_HIGH]
+    if target > current and (target - current) >> (high_bits - 1) > MAX_TIME_HIGH_WALK:
+        return n_words, ENC_TOO_FAR_AHEAD
+    while current != target:
+        if n_words + 1 + reserve > cap:
+            return n_words, ENC_OUTPUT_FULL
+        current = _next_time_high(current, target, high_bits, max_back_step)
+        if current < 0:
+            return n_words, ENC_TIME_EPOCH_BACKWARDS
+        out[n_words] = _time_high_word(current, high_bits)
+        n_words += 1
+        state[EST_HIGH] = current
+        # other decoders may clear the low bits on TIME_HIGH: always restate them
+        state[EST_LOW] = -1
+    return n_words, ENC_OK
+
+
+@njit(nogil=True, cache=True)
+def encode_evt3(t, x, y, p, is_trigger, start, t_origin, out, state):
     """Encode events ``start:`` (arrays t, x, y, p; for triggers x is the channel id) as
-    EVT 3.0 words into ``out``. Returns ``(next_event, n_words, status)``; status is
-    :data:`ENC_OK` (all done), :data:`ENC_OUTPUT_FULL` (flush ``out[:n_words]`` and call
-    again from ``next_event``) or :data:`ENC_TIME_EPOCH_BACKWARDS` (event ``next_event``
-    cannot be represented; nothing of it was written)."""
+    EVT 3.0 words into ``out``, times relative to ``t_origin``.
+
+    Returns ``(next_event, n_words, status)``; status is :data:`ENC_OK` (all done),
+    :data:`ENC_OUTPUT_FULL` (flush ``out[:n_words]`` and call again from
+    ``next_event``), or :data:`ENC_TIME_EPOCH_BACKWARDS` / :data:`ENC_TOO_FAR_AHEAD`
+    (event ``next_event`` cannot be represented; ``out[:n_words]`` is still valid).
+    """
     n = t.shape[0]
     cap = out.shape[0]
     n_words = 0
-    low_mask = np.int64(0xFFF)
     i = start
     while i < n:
-        ti = np.int64(t[i])
-        target = ti >> EVT3_LOW_BITS
-        if not state[EST_HAVE_TIME_HIGH]:
-            if n_words + 1 > cap:
-                return i, n_words, ENC_OUTPUT_FULL
-            # the decoder starts at wrap 0: begin there, then walk forward if needed
-            first = target if target < (np.int64(1) << EVT3_HIGH_BITS) else np.int64(0)
-            out[n_words] = np.uint16(0x8000 | first)
-            n_words += 1
-            state[EST_HAVE_TIME_HIGH] = 1
-            state[EST_HIGH] = first
-            state[EST_LOW] = -1
-        while state[EST_HIGH] != target:
-            if n_words + 1 + _EVT3_WORDS_PER_EVENT > cap:
-                return i, n_words, ENC_OUTPUT_FULL
-            nxt = _next_time_high(state[EST_HIGH], target, EVT3_HIGH_BITS, EVT3_MAX_BACK_STEP)
-            if nxt < 0:
-                return i, n_words, ENC_TIME_EPOCH_BACKWARDS
-            out[n_words] = np.uint16(0x8000 | (nxt & 0xFFF))
-            n_words += 1
-            state[EST_HIGH] = nxt
-            # other decoders may clear the low bits on TIME_HIGH: always restate them
-            state[EST_LOW] = -1
+        ti = np.int64(t[i]) - t_origin
+        n_words, status = _walk_time_high(
+            state, ti >> EVT3_LOW_BITS, EVT3_HIGH_BITS, EVT3_MAX_BACK_STEP, out, n_words, _EVT3_WORDS_PER_EVENT
+        )
+        if status != ENC_OK:
+            return i, n_words, status
         if n_words + _EVT3_WORDS_PER_EVENT > cap:
             return i, n_words, ENC_OUTPUT_FULL
-        low = ti & low_mask
+        low = ti & 0xFFF
         if low != state[EST_LOW]:
-            out[n_words] = np.uint16(0x6000 | low)
+            out[n_words] = 0x6000 | low
             n_words += 1
             state[EST_LOW] = low
         if is_trigger:
-            out[n_words] = np.uint16(0xA000 | ((np.int64(x[i]) & 0xF) << 8) | (np.int64(p[i]) & 1))
+            out[n_words] = 0xA000 | ((np.int64(x[i]) & 0xF) << 8) | (np.int64(p[i]) & 1)
             n_words += 1
         else:
             yi = np.int64(y[i])
             if yi != state[EST_Y]:
-                out[n_words] = np.uint16(yi & 0x7FF)
+                out[n_words] = yi & 0x7FF
                 n_words += 1
                 state[EST_Y] = yi
-            out[n_words] = np.uint16(0x2000 | ((np.int64(p[i]) & 1) << 11) | (np.int64(x[i]) & 0x7FF))
+            out[n_words] = 0x2000 | ((np.int64(p[i]) & 1) << 11) | (np.int64(x[i]) & 0x7FF)
             n_words += 1
         i += 1
     return i, n_words, ENC_OK
 
 
 @njit(nogil=True, cache=True)
-def encode_evt2(t, x, y, p, is_trigger, start, out, state):
+def encode_evt2(t, x, y, p, is_trigger, start, t_origin, out, state):
     """Encode events as EVT 2.0 words; same contract as :func:`encode_evt3`."""
     n = t.shape[0]
     cap = out.shape[0]
     n_words = 0
     i = start
     while i < n:
-        ti = np.int64(t[i])
-        target = ti >> EVT2_LOW_BITS
-        if not state[EST_HAVE_TIME_HIGH]:
-            if n_words + 1 > cap:
-                return i, n_words, ENC_OUTPUT_FULL
-            first = target if target < (np.int64(1) << EVT2_HIGH_BITS) else np.int64(0)
-            out[n_words] = np.uint32((0x8 << 28) | first)
-            n_words += 1
-            state[EST_HAVE_TIME_HIGH] = 1
-            state[EST_HIGH] = first
-        while state[EST_HIGH] != target:
-            if n_words + 1 + _EVT2_WORDS_PER_EVENT > cap:
-                return i, n_words, ENC_OUTPUT_FULL
-            nxt = _next_time_high(state[EST_HIGH], target, EVT2_HIGH_BITS, EVT2_MAX_BACK_STEP)
-            if nxt < 0:
-                return i, n_words, ENC_TIME_EPOCH_BACKWARDS
-            out[n_words] = np.uint32((0x8 << 28) | (nxt & 0xFFFFFFF))
-            n_words += 1
-            state[EST_HIGH] = nxt
+        ti = np.int64(t[i]) - t_origin
+        n_words, status = _walk_time_high(
+            state, ti >> EVT2_LOW_BITS, EVT2_HIGH_BITS, EVT2_MAX_BACK_STEP, out, n_words, _EVT2_WORDS_PER_EVENT
+        )
+        if status != ENC_OK:
+            return i, n_words, status
         if n_words + _EVT2_WORDS_PER_EVENT > cap:
             return i, n_words, ENC_OUTPUT_FULL
         low = ti & 63
         if is_trigger:
             word = (0xA << 28) | (low << 22) | ((np.int64(x[i]) & 0x1F) << 8) | (np.int64(p[i]) & 1)
         else:
-            word = ((np.int64(p[i]) & 1) << 28) | (low << 22) | ((np.int64(x[i]) & 0x7FF) << 11) | (np.int64(y[i]) & 0x7FF)
-        out[n_words] = np.uint32(word)
+            xy = ((np.int64(x[i]) & 0x7FF) << 11) | (np.int64(y[i]) & 0x7FF)
+            word = ((np.int64(p[i]) & 1) << 28) | (low << 22) | xy
+        out[n_words] = word
         n_words += 1
         i += 1
     return i, n_words, ENC_OK

@@ -14,9 +14,10 @@ EVT 2.1 uses the 64-bit little-endian layout unless the format line says
 
 **Decoding** (kernels and word layouts in :mod:`._raw_codec`) streams the file in blocks
 of :data:`BLOCK_BYTES` into one reused buffer and yields :class:`Chunk` s of exactly
-``chunk_events`` CD events (the last one shorter; a chunk may also be cut short when
-:data:`TRIGGER_CAPACITY` triggers are pending), so memory stays constant whatever the
-file size and the events never depend on the chunk size. CD events before the first
+``chunk_events`` CD events (capped at :data:`MAX_CHUNK_EVENTS`; the last chunk is
+shorter, and one is cut short when :data:`TRIGGER_CAPACITY` triggers are pending), so
+memory stays constant whatever the file size and the events never depend on the chunk
+size. Output arrays of chunks the consumer has dropped are decoded into again. CD events before the first
 TIME_HIGH, events outside the geometry and words of unsupported types are dropped and
 counted in :attr:`EventReader.stats`. External triggers go to ``Chunk.triggers``
 (triggers before the first TIME_HIGH are dropped). A file whose length leaves a partial
@@ -24,23 +25,32 @@ word at the end is truncated: every complete word is decoded and yielded first, 
 iteration ends with a :class:`FormatError` giving the byte offset of the partial word.
 
 **Writing.** :class:`Evt3Writer` (``.raw``, ``.evt3.raw``) and :class:`Evt2Writer`
-(``.evt2.raw``; the reader takes every one of these suffixes) stream (``write`` may be called
-any number of times; the encoder state carries over) and accept events in any time order.
-They write plain words only (EVT 3.0: TIME_HIGH, TIME_LOW, ADDR_Y, ADDR_X; EVT 2.0:
-TIME_HIGH and one CD word per event; no vector words), and a TIME_HIGH before the first
-event. Round-trip guarantee: :class:`RawReader` returns exactly the events written,
-in the order written, for any input with ``t >= 0`` in which the *wrap period*
-``t >> 24`` (EVT 3.0; 2^24 µs ≈ 16.8 s) or ``t >> 34`` (EVT 2.0; 2^34 µs ≈ 4.77 h) never
-decreases from one event to the next. Inside a period time may go back by any amount:
-the writer walks the TIME_HIGH back in steps the reader cannot mistake for a wrap
-(at most ``10 << 12`` µs each), and forward across periods in steps the reader must count
-as wraps. Every stream the reader produces satisfies the condition (its wrap count never
-decreases). Input that breaks it, negative times, coordinates outside the geometry, a
-polarity other than 0/1 or a trigger id beyond the format's field raise
-:class:`FormatError`; events of the packet before the offending one are written.
+(``.evt2.raw``; the reader takes every one of these suffixes) stream (``write`` may be
+called any number of times; the encoder state carries over) and accept events in any
+time order. They write plain words only (EVT 3.0: TIME_HIGH, TIME_LOW, ADDR_Y, ADDR_X,
+i.e. 2 to 8 bytes per event; EVT 2.0: one CD word per event plus TIME_HIGH words; no
+vector words), starting with a TIME_HIGH before the first event. The header, written
+with the first packet, records in ``% ezsr_time_origin_us`` the start of the first
+event's time-counter period (a multiple of 2^24 µs for EVT 3.0, 2^34 µs for EVT 2.0; the
+line is left out when it is 0), and :class:`RawReader` adds it back, so Unix-epoch or
+negative times cost nothing (other RAW readers see times relative to that origin).
+
+Round-trip guarantee: the reader returns exactly the events written, in the order
+written, whenever the *wrap period* ``t >> 24`` (EVT 3.0, 2^24 µs ≈ 16.8 s) or
+``t >> 34`` (EVT 2.0, 2^34 µs ≈ 4.77 h) never decreases from one event to the next.
+Inside a period, time may go back by any amount: the writer walks TIME_HIGH back in
+steps of at most ``10 << 12`` µs, which the reader's wrap rule takes as written (so a
+step back of D µs costs about D / 40960 extra words); forward, it crosses periods in
+steps the reader must count as wraps (a forward jump may span at most 2^20 such steps:
+2^43 µs for EVT 3.0, 2^53 µs for EVT 2.0). Streams decoded by :class:`RawReader` always
+satisfy the condition (its wrap count never decreases). Input that does not (including
+triggers), coordinates outside the geometry, a polarity other than 0/1 or a trigger id
+beyond the format's field (4 bits EVT 3.0, 5 bits EVT 2.0) raise :class:`FormatError`;
+the events of the packet before the offending one are written.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -67,6 +77,8 @@ log = logging.getLogger(__name__)
 
 #: bytes read from the file per kernel pass (a multiple of every word size)
 BLOCK_BYTES = 1 << 22
+#: chunk size cap: larger ``chunk_events`` give chunks of this size (218 MB each)
+MAX_CHUNK_EVENTS = 1 << 24
 #: triggers held before a chunk is yielded early to bound memory (triggers are rare)
 TRIGGER_CAPACITY = 1 << 16
 #: longest header line accepted; a longer "line" is binary data that starts with '%'
@@ -75,6 +87,9 @@ MAX_HEADER_LINE = 4096
 ENCODE_BUFFER_WORDS = 1 << 20
 #: largest geometry the 11-bit coordinate fields can address
 MAX_RAW_SIZE = 2048
+#: header key of our writers: µs to add to every decoded time (a whole number of wrap
+#: periods), so that e.g. Unix-epoch times need no TIME_HIGH walk from 0
+TIME_ORIGIN_KEY = "ezsr_time_origin_us"
 
 LEGACY_SYSTEM_GEOMETRY = {21: Geometry(640, 480), 48: Geometry(1280, 720)}
 
@@ -166,7 +181,12 @@ def _describe_encoding(path: str, fields: dict[str, str]) -> tuple[str, bool, Ge
             fmt = version
             legacy = version == "evt21"
         elif version is not None and version != fmt:
-            log.warning("%s: header says '%% evt %s' and '%% format %s'; using the format line", path, fields["evt"], fields["format"])
+            log.warning(
+                "%s: header says '%% evt %s' and '%% format %s'; using the format line",
+                path,
+                fields["evt"],
+                fields["format"],
+            )
     if fmt is None:
         raise FormatError(path, "no RAW header naming the encoding ('% evt 3.0' or '% format EVT3;...')", 0)
     if geometry is None and "geometry" in fields:
@@ -214,6 +234,11 @@ class RawReader(EventReader):
             why = f"unknown sensor (system_ID {system})" if system is not None else "the header gives no sensor geometry"
             raise FormatError(self.path, f"{why}: give it with --geometry WxH")
         self._data_offset = header.data_offset
+        try:
+            self._t_origin = int(header.fields.get(TIME_ORIGIN_KEY, "0"))
+        except ValueError:
+            bad = header.fields[TIME_ORIGIN_KEY]
+            raise FormatError(self.path, f"bad header line '% {TIME_ORIGIN_KEY} {bad}'") from None
         self.info = SourceInfo(
             name=self.path,
             format=fmt,
@@ -226,7 +251,7 @@ class RawReader(EventReader):
     def iter_chunks(self) -> Iterator[Chunk]:
         fmt = self.info.format
         word = _WORD_DTYPES[fmt]
-        chunk = self.chunk_events
+        chunk = min(self.chunk_events, MAX_CHUNK_EVENTS)
         capacity = chunk + _MAX_EVENTS_PER_WORD[fmt]
         width, height = self.info.geometry.width, self.info.geometry.height
         decode = self._kernel()
@@ -252,7 +277,9 @@ class RawReader(EventReader):
                 words = raw[: n_words * word.itemsize].view(word)
                 pos = 0
                 while pos < n_words:
-                    pos, n_out, n_triggers = decode(words, pos, out, n_out, chunk, triggers, n_triggers, width, height, state)
+                    pos, n_out, n_triggers = decode(
+                        words, pos, out, n_out, chunk, triggers, n_triggers, width, height, self._t_origin, state
+                    )
                     self._sync_stats(state)
                     if n_out >= chunk or n_triggers == TRIGGER_CAPACITY:
                         full = n_out - n_out % chunk
@@ -287,12 +314,7 @@ class RawReader(EventReader):
             return codec.decode_evt3
         if fmt == "evt2":
             return codec.decode_evt2
-        legacy = bool(self._legacy_evt21)
-
-        def decode_evt21(words, pos, out, n_out, limit, triggers, n_triggers, width, height, state):  # type: ignore[no-untyped-def]
-            return codec.decode_evt21(words, pos, out, n_out, limit, triggers, n_triggers, width, height, legacy, state)
-
-        return decode_evt21
+        return functools.partial(_decode_evt21, bool(self._legacy_evt21))
 
     def _sync_stats(self, state: np.ndarray) -> None:
         self.stats.out_of_bounds = int(state[codec.ST_OUT_OF_BOUNDS])
@@ -330,6 +352,12 @@ class _PacketPool:
         return packet
 
 
+def _decode_evt21(legacy: bool, *args: Any) -> tuple[int, int, int]:
+    """:func:`codec.decode_evt21` with the reader kernels' common signature."""
+    *head, t_origin, state = args
+    return codec.decode_evt21(*head, legacy, t_origin, state)  # type: ignore[no-any-return]
+
+
 def _no_triggers() -> np.ndarray:
     return np.zeros(0, TRIGGER_DTYPE)
 
@@ -340,7 +368,11 @@ def _no_triggers() -> np.ndarray:
 
 
 class _RawWriter(EventWriter):
-    """Shared streaming machinery of the RAW writers; subclasses name the encoding."""
+    """Shared streaming machinery of the RAW writers; subclasses name the encoding.
+
+    The header is written with the first packet (or at close), because it records the
+    time origin taken from the first event.
+    """
 
     format: ClassVar[str] = ""
     _format_line: ClassVar[str] = ""  # e.g. "EVT3"
@@ -353,15 +385,16 @@ class _RawWriter(EventWriter):
     def __init__(self, path: str | os.PathLike, geometry: Geometry, *, info: SourceInfo | None = None) -> None:
         super().__init__(path, geometry, info=info)
         if geometry.width > MAX_RAW_SIZE or geometry.height > MAX_RAW_SIZE:
-            raise FormatError(self.path, f"{self._format_line} cannot address a {geometry} sensor (at most {MAX_RAW_SIZE}x{MAX_RAW_SIZE})")
+            limit = f"{MAX_RAW_SIZE}x{MAX_RAW_SIZE}"
+            raise FormatError(self.path, f"{self._format_line} cannot address a {geometry} sensor (at most {limit})")
         self._state = codec.new_encoder_state()
         self._buffer = np.empty(ENCODE_BUFFER_WORDS, self._word)
+        self._t_origin: int | None = None  # set by the first event or trigger
         self.n_triggers_written = 0
         try:
             self._file: BinaryIO | None = open(self.path, "wb")
         except OSError as exc:
             raise FormatError(self.path, f"cannot create: {exc.strerror or exc}") from None
-        self._file.write(self._header_text().encode("utf-8"))
 
     def _header_text(self) -> str:
         w, h = self.geometry.width, self.geometry.height
@@ -371,6 +404,8 @@ class _RawWriter(EventWriter):
             f"geometry {w}x{h}",
             "generator ezsr-live",
         ]
+        if self._t_origin:
+            lines.append(f"{TIME_ORIGIN_KEY} {self._t_origin}")
         if self.source_info is not None:
             if self.source_info.camera:
                 lines.append(f"camera {_one_line(self.source_info.camera)}")
@@ -387,7 +422,7 @@ class _RawWriter(EventWriter):
         if len(events) == 0:
             return
         t, x, y, p = events["t"], events["x"], events["y"], events["p"]
-        self._check(t, p)
+        self._check_polarity(p)
         if int(x.max()) >= self.geometry.width or int(y.max()) >= self.geometry.height:
             bad = int(np.flatnonzero((x >= self.geometry.width) | (y >= self.geometry.height))[0])
             raise FormatError(
@@ -404,34 +439,49 @@ class _RawWriter(EventWriter):
         if len(triggers) == 0:
             return
         t, ids, p = triggers["t"], triggers["id"], triggers["p"]
-        self._check(t, p)
+        self._check_polarity(p)
         if int(ids.max()) > self._max_trigger_id:
-            raise FormatError(self.path, f"trigger id {int(ids.max())} does not fit {self._format_line} (at most {self._max_trigger_id})")
+            raise FormatError(
+                self.path, f"trigger id {int(ids.max())} does not fit {self._format_line} (at most {self._max_trigger_id})"
+            )
         self._encode_all(t, ids, ids, p, True)
 
-    def _check(self, t: np.ndarray, p: np.ndarray) -> None:
-        if int(t.min()) < 0:
-            raise FormatError(self.path, f"negative timestamp {int(t.min())} µs cannot be written to RAW")
+    def _check_polarity(self, p: np.ndarray) -> None:
         if p.min() < 0 or p.max() > 1:
             raise FormatError(self.path, "polarity must be 0 (OFF) or 1 (ON)")
 
-    def _encode_all(self, t: np.ndarray, a: np.ndarray, b: np.ndarray, p: np.ndarray, is_trigger: bool) -> None:
+    def _start(self, first_t: int) -> BinaryIO:
         if self._file is None:
             raise FormatError(self.path, "write after close")
+        if self._t_origin is None:
+            # a whole number of wrap periods: the words are those of the unshifted times
+            self._t_origin = (first_t >> self._wrap_bits) << self._wrap_bits
+            self._file.write(self._header_text().encode("utf-8"))
+        return self._file
+
+    def _encode_all(self, t: np.ndarray, a: np.ndarray, b: np.ndarray, p: np.ndarray, is_trigger: bool) -> None:
+        f = self._start(int(t[0]))
+        encode = type(self)._encode
         start = 0
         while True:
-            start, n_words, status = type(self)._encode(t, a, b, p, is_trigger, start, self._buffer, self._state)
-            self._file.write(memoryview(self._buffer[:n_words]).cast("B"))
+            start, n_words, status = encode(t, a, b, p, is_trigger, start, self._t_origin, self._buffer, self._state)
+            f.write(memoryview(self._buffer[:n_words]).cast("B"))
             if status == codec.ENC_OK:
                 break
-            if status == codec.ENC_TIME_EPOCH_BACKWARDS:
+            if status != codec.ENC_OUTPUT_FULL:
                 self._count(start, is_trigger)
-                bits = self._wrap_bits
-                raise FormatError(
-                    self.path,
-                    f"{'trigger' if is_trigger else 'event'} {start} of this packet (t={int(t[start])} µs) goes back "
-                    f"into an earlier 2^{bits} µs time period, which {self._format_line} cannot represent",
-                )
+                what = f"{'trigger' if is_trigger else 'event'} {start} of this packet (t={int(t[start])} µs)"
+                if status == codec.ENC_TOO_FAR_AHEAD:
+                    problem = (
+                        f"{what} jumps too far ahead for {self._format_line} "
+                        f"(more than {codec.MAX_TIME_HIGH_WALK} TIME_HIGH words)"
+                    )
+                else:
+                    problem = (
+                        f"{what} goes back into an earlier 2^{self._wrap_bits} µs time period, "
+                        f"which {self._format_line} cannot represent"
+                    )
+                raise FormatError(self.path, problem)
         self._count(len(t), is_trigger)
 
     def _count(self, n: int, is_trigger: bool) -> None:
@@ -442,6 +492,9 @@ class _RawWriter(EventWriter):
 
     def close(self) -> None:
         if self._file is not None:
+            if self._t_origin is None:  # nothing written: header only
+                self._t_origin = 0
+                self._file.write(self._header_text().encode("utf-8"))
             self._file.close()
             self._file = None
 

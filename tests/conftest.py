@@ -21,6 +21,20 @@ SAMPLE_FILES = [
 ]
 
 
+#: a real open_clip config, tiny (2-layer 64-wide ViT on 32x32 inputs, 32-d embeddings):
+#: every code path is the production one, with random weights, nothing downloaded
+TINY_MODEL = "ezsr-test-tiny"
+TINY_MODEL_CONFIG = REPO_ROOT / "tests" / "model" / "fixtures" / f"{TINY_MODEL}.json"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_name() -> str:
+    from ezsr_live.model.clip_loader import register_model_config
+
+    register_model_config(TINY_MODEL_CONFIG)
+    return TINY_MODEL
+
+
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     if not SAMPLES_DIR.is_dir():

@@ -1,50 +1,159 @@
 """`ezsr-live`: the live application.
 
-Sources stage: any ``--camera``/``--replay`` source runs in its own thread behind a
-bounded drop-oldest buffer; ``--headless`` prints one JSON line of stream statistics
-per second and a final summary (the recogniser and the window come with later issues).
+A source (``--camera`` or ``--replay``) feeds the real-time pipeline; results go to the
+window (the GUI) or, with ``--headless``, to stdout as one JSON object per result
+(logs on stderr). ``--no-recognition`` streams without a model and prints stream
+statistics once a second.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 import time
-from typing import Sequence
+from typing import IO, Sequence
 
 from ezsr_live.cli.common import EXIT_USAGE, run_guarded
+from ezsr_live.cli.config import apply_config_file
 from ezsr_live.cli.options import add_source_options, source_spec_and_options
 from ezsr_live.drivers.sources import open_source
+from ezsr_live.errors import EzsrError
 from ezsr_live.handover import SourceThread
 from ezsr_live.recorder import Recorder
+from ezsr_live.windows import DEFAULT_WINDOW_EVENTS, DEFAULT_WINDOW_MS, WindowSpec
+
+log = logging.getLogger("ezsr_live")
+
+#: exit code when a thread fails at run time (bad data mid-file, a model error, ...)
+EXIT_RUNTIME = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ezsr_live.model.cli_options import add_model_arguments
+
     parser = argparse.ArgumentParser(
         prog="ezsr-live",
-        description="Real-time zero-shot object recognition for event cameras.",
+        description="Real-time zero-shot object recognition for event cameras: live top-k labels for "
+        "whatever vocabulary you type, from a camera, a network stream or a recording.",
+        epilog="Example: ezsr-live --replay recording.raw --labels 'cat,dog,car' --headless",
     )
+    parser.add_argument("--config", metavar="FILE.toml",
+                        help="read options from a TOML file (keys = long option names); the command line wins")
     add_source_options(parser)
+    add_model_arguments(parser)
+    w = parser.add_argument_group("windows")
+    mode = w.add_mutually_exclusive_group()
+    mode.add_argument("--window-ms", type=float, default=None, metavar="T",
+                      help=f"recognise the last T milliseconds of events (default: {DEFAULT_WINDOW_MS:g} ms)")
+    mode.add_argument("--window-events", type=int, default=None, metavar="N",
+                      help=f"recognise the last N events instead; EZSR's models were trained on windows of about "
+                           f"{DEFAULT_WINDOW_EVENTS:,} events, so --window-events {DEFAULT_WINDOW_EVENTS} matches them")
+    w.add_argument("--coords", choices=("resize", "direct"), default="resize",
+                   help="sensor → model input: 'resize' (nearest resize + centre crop, default) or 'direct' "
+                        "(scale coordinates, as the official N-ImageNet evaluation)")
     out = parser.add_argument_group("output")
-    out.add_argument("--headless", action="store_true", help="no window: print JSON lines on stdout")
-    out.add_argument("--record", metavar="FILE", help="also record what the source delivers (.aedat4, .raw, .npz)")
+    out.add_argument("--headless", action="store_true",
+                     help="no window: one JSON object per result on stdout, logs on stderr")
+    out.add_argument("--max-results", type=int, default=None, metavar="N", help="stop after N results")
     out.add_argument("--duration-s", type=float, default=None, metavar="S", help="stop after S seconds")
+    out.add_argument("--output", metavar="FILE.jsonl", help="also write the results to this file")
+    out.add_argument("--record", metavar="FILE", help="also record what the source delivers (.aedat4, .raw, .npz)")
+    out.add_argument("--no-recognition", action="store_true",
+                     help="no model: stream statistics once a second (checks a camera or a recording)")
+    out.add_argument("--smooth", type=int, default=1, metavar="N",
+                     help="window: average the shown probabilities over the last N results")
+    out.add_argument("--screenshot", metavar="PATH.png", help="window: save a screenshot after the first results")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages on stderr")
     return parser
 
 
-def _run_headless(args: argparse.Namespace) -> int:
+def window_spec_from_args(args: argparse.Namespace) -> WindowSpec:
+    if args.window_events is not None:
+        return WindowSpec.by_events(args.window_events)
+    return WindowSpec.by_time_ms(args.window_ms if args.window_ms is not None else DEFAULT_WINDOW_MS)
+
+
+def build_pipeline(args: argparse.Namespace):
+    """Open the source, the recogniser and the recorder that ``args`` describe."""
+    from ezsr_live.model.cli_options import config_from_args
+    from ezsr_live.model.recognizer import Recognizer
+    from ezsr_live.pipeline import Pipeline, RuntimeSettings
+
+    spec, options = source_spec_and_options(args)
+    source = open_source(spec, **options)
+    try:
+        recognizer = Recognizer.from_config(config_from_args(args))
+        settings = RuntimeSettings(window=window_spec_from_args(args), top_k=args.top_k, coords=args.coords)
+        recorder = Recorder(args.record, source.geometry, source.info) if args.record else None
+    except BaseException:
+        source.close()
+        raise
+    return Pipeline(source, recognizer, settings, tap=recorder), recorder
+
+
+def _emit(line: str, stream: IO[str] | None, extra: IO[str] | None) -> None:
+    stream = stream or sys.stdout
+    stream.write(line + "\n")
+    stream.flush()
+    if extra is not None:
+        extra.write(line + "\n")
+
+
+def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
+    pipeline, recorder = build_pipeline(args)
+    output = open(args.output, "w", encoding="utf-8") if args.output else None
+    deadline = None if args.duration_s is None else time.monotonic() + args.duration_s
+    n = 0
+    interrupted = False
+    try:
+        pipeline.start()
+        log.info("running on %s (%s); Ctrl-C stops", pipeline.source.info.name, pipeline.geometry)
+        results = pipeline.iter_results(timeout=0.05)
+        while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            try:
+                result = next(results)
+            except StopIteration:
+                break
+            _emit(json.dumps(result.to_json()), stdout, output)
+            n += 1
+            if args.max_results is not None and n >= args.max_results:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    except Exception:
+        if pipeline.error is None:  # not a thread's failure: a bug here, let it show
+            raise
+    finally:
+        stopped = pipeline.stop(timeout=2.0)
+        if recorder is not None:
+            recorder.close()
+        if output is not None:
+            output.close()
+        if not stopped:
+            log.warning("a thread did not stop within 2 s")
+    if pipeline.error is not None:
+        print(f"ezsr-live: {pipeline.error}", file=sys.stderr)
+        return EXIT_RUNTIME
+    log.info("%d results; source %s; latency p50 %.1f ms, p99 %.1f ms; %d windows skipped",
+             n, getattr(pipeline.source, "status", "?"), pipeline.latency.percentile(50),
+             pipeline.latency.percentile(99), pipeline.windows_skipped)
+    return 130 if interrupted else 0
+
+
+def run_stream_statistics(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
     spec, options = source_spec_and_options(args)
     source = open_source(spec, **options)
     recorder = Recorder(args.record, source.geometry, source.info) if args.record else None
     thread = SourceThread(source, tap=recorder)
     stop = threading.Event()
     timer = threading.Timer(args.duration_s, stop.set) if args.duration_s is not None else None
-    n_total = 0
-    n_interval = 0
+    n_total = n_interval = 0
     t_last = None
     start = last_report = time.monotonic()
     try:
@@ -61,14 +170,13 @@ def _run_headless(args: argparse.Namespace) -> int:
                 break
             now = time.monotonic()
             if now - last_report >= 1.0:
-                print(json.dumps({
-                    "t_us": t_last,
-                    "events": n_interval,
-                    "event_rate": round(n_interval / (now - last_report), 1),
-                    "events_dropped": thread.buffer.events_dropped,
-                    "packets_dropped": thread.buffer.packets_dropped,
-                }), flush=True)
+                _emit(json.dumps({"t_us": t_last, "events": n_interval,
+                                  "event_rate": round(n_interval / (now - last_report), 1),
+                                  "events_dropped": thread.buffer.events_dropped,
+                                  "packets_dropped": thread.buffer.packets_dropped}), stdout, None)
                 n_interval, last_report = 0, now
+    except KeyboardInterrupt:
+        pass
     finally:
         if timer:
             timer.cancel()
@@ -76,37 +184,61 @@ def _run_headless(args: argparse.Namespace) -> int:
         if recorder:
             recorder.close()
     if thread.error is not None:
-        raise thread.error
-    wall = time.monotonic() - start
-    print(json.dumps({
-        "source": spec,
-        "geometry": str(source.geometry),
-        "status": source.status,
-        "n_events": n_total,
-        "wall_s": round(wall, 3),
-        "events_dropped": thread.buffer.events_dropped,
-        "packets_dropped": thread.buffer.packets_dropped,
-        "recorded": recorder.n_written if recorder else None,
-    }), flush=True)
+        if isinstance(thread.error, EzsrError):
+            raise thread.error
+        print(f"ezsr-live: {thread.error}", file=sys.stderr)
+        return EXIT_RUNTIME
+    _emit(json.dumps({"source": spec, "geometry": str(source.geometry), "status": source.status,
+                      "n_events": n_total, "wall_s": round(time.monotonic() - start, 3),
+                      "events_dropped": thread.buffer.events_dropped,
+                      "packets_dropped": thread.buffer.packets_dropped,
+                      "recorded": recorder.n_written if recorder else None}), stdout, None)
     return 0
+
+
+def display_available() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb"):
+        return True
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    if not display_available():
+        print("ezsr-live: no display available (DISPLAY/WAYLAND_DISPLAY unset); "
+              "use --headless for JSON results on stdout", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        from ezsr_live.gui.app import run_app
+    except ImportError as exc:
+        print(f"ezsr-live: the live window is not available ({exc}); use --headless", file=sys.stderr)
+        return EXIT_USAGE
+    return run_app(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    try:
+        apply_config_file(parser, argv)
+    except EzsrError as exc:
+        print(f"ezsr-live: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="ezsr-live: %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="ezsr-live: %(message)s", stream=sys.stderr)
     if not (args.camera or args.replay):
         parser.print_usage(sys.stderr)
         print("ezsr-live: give a source: --camera CAMERA or --replay FILE", file=sys.stderr)
         return EXIT_USAGE
-    if not args.headless:
-        print("ezsr-live: the live window is not available yet; use --headless", file=sys.stderr)
-        return EXIT_USAGE
-    # SIGTERM ends the run like Ctrl-C does
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    return run_guarded("ezsr-live", lambda: _run_headless(args))
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM ends the run like Ctrl-C does: threads stop, files are closed
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if args.no_recognition:
+        return run_guarded("ezsr-live", lambda: run_stream_statistics(args))
+    if args.headless:
+        return run_guarded("ezsr-live", lambda: run_headless(args))
+    return run_guarded("ezsr-live", lambda: run_gui(args))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ SUBCOMMANDS = (
     "ezsr_live.cli.cmd_convert",
     "ezsr_live.cli.cmd_record",
     "ezsr_live.cli.cmd_pool",
+    "ezsr_live.cli.cmd_synth",
+    "ezsr_live.cli.cmd_train",
+    "ezsr_live.cli.cmd_eval",
 )
 
 

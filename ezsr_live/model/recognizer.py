@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import torch
 
@@ -113,8 +113,13 @@ class Recognizer:
         knn: knn_mod.KnnTranslator | knn_mod.DeviceKnn | None = None,
         top_k: int = 5,
         cuda_graph: bool = True,
+        vocab_prompts_per_call: int | None = 256,
     ):
         self.device = resolve_device(device)
+        # After a vocabulary edit, each call encodes at most this many prompts and keeps
+        # scoring against the previous labels until the new set is complete, so an edit
+        # never stalls the live view (None: encode everything at once).
+        self.vocab_prompts_per_call = vocab_prompts_per_call
         self.encoder = encoder.eval()
         self.vocabulary = vocabulary
         self.logit_scale = float(logit_scale)
@@ -163,6 +168,8 @@ class Recognizer:
         """Use (or, with None, stop using) k-NN translation. On CUDA a faiss pool is moved to
         the device for exact matmul search."""
         with self._lock:
+            if isinstance(knn, knn_mod.KnnTranslator) and self.model_id:
+                knn.pool.check_model(self.model_id)
             if isinstance(knn, knn_mod.KnnTranslator) and self.device.type == "cuda":
                 knn = knn_mod.DeviceKnn.from_translator(knn, self.device, self.dtype)
             self.knn = knn
@@ -170,14 +177,28 @@ class Recognizer:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        self._sync_vocabulary()
-        return self._labels
+        """The labels currently scored (the previous set while an edit is still encoding)."""
+        with self._lock:
+            self._sync_vocabulary()
+            return self._labels
+
+    @property
+    def vocabulary_pending(self) -> int:
+        """Labels of the latest vocabulary edit still waiting to be encoded."""
+        pending = getattr(self.vocabulary, "pending", None)
+        return len(pending()) if pending is not None else 0
 
     # -- vocabulary -> device buffers ------------------------------------------------
     def _sync_vocabulary(self) -> None:
         version = self.vocabulary.version
         if version == self._vocab_version and self._label_buf is not None:
             return
+        encode_some = getattr(self.vocabulary, "encode_pending", None)
+        if encode_some is not None and self._label_buf is not None and self.vocab_prompts_per_call:
+            per_label = max(1, len(self.vocabulary.templates))
+            encode_some(max_labels=max(1, self.vocab_prompts_per_call // per_label))
+            if self.vocabulary.pending():
+                return  # keep scoring the previous labels meanwhile
         matrix = self.vocabulary.matrix()
         labels = tuple(self.vocabulary.labels)
         n, d = matrix.shape

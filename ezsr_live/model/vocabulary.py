@@ -14,7 +14,7 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -45,11 +45,14 @@ def read_label_file(path: str | os.PathLike) -> list[str]:
 
 def parse_labels(spec: str | Sequence[str]) -> list[str]:
     """Labels from a built-in set name (``imagenet``, ``caltech101``, ``cifar10``), a text
-    file, a comma-separated list, or a sequence; duplicates dropped, order kept."""
+    file, a comma-separated list, or a sequence; duplicates dropped, order kept.
+
+    Built-in sets are returned whole, duplicates included (ImageNet's names hold two
+    "crane"s and two "maillot"s), so that label positions stay the datasets' class ids."""
     if isinstance(spec, str):
         if spec.lower() in BUILTIN_LABEL_SETS:
-            raw: Iterable[str] = BUILTIN_LABEL_SETS[spec.lower()]
-        elif os.path.isfile(spec):
+            return list(BUILTIN_LABEL_SETS[spec.lower()])
+        if os.path.isfile(spec):
             raw = read_label_file(spec)
         else:
             raw = spec.split(",")
@@ -140,7 +143,7 @@ class Vocabulary:
     def pending(self) -> list[str]:
         """Labels whose embedding is not cached yet."""
         with self._lock:
-            return [lb for lb in self._labels if self._key(lb) not in self.cache]
+            return [lb for lb in dict.fromkeys(self._labels) if self._key(lb) not in self.cache]
 
     # -- editing -------------------------------------------------------------------
     def _changed(self) -> None:

@@ -1,0 +1,81 @@
+"""``ezsr train IMAGE_DIR -o RUN``: distil a CLIP image tower onto synthesised events.
+
+Single process, or under ``torchrun`` for several GPUs / nodes (see the README)."""
+from __future__ import annotations
+
+import argparse
+
+NAME = "train"
+HELP = "Distil an event encoder from a CLIP image tower on events synthesised from images."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ezsr_live.cli.cmd_synth import add_synth_arguments
+    from ezsr_live.train.config import LossConfig, TrainConfig
+
+    d, lossd = TrainConfig(data="", out=""), LossConfig()
+    parser.add_argument("data", metavar="IMAGE_DIR", help="images: an ImageNet-style tree or a flat folder")
+    parser.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder (logs, checkpoints, weights)")
+    m = parser.add_argument_group("model")
+    m.add_argument("--model", default=d.model, help=f"open_clip architecture (default {d.model})")
+    m.add_argument("--pretrained", default=d.pretrained, help="open_clip tag or checkpoint ('' for random)")
+    m.add_argument("--model-config", metavar="JSON", help="extra open_clip architecture config")
+    m.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda", "mps"))
+    o = parser.add_argument_group("optimisation")
+    o.add_argument("--steps", type=int, default=d.steps, help=f"optimiser steps (default {d.steps})")
+    o.add_argument("--batch-size", type=int, default=d.batch_size, help=f"per process (default {d.batch_size})")
+    o.add_argument("--accum", type=int, default=d.accum, help="gradient accumulation micro-batches (default 1)")
+    o.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr:g})")
+    o.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    o.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    o.add_argument("--min-lr-ratio", type=float, default=d.min_lr_ratio, help="cosine floor, as a fraction of --lr")
+    o.add_argument("--clip-grad", type=float, default=d.clip_grad, help="gradient norm clip (<= 0: off)")
+    o.add_argument("--amp", default=d.amp, choices=("auto", "off", "bf16", "fp16"),
+                   help="mixed precision on CUDA (auto: bf16 where supported, else fp16)")
+    o.add_argument("--seed", type=int, default=d.seed)
+    lo = parser.add_argument_group("loss")
+    lo.add_argument("--loss", default=lossd.kind, choices=("modulation", "infonce"),
+                    help="scalar-wise modulation loss (default) or InfoNCE alone (the paper's baseline)")
+    lo.add_argument("--metric", default=lossd.metric, choices=("l2", "l1", "smooth_l1"))
+    lo.add_argument("--no-normalize", action="store_true", help="regress raw, not L2-normalised, embeddings")
+    lo.add_argument("--reduction", default=lossd.reduction, choices=("sum", "mean"), help="over dimensions")
+    lo.add_argument("--infonce-weight", type=float, default=lossd.infonce_weight,
+                    help="lambda of an added InfoNCE term (default 0)")
+    lo.add_argument("--learn-modulation", action="store_true",
+                    help="learn a per-dimension affine (gamma, beta) of the event embedding; folded into the "
+                         "saved tower, so inference applies it with no extra code")
+    r = parser.add_argument_group("run")
+    r.add_argument("--workers", type=int, default=d.workers, help="DataLoader synthesis processes per rank")
+    r.add_argument("--sensor", metavar="WxH", help="synthetic sensor size (default: the model's input size)")
+    r.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    r.add_argument("--log-every", type=int, default=d.log_every)
+    r.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
+                   help="continue from a checkpoint folder, or (no value) from RUN's latest")
+    r.add_argument("--no-progress", action="store_true")
+    add_synth_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ezsr_live.cli.cmd_synth import synth_config_from_args
+    from ezsr_live.errors import EzsrError
+    from ezsr_live.train import LossConfig, TrainConfig, train
+
+    if min(args.steps, args.batch_size, args.accum, args.checkpoint_every, args.log_every) < 1:
+        raise EzsrError("--steps, --batch-size, --accum, --checkpoint-every and --log-every must be >= 1")
+    try:
+        loss = LossConfig(args.loss, args.metric, not args.no_normalize, args.reduction, args.infonce_weight,
+                          args.learn_modulation)
+    except ValueError as exc:
+        raise EzsrError(str(exc)) from None
+    cfg = TrainConfig(
+        data=args.data, out=args.output, model=args.model, pretrained=args.pretrained or None,
+        model_config=args.model_config, steps=args.steps, batch_size=args.batch_size, accum=args.accum,
+        lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, min_lr_ratio=args.min_lr_ratio,
+        clip_grad=args.clip_grad, amp=args.amp, device=args.device, workers=args.workers, seed=args.seed,
+        checkpoint_every=args.checkpoint_every, log_every=args.log_every, resume=args.resume, sensor=args.sensor,
+        loss=loss, synth=synth_config_from_args(args), progress=not args.no_progress)
+    result = train(cfg)
+    if result.encoder_path is not None:
+        start = f"resumed at step {result.start_step}, " if result.start_step else ""
+        print(f"{args.output}: {start}trained to step {result.final_step}; event weights {result.encoder_path}")
+    return 0

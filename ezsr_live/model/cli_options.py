@@ -1,0 +1,66 @@
+"""The recogniser's command-line options, defined once for every front end
+(``ezsr-live``, evaluation commands): :func:`add_model_arguments` and
+:func:`config_from_args`."""
+from __future__ import annotations
+
+import argparse
+
+from ezsr_live.model import knn
+from ezsr_live.model.clip_loader import DEVICE_CHOICES
+from ezsr_live.model.recognizer import RecognizerConfig
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("model")
+    g.add_argument("--model", default="ViT-B-32", help="open_clip architecture, e.g. ViT-B-32, ViT-B-16, ViT-L-14")
+    g.add_argument("--pretrained", default="openai",
+                   help="open_clip pretrained tag (e.g. openai; downloaded into open_clip's cache on first use), "
+                        "a checkpoint file, or '' for random weights")
+    g.add_argument("--event-weights", metavar="PATH",
+                   help="distilled event encoder: our .safetensors (+ .json sidecar) or an official "
+                        "EZSR-OPENAI-*.pt; without it the raw CLIP tower runs on event frames (poor accuracy)")
+    g.add_argument("--weights", metavar="NAME",
+                   help="a configuration from weights/registry.json (sets --model, --pretrained, --event-weights; "
+                        "checks the file's sha256)")
+    g.add_argument("--model-config", metavar="JSON", help="extra open_clip architecture config (file or folder)")
+    g.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    g.add_argument("--no-cuda-graph", action="store_true",
+                   help="CUDA: run eagerly instead of replaying a captured graph for single frames")
+    g.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU inference threads (default: all cores but one)")
+
+    v = parser.add_argument_group("vocabulary")
+    v.add_argument("--labels", default="imagenet",
+                   help="built-in set (imagenet, caltech101, cifar10), a file (one label per line), or 'cat,dog,car'")
+    v.add_argument("--templates", default="openai",
+                   help="prompt templates: openai (CLIP's 80, default), short (7), photo (1) or a file with {}")
+    v.add_argument("--top-k", type=_positive_int, default=5, help="labels reported per frame (default: 5)")
+
+    k = parser.add_argument_group("k-NN translation")
+    k.add_argument("--knn-pool", metavar="PATH", help="pool built by 'ezsr pool build' with the same --model")
+    k.add_argument("--knn-k", type=_positive_int, default=knn.DEFAULT_K,
+                   help=f"neighbours (default: {knn.DEFAULT_K})")
+    k.add_argument("--knn-tau", type=float, default=knn.DEFAULT_TAU,
+                   help=f"softmax temperature over neighbour similarities (default: {knn.DEFAULT_TAU})")
+    k.add_argument("--knn-alpha", type=float, default=knn.DEFAULT_ALPHA,
+                   help=f"weight of the event embedding against the neighbours (default: {knn.DEFAULT_ALPHA})")
+
+
+def config_from_args(args: argparse.Namespace) -> RecognizerConfig:
+    if getattr(args, "model_config", None):
+        from ezsr_live.model.clip_loader import register_model_config
+
+        register_model_config(args.model_config)
+    return RecognizerConfig(
+        model=args.model, pretrained=args.pretrained or None, event_weights=args.event_weights,
+        registry_name=args.weights, device=args.device, cuda_graph=not args.no_cuda_graph,
+        threads=args.threads, labels=args.labels, templates=args.templates, top_k=args.top_k,
+        knn_pool=args.knn_pool, knn_k=args.knn_k, knn_tau=args.knn_tau, knn_alpha=args.knn_alpha,
+    )

@@ -1,0 +1,404 @@
+"""The real-time pipeline: source thread → ring buffer → inference worker → newest result.
+
+Three owners, two hand-overs, nothing queued without bound:
+
+* the **source thread** iterates an :class:`~ezsr_live.drivers.sources.EventSource` and
+  pushes packets into a fixed-capacity :class:`~ezsr_live.windows.EventRingBuffer`
+  (optionally taping them to a recorder first);
+* the **inference worker** takes the newest window whenever it is free (latest wins:
+  windows that came and went meanwhile are skipped and counted, never queued), turns it
+  into the EZSR frame with the Numba kernel, runs the recogniser and publishes a
+  :class:`Result` into a :class:`LatestSlot`;
+* the **consumer** (GUI, headless printer) takes the newest result; a slow consumer
+  only ever sees fewer, never older, results.
+
+Settings and vocabulary edits are queued to the worker and applied before its next
+window. An exception in any thread stops the pipeline and is re-raised to the
+consumer by :meth:`Pipeline.results`/:meth:`Pipeline.check`.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Protocol, Sequence
+
+import numpy as np
+import torch
+
+from ezsr_live.kernels import ezsr_model_input
+from ezsr_live.windows import EventRingBuffer, Window, WindowSpec
+
+log = logging.getLogger(__name__)
+
+#: ring capacity: 30 M events (~390 MB) hold seconds of the busiest sensors; enough for
+#: any window the recogniser uses, and a hard memory cap
+DEFAULT_RING_EVENTS = 1 << 24
+
+
+class RecognizerLike(Protocol):
+    """What the worker needs of :class:`ezsr_live.model.recognizer.Recognizer`."""
+
+    input_size: int
+
+    def recognize(self, frames: torch.Tensor, k: int | None = None) -> list[list[Any]]: ...
+
+
+@dataclass
+class RuntimeSettings:
+    """Settings that may change while running (GUI, API); applied at the next window."""
+
+    window: WindowSpec = field(default_factory=lambda: WindowSpec.by_time_ms(50.0))
+    top_k: int = 5
+    coords: str = "resize"  # "resize" (live default) or "direct" (N-ImageNet evaluation)
+    knn_enabled: bool = True
+    knn_k: int | None = None
+    knn_tau: float | None = None
+    knn_alpha: float | None = None
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    """One recognition, with the metrics that describe how fresh and how fast it was."""
+
+    seq: int
+    t_us: int  # sensor time at the window's end (its newest event)
+    t_window_start_us: int
+    topk: tuple[tuple[str, float], ...]
+    n_events: int
+    event_rate: float  # events per second of sensor time within the window
+    latency_ms: float  # last event of the window available → result published
+    infer_ms: float  # frame building + recogniser
+    fps: float  # results per second (wall clock, last second)
+    windows_skipped: int  # cumulative
+    events_dropped: int  # cumulative, at the source
+    latency_p50_ms: float
+    latency_p99_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["topk"] = [{"label": lab, "prob": round(p, 6)} for lab, p in self.topk]
+        d["t_window_end_us"] = self.t_us
+        for key in ("event_rate", "latency_ms", "infer_ms", "fps", "latency_p50_ms", "latency_p99_ms"):
+            d[key] = round(d[key], 3)
+        return d
+
+
+class LatestSlot:
+    """Holds only the newest item; counts items that were overwritten unread."""
+
+    def __init__(self) -> None:
+        self._item: Any = None
+        self._cond = threading.Condition()
+        self._closed = False
+        self.overwritten = 0
+        self.published = 0
+
+    def put(self, item: Any) -> None:
+        with self._cond:
+            if self._item is not None:
+                self.overwritten += 1
+            self._item = item
+            self.published += 1
+            self._cond.notify_all()
+
+    def take(self, timeout: float | None = None) -> Any:
+        """The newest item (removing it), waiting up to ``timeout``; None if none."""
+        with self._cond:
+            if self._item is None and not self._closed:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+    def peek(self) -> Any:
+        with self._cond:
+            return self._item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class RollingPercentiles:
+    """p50/p99 over the last ``n`` samples (bounded memory)."""
+
+    def __init__(self, n: int = 1000) -> None:
+        self._values: collections.deque[float] = collections.deque(maxlen=n)
+
+    def add(self, value: float) -> None:
+        self._values.append(value)
+
+    def percentile(self, q: float) -> float:
+        if not self._values:
+            return 0.0
+        return float(np.percentile(np.fromiter(self._values, float), q))
+
+
+class Pipeline:
+    """Source → windows → recogniser → newest result, in two threads of its own."""
+
+    def __init__(
+        self,
+        source: Any,
+        recognizer: RecognizerLike,
+        settings: RuntimeSettings | None = None,
+        *,
+        ring_events: int = DEFAULT_RING_EVENTS,
+        tap: Callable[[np.ndarray], Any] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.source = source
+        self.recognizer = recognizer
+        self.settings = settings or RuntimeSettings()
+        self.geometry = source.geometry
+        self.ring = EventRingBuffer(ring_events, restart_gap_us=None)
+        spec = self.settings.window
+        if spec.n_events is not None and spec.n_events > self.ring.capacity:
+            raise ValueError(f"a window of {spec.n_events} events exceeds the ring's {self.ring.capacity}")
+        self.results = LatestSlot()
+        self.tap = tap
+        # the translator as configured, kept so that k-NN can be switched off and on again
+        self._knn = getattr(recognizer, "knn", None)
+        self._clock = clock
+        self._stop = threading.Event()
+        self._source_done = threading.Event()
+        self._edits: collections.deque[Callable[[], None]] = collections.deque()
+        self._edits_lock = threading.Lock()
+        self._step_requested = threading.Event()
+        self.error: BaseException | None = None
+        # (total events pushed after a push, wall time of that push): when did event i arrive
+        self._arrivals: collections.deque[tuple[int, float]] = collections.deque(maxlen=4096)
+        self._arrivals_lock = threading.Lock()
+        self.latency = RollingPercentiles()
+        self.windows_skipped = 0
+        self.events_in = 0
+        self._seq = 0
+        self._result_walls: collections.deque[float] = collections.deque(maxlen=256)
+        self._source_thread = threading.Thread(target=self._source_loop, name="ezsr-source", daemon=True)
+        self._worker_thread = threading.Thread(target=self._worker_loop, name="ezsr-worker", daemon=True)
+
+    # ----------------------------------------------------------------- control
+    def start(self) -> "Pipeline":
+        self._source_thread.start()
+        self._worker_thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stop both threads; True if they ended within ``timeout`` seconds."""
+        self._stop.set()
+        stop = getattr(self.source, "stop", None)
+        if stop is not None:
+            stop()
+        deadline = time.monotonic() + timeout
+        for thread in (self._source_thread, self._worker_thread):
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        self.results.close()
+        return not (self._source_thread.is_alive() or self._worker_thread.is_alive())
+
+    @property
+    def running(self) -> bool:
+        return self._worker_thread.is_alive()
+
+    @property
+    def finished(self) -> bool:
+        """The source ended and the worker published its last window (or stopped)."""
+        return not self._worker_thread.is_alive() and self._worker_thread.ident is not None
+
+    def update(self, **changes: Any) -> None:
+        """Change runtime settings (``window``, ``top_k``, ``knn_enabled``, ``knn_k``,
+        ``knn_tau``, ``knn_alpha``, ``coords``, ``paused``); applied at the next window."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(RuntimeSettings)}
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        window = changes.get("window")
+        if window is not None and window.n_events is not None and window.n_events > self.ring.capacity:
+            raise ValueError(f"a window of {window.n_events} events exceeds the ring's {self.ring.capacity}")
+
+        def apply() -> None:
+            self.settings = dataclasses.replace(self.settings, **changes)
+            self._apply_knn_settings()
+
+        self._queue_edit(apply)
+
+    def edit_vocabulary(self, edit: Callable[[Any], None]) -> None:
+        """Run ``edit(vocabulary)`` in the worker thread before its next window (the
+        vocabulary is owned by the worker; its re-encoding is incremental)."""
+        self._queue_edit(lambda: edit(self.recognizer.vocabulary))
+
+    def step(self) -> None:
+        """While paused: process exactly one more window."""
+        self._step_requested.set()
+
+    def _queue_edit(self, fn: Callable[[], None]) -> None:
+        # the worker never waits more than 50 ms without checking its edit queue
+        with self._edits_lock:
+            self._edits.append(fn)
+
+    def _apply_edits(self) -> None:
+        while True:
+            with self._edits_lock:
+                if not self._edits:
+                    return
+                fn = self._edits.popleft()
+            fn()
+
+    def _apply_knn_settings(self) -> None:
+        knn = self._knn
+        if knn is None:
+            return
+        s = self.settings
+        for name, value in (("k", s.knn_k), ("tau", s.knn_tau), ("alpha", s.knn_alpha)):
+            if value is not None:
+                setattr(knn, name, min(int(value), len(knn.pool)) if name == "k" else float(value))
+        self.recognizer.set_knn(knn if s.knn_enabled else None)
+
+    def check(self) -> None:
+        """Re-raise an error from either thread (consumers call this)."""
+        if self.error is not None:
+            raise self.error
+
+    def iter_results(self, timeout: float = 0.1) -> Iterator[Result]:
+        """Newest results until the pipeline finishes or is stopped; raises thread errors."""
+        while True:
+            result = self.results.take(timeout)
+            if result is not None:
+                yield result
+            elif self.finished or self._stop.is_set():
+                result = self.results.take(0)
+                if result is not None:
+                    yield result
+                break
+        self.check()
+
+    # ----------------------------------------------------------------- threads
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+        log.debug("pipeline thread failed", exc_info=exc)
+        self._stop.set()
+        stop = getattr(self.source, "stop", None)
+        if stop is not None:
+            stop()
+
+    def _source_loop(self) -> None:
+        try:
+            for packet in self.source:
+                if self._stop.is_set():
+                    break
+                if self.tap is not None:
+                    self.tap(packet)
+                self.ring.push(packet)
+                self.events_in += len(packet)
+                with self._arrivals_lock:
+                    self._arrivals.append((self.ring.total_pushed, self._clock()))
+        except BaseException as exc:  # surfaced to the consumer
+            self._fail(exc)
+        finally:
+            self._source_done.set()
+
+    def _arrival_time(self, stop_event: int) -> float:
+        """Wall time at which stream event ``stop_event - 1`` had been pushed."""
+        with self._arrivals_lock:
+            for total, wall in self._arrivals:
+                if total >= stop_event:
+                    return wall
+            return self._arrivals[-1][1] if self._arrivals else self._clock()
+
+    def _count_skipped(self, window: Window, previous: Window | None, spec: WindowSpec) -> int:
+        if previous is None:
+            return 0
+        if spec.n_events is not None:
+            new_events = window.stop_event - previous.stop_event
+            return max(0, new_events // spec.n_events - 1)
+        advance = window.t_end_us - previous.t_end_us
+        return max(0, advance // spec.duration_us - 1)
+
+    def _worker_loop(self) -> None:
+        previous: Window | None = None
+        after: int | None = None
+        try:
+            while not self._stop.is_set():
+                self._apply_edits()
+                if self.settings.paused and not self._step_requested.is_set():
+                    self.ring.wait_for_events(self.ring.total_pushed, timeout=0.05)
+                    continue
+                total = self.ring.total_pushed
+                if after is not None and total <= after:
+                    if self._source_done.is_set():
+                        break
+                    self.ring.wait_for_events(total, timeout=0.05)
+                    continue
+                spec = self.settings.window
+                window = self.ring.newest(spec, after=after)
+                if window is None or len(window) == 0:
+                    if self._source_done.is_set() and self.ring.total_pushed == total:
+                        break
+                    continue
+                if not window.complete and not self._source_done.is_set():
+                    # the stream has not filled a whole window yet (start-up): wait for it
+                    self.ring.wait_for_events(window.stop_event, timeout=0.05)
+                    continue
+                self._step_requested.clear()
+                arrived = self._arrival_time(window.stop_event)
+                self.windows_skipped += self._count_skipped(window, previous, spec)
+                result = self._recognize(window, arrived)
+                self.results.put(result)
+                previous, after = window, window.stop_event
+        except BaseException as exc:
+            self._fail(exc)
+        finally:
+            self.results.close()
+
+    def _recognize(self, window: Window, arrived: float) -> Result:
+        s = self.settings
+        start = self._clock()
+        frame = ezsr_model_input(window.events, self.geometry, size=self.recognizer.input_size, coords=s.coords)
+        predictions = self.recognizer.recognize(torch.from_numpy(frame)[None], k=s.top_k)[0]
+        done = self._clock()
+        latency_ms = (done - arrived) * 1e3
+        self.latency.add(latency_ms)
+        self._result_walls.append(done)
+        walls = [w for w in self._result_walls if done - w <= 1.0]
+        fps = (len(walls) - 1) / (walls[-1] - walls[0]) if len(walls) > 1 and walls[-1] > walls[0] else 0.0
+        span_us = max(1, window.t_end_us - window.t_start_us)
+        self._seq += 1
+        return Result(
+            seq=self._seq,
+            t_us=int(window.t_end_us - 1),
+            t_window_start_us=int(window.t_start_us),
+            topk=tuple((p.label, float(p.probability)) for p in predictions),
+            n_events=len(window),
+            event_rate=len(window) / span_us * 1e6,
+            latency_ms=latency_ms,
+            infer_ms=(done - start) * 1e3,
+            fps=fps,
+            windows_skipped=self.windows_skipped,
+            events_dropped=self.events_dropped,
+            latency_p50_ms=self.latency.percentile(50),
+            latency_p99_ms=self.latency.percentile(99),
+        )
+
+    @property
+    def events_dropped(self) -> int:
+        """Events lost before the ring: the source's own hand-over drops and events outside
+        the sensor (the ring itself never blocks the source)."""
+        n = 0
+        for name in ("events_dropped", "out_of_bounds"):
+            n += int(getattr(self.source, name, 0) or 0)
+        return n
+
+    def __enter__(self) -> "Pipeline":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,19 @@
+"""Event synthesis from static images (EZSR's training data, issue 8).
+
+``synthesize(image, SynthConfig(...), seed)`` -> :class:`SynthResult` with a time-sorted
+event packet; see :mod:`.api`. The per-pixel loop is a Numba kernel (:mod:`.kernel`).
+"""
+from .api import SynthConfig, SynthResult, events_from_log_frames, load_image, synthesize
+from .trajectory import Pose, Trajectory, TrajectoryConfig, random_trajectory
+
+__all__ = [
+    "Pose",
+    "SynthConfig",
+    "SynthResult",
+    "Trajectory",
+    "TrajectoryConfig",
+    "events_from_log_frames",
+    "load_image",
+    "random_trajectory",
+    "synthesize",
+]

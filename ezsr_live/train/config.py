@@ -1,0 +1,67 @@
+"""Run configuration of a distillation (no torch import: the CLI builds its parser
+from these defaults)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ezsr_live.synth.api import SynthConfig
+
+METRICS = ("l2", "l1", "smooth_l1")
+LOSS_KINDS = ("modulation", "infonce")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    kind: str = "modulation"  # "modulation" (+ optional InfoNCE) or "infonce" alone (the paper's baseline)
+    metric: str = "l2"
+    normalize: bool = True
+    reduction: str = "sum"
+    infonce_weight: float = 0.0  # lambda of the added InfoNCE term (kind="modulation")
+    learn_modulation: bool = False  # a learnable (gamma, beta), folded into the tower when saved
+
+    def __post_init__(self) -> None:
+        if self.kind not in LOSS_KINDS:
+            raise ValueError(f"loss must be one of {LOSS_KINDS}, got {self.kind!r}")
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
+        if self.infonce_weight < 0:
+            raise ValueError("infonce weight must be non-negative")
+
+
+
+@dataclass
+class TrainConfig:
+    """Everything one distillation run needs; mirrors ``ezsr train``'s options."""
+
+    data: str
+    out: str
+    model: str = "ViT-B-32"
+    pretrained: str | None = "openai"
+    model_config: str | None = None
+    steps: int = 20_000
+    batch_size: int = 64  # per process
+    accum: int = 1
+    lr: float = 2e-5
+    weight_decay: float = 0.05
+    warmup_steps: int = 500
+    min_lr_ratio: float = 0.01
+    clip_grad: float = 1.0  # <= 0: no clipping
+    amp: str = "auto"  # auto (bf16/fp16 on CUDA, off on CPU) | off | bf16 | fp16
+    device: str = "auto"
+    workers: int = 8
+    seed: int = 0
+    checkpoint_every: int = 1000
+    log_every: int = 10
+    resume: str | None = None  # "auto" or a checkpoint folder
+    sensor: str | None = None  # WxH of the synthetic sensor; default input_size x input_size
+    loss: LossConfig = field(default_factory=LossConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    progress: bool = True
+    run_name: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+

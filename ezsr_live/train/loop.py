@@ -1,0 +1,279 @@
+"""The distillation loop: a CLIP image tower (student) learns to embed synthesised event
+frames where the frozen tower (teacher) embeds the images they came from.
+
+AdamW with linear warm-up and cosine decay, AMP on CUDA (bf16 where supported, else fp16
+with a gradient scaler), gradient clipping and accumulation, checkpoints every N steps
+with ``--resume``, deterministic data (see :mod:`.data`), a CSV log and a loss-curve PNG.
+Under ``torchrun`` the student is wrapped in DistributedDataParallel, each rank reads
+its shard of every epoch, and only rank 0 logs, plots and writes checkpoints.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import dataclasses
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from ezsr_live.errors import EzsrError
+from ezsr_live.events import Geometry
+from ezsr_live.model.clip_loader import load_clip, register_model_config, resolve_device
+
+from . import checkpoint as ckpt
+from .data import ResumableDistributedSampler, SynthPairDataset, find_images, worker_init
+from .distributed import DistEnv, barrier, mean_across_ranks, setup, teardown
+from .config import TrainConfig
+from .losses import AffineModulation, distillation_loss
+from .plot import plot_curves
+
+log = logging.getLogger(__name__)
+
+LOG_FIELDS = ("step", "epoch", "lr", "loss", "modulation", "infonce", "cosine", "grad_norm",
+              "samples_per_s", "elapsed_s")
+
+
+@dataclass
+class TrainResult:
+    start_step: int  # the step the run resumed from (0 for a fresh run)
+    final_step: int
+    encoder_path: Path | None  # rank 0 only
+    log_path: Path
+    history: list[dict[str, float]]  # the rows this run logged
+
+
+class _Student(torch.nn.Module):
+    """Tower + optional modulation: one module for DDP to wrap."""
+
+    def __init__(self, tower: torch.nn.Module, modulation: AffineModulation | None):
+        super().__init__()
+        self.tower = tower
+        self.modulation = modulation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.tower(x)
+        return self.modulation(e) if self.modulation is not None else e
+
+
+def lr_at(step: int, base: float, warmup: int, total: int, min_ratio: float) -> float:
+    """Learning rate for optimiser step ``step`` (0-based): linear warm-up, cosine decay."""
+    if warmup > 0 and step < warmup:
+        return base * (step + 1) / warmup
+    span = max(1, total - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    return base * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _param_groups(module: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    # no decay on gains, biases, embeddings and the modulation: decay would pull them to 0
+    decay, no_decay = [], []
+    for name, p in module.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "embedding" in name or "modulation" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _amp_settings(amp: str, device: torch.device) -> tuple[bool, torch.dtype]:
+    if amp not in ("auto", "off", "bf16", "fp16"):
+        raise EzsrError(f"--amp must be auto, off, bf16 or fp16, got {amp!r}")
+    if device.type != "cuda" or amp == "off":
+        if amp in ("bf16", "fp16") and device.type != "cuda":
+            log.warning("--amp %s ignored: mixed precision is used on CUDA only", amp)
+        return False, torch.float32
+    if amp == "fp16" or (amp == "auto" and not torch.cuda.is_bf16_supported()):
+        return True, torch.float16
+    return True, torch.bfloat16
+
+
+def _read_log(path: Path, up_to_step: int) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        return [row for row in csv.DictReader(fh) if int(row["step"]) <= up_to_step]
+
+
+def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, LOG_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
+
+
+def _plot_log(out: Path, rows: list[dict[str, Any]]) -> None:
+    steps = [int(r["step"]) for r in rows]
+    curves = {}
+    for key in ("loss", "modulation", "infonce"):
+        values = [float(r[key]) for r in rows if r.get(key) not in ("", None)]
+        if len(values) == len(rows) and values:
+            curves[key] = values
+    if len(curves) == 2 and curves.get("loss") == curves.get("modulation"):
+        del curves["loss"]  # a single-term loss: one curve says it all
+    plot_curves(out / "loss_curve.png", steps, curves, title=out.name)
+
+
+def train(cfg: TrainConfig, env: DistEnv | None = None) -> TrainResult:
+    """Run (or resume) a distillation; returns where it started and ended."""
+    env, device = setup(resolve_device(cfg.device), env)
+    try:
+        return _train(cfg, env, device)
+    finally:
+        teardown()
+
+
+def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
+    out = Path(cfg.out)
+    checkpoints = out / "checkpoints"
+    if env.is_main:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    if cfg.model_config:
+        register_model_config(cfg.model_config)
+
+    clip = load_clip(cfg.model, cfg.pretrained, "cpu", "fp32")
+    teacher = clip.model.visual.eval().requires_grad_(False)
+    tower = copy.deepcopy(teacher).train().requires_grad_(True)
+    logit_scale, input_size, embed_dim = clip.logit_scale, clip.image_size, clip.embed_dim
+    preprocess = clip.preprocess
+    del clip  # the text tower is not needed
+    modulation = AffineModulation(embed_dim) if cfg.loss.learn_modulation else None
+    student = _Student(tower, modulation)
+    teacher.to(device)
+    student.to(device)
+    optimizer = torch.optim.AdamW(_param_groups(student, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    use_amp, amp_dtype = _amp_settings(cfg.amp, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    start_step = 0
+    resume_from = ckpt.resolve_resume(cfg.resume, checkpoints) if cfg.resume else None
+    if resume_from is not None:
+        meta = ckpt.load_checkpoint(resume_from, student=tower, modulation=modulation, optimizer=optimizer)
+        start_step = int(meta["step"])
+        if meta.get("scaler") and scaler.is_enabled():
+            scaler.load_state_dict(meta["scaler"])
+        if env.is_main:
+            log.info("resuming from %s (step %d)", resume_from, start_step)
+    elif cfg.resume and cfg.resume != "auto":
+        raise EzsrError(f"{cfg.resume}: no checkpoint to resume from")
+
+    model: torch.nn.Module = student
+    if env.distributed:
+        model = torch.nn.parallel.DistributedDataParallel(
+            student, device_ids=[device.index] if device.type == "cuda" else None)
+
+    sensor = Geometry.parse(cfg.sensor) if cfg.sensor else None
+    dataset = SynthPairDataset(find_images(cfg.data), preprocess, input_size, cfg.synth, sensor, cfg.seed)
+    sampler = ResumableDistributedSampler(dataset, num_replicas=env.world_size, rank=env.rank, seed=cfg.seed)
+    steps_per_epoch = (sampler.num_samples // cfg.batch_size) // cfg.accum
+    if steps_per_epoch < 1:
+        raise EzsrError(f"{cfg.data}: {len(dataset)} images are too few for {env.world_size} process(es) x "
+                        f"batch {cfg.batch_size} x accumulation {cfg.accum}")
+    run_name = cfg.run_name or out.name
+    log_path = out / "train_log.csv"
+    rows: list[dict[str, Any]] = _read_log(log_path, start_step) if env.is_main else []
+    if env.is_main:
+        _write_log(log_path, rows)
+        (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=1, default=str) + "\n")
+        log.info("%d images, %d steps/epoch, %d process(es) x batch %d x accumulation %d on %s",
+                 len(dataset), steps_per_epoch, env.world_size, cfg.batch_size, cfg.accum, device)
+
+    bar = None
+    if env.is_main and cfg.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=start_step, unit="step", desc="distilling", dynamic_ncols=True)
+    history: list[dict[str, float]] = []
+    step = start_step
+    t_start = time.perf_counter()
+    window_t, window_samples = time.perf_counter(), 0
+    autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if use_amp else contextlib.nullcontext
+    encoder_path: Path | None = None
+    # workers outlive epochs: the sampler's keys carry the epoch (see .data)
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+                        drop_last=True, pin_memory=device.type == "cuda", worker_init_fn=worker_init,
+                        persistent_workers=cfg.workers > 0)
+    while step < cfg.steps:
+        epoch, within = divmod(step, steps_per_epoch)
+        sampler.set_epoch(epoch)
+        sampler.set_start(within * cfg.accum * cfg.batch_size)
+        batches = iter(loader)
+        for _ in range(within, steps_per_epoch):
+            if step >= cfg.steps:
+                break
+            lr = lr_at(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            sums: dict[str, float] = {}
+            for micro in range(cfg.accum):
+                frames, images = next(batches)
+                frames = frames.to(device, non_blocking=True)
+                images = images.to(device, non_blocking=True)
+                sync = micro == cfg.accum - 1 or not env.distributed
+                with (contextlib.nullcontext() if sync else model.no_sync()):
+                    with autocast():
+                        with torch.no_grad():
+                            target = teacher(images)
+                        emb = model(frames)
+                    loss, parts = distillation_loss(emb.float(), target.float(), cfg.loss, logit_scale)
+                    scaler.scale(loss / cfg.accum).backward()
+                parts["loss"] = float(loss.detach())
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + v / cfg.accum
+                window_samples += frames.shape[0] * env.world_size
+            scaler.unscale_(optimizer)
+            params = [p for g in optimizer.param_groups for p in g["params"]]
+            if cfg.clip_grad > 0:
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad))
+            else:
+                grad_norm = float(torch.linalg.vector_norm(
+                    torch.stack([p.grad.detach().norm() for p in params if p.grad is not None])))
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                metrics = mean_across_ranks(sums, device)
+                now = time.perf_counter()
+                row = {"step": step, "epoch": epoch, "lr": lr, "grad_norm": grad_norm,
+                       "samples_per_s": window_samples / max(1e-9, now - window_t),
+                       "elapsed_s": now - t_start, **metrics}
+                window_t, window_samples = now, 0
+                history.append(row)
+                if env.is_main:
+                    rows.append(row)
+                    with log_path.open("a", newline="") as fh:
+                        csv.DictWriter(fh, LOG_FIELDS).writerow({k: row.get(k, "") for k in LOG_FIELDS})
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{row['loss']:.4g}", cos=f"{row.get('cosine', 0):.3f}", lr=f"{lr:.2g}")
+            if bar is not None:
+                bar.update(1)
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                if env.is_main:
+                    folder = ckpt.save_checkpoint(
+                        checkpoints, step, student=tower, modulation=modulation, optimizer=optimizer,
+                        scaler_state=scaler.state_dict() if scaler.is_enabled() else None,
+                        run_config=cfg.to_json(), base_model=cfg.model, input_size=input_size,
+                        run_name=run_name, metrics=history[-1] if history else {})
+                    _plot_log(out, rows)
+                    log.debug("checkpoint %s", folder)
+                barrier()
+        del batches
+    if bar is not None:
+        bar.close()
+    if env.is_main:
+        encoder_path = ckpt.save_encoder(tower, modulation, out / ckpt.ENCODER_FILE, cfg.model, input_size,
+                                         run_name, step=step, loss=dataclasses.asdict(cfg.loss))
+        _plot_log(out, rows)
+        log.info("event weights: %s (step %d)", encoder_path, step)
+    barrier()
+    return TrainResult(start_step, step, encoder_path, log_path, history)

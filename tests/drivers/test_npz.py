@@ -1,0 +1,168 @@
+"""N-ImageNet .npz reader and writer."""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ezsr_live.drivers import open_reader, open_writer
+from ezsr_live.drivers.npz import NpzReader, NpzWriter
+from ezsr_live.errors import FormatError
+from ezsr_live.events import EVENT_DTYPE, Geometry, make_events
+
+from .formats_support import assert_each_ends_in_packets_or_format_error, damaged_versions, read_chunks
+
+SAMPLES = ["nmnist_sample.bin", "ncars_sample.dat", "dvxplorer_320x240.aedat4"]
+
+
+def n_imagenet_structured(events: np.ndarray) -> np.ndarray:
+    rec = np.empty(len(events), dtype=[("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("p", "?")])
+    for f in "xyt":
+        rec[f] = events[f]
+    rec["p"] = events["p"] == 1
+    return rec
+
+
+def some_events(n: int = 1000, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return make_events(np.sort(rng.integers(0, 10**7, n)), rng.integers(0, 640, n), rng.integers(0, 480, n), rng.integers(0, 2, n))
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_event_data_layout_from_numpy_savez(tmp_path: Path, compressed: bool) -> None:
+    events = some_events()
+    path = tmp_path / "s.npz"
+    (np.savez_compressed if compressed else np.savez)(path, event_data=n_imagenet_structured(events))
+    reader = open_reader(path, chunk_events=97)
+    assert isinstance(reader, NpzReader)
+    np.testing.assert_array_equal(reader.read_all(), events)
+    assert reader.geometry == Geometry(640, 480)
+    assert reader.info.header["layout"] == "event_data"
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_column_layout_with_other_dtypes_and_signed_polarity(tmp_path: Path, compressed: bool) -> None:
+    events = some_events(500, seed=1)
+    path = tmp_path / "c.npz"
+    (np.savez_compressed if compressed else np.savez)(
+        path,
+        x_pos=events["x"].astype(np.int32),
+        y_pos=events["y"].astype(np.int64),
+        timestamp=events["t"].astype(np.uint32),
+        polarity=np.where(events["p"] == 1, 1, -1).astype(np.int8),
+    )
+    events_read, _, sizes = read_chunks(path, chunk_events=64)
+    assert max(sizes) <= 64
+    np.testing.assert_array_equal(events_read, events)
+
+
+def test_coordinates_outside_the_sensor_are_dropped_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "o.npz"
+    np.savez(path, x_pos=np.array([1, 700, -3, 5]), y_pos=np.array([1, 2, 3, 480]),
+             timestamp=np.arange(4), polarity=np.array([True, False, True, False]))
+    reader = open_reader(path)
+    assert reader.read_all().tolist() == [(0, 1, 1, 1)]
+    assert reader.stats.out_of_bounds == 3
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_samples_round_trip_through_the_writer(samples_dir: Path, tmp_path: Path, name: str) -> None:
+    source = open_reader(samples_dir / name)
+    events = source.read_all()
+    path = tmp_path / "rt.npz"
+    with open_writer(path, source.geometry) as writer:
+        for start in range(0, len(events), 40_000):
+            writer.write(events[start:start + 40_000])
+    reader = open_reader(path, chunk_events=30_000)
+    np.testing.assert_array_equal(reader.read_all(), events)
+    assert reader.geometry == source.geometry  # carried by the sensor_size member
+    # what the writer produced is a plain N-ImageNet archive for numpy too
+    with np.load(path, allow_pickle=False) as archive:
+        np.testing.assert_array_equal(archive["event_data"]["t"], events["t"])
+
+
+def test_compressed_writer_output_reads_back(tmp_path: Path) -> None:
+    events = some_events(3000, seed=2)
+    path = tmp_path / "z.npz"
+    with NpzWriter(path, Geometry(640, 480), compressed=True) as writer:
+        writer.write(events)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo("event_data.npy").compress_type == zipfile.ZIP_DEFLATED
+    np.testing.assert_array_equal(open_reader(path).read_all(), events)
+
+
+@st.composite
+def packets(draw: st.DrawFn) -> np.ndarray:
+    n = draw(st.integers(0, 300))
+    t = draw(st.lists(st.integers(-(2**62), 2**62), min_size=n, max_size=n))
+    x = draw(st.lists(st.integers(0, 1279), min_size=n, max_size=n))
+    y = draw(st.lists(st.integers(0, 719), min_size=n, max_size=n))
+    p = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
+    return make_events(np.array(t, np.int64), x, y, p)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=packets(), cut=st.integers(0, 300), chunk=st.integers(1, 64))
+def test_any_packet_round_trips_in_any_chunking(tmp_path: Path, events: np.ndarray, cut: int, chunk: int) -> None:
+    path = tmp_path / "h.npz"
+    with open_writer(path, Geometry(1280, 720)) as writer:
+        writer.write(events[:cut])
+        writer.write(events[cut:])
+    read, _, sizes = read_chunks(path, chunk_events=chunk)
+    assert all(s <= chunk for s in sizes)
+    np.testing.assert_array_equal(read, events)
+
+
+def test_object_arrays_are_refused_without_unpickling(tmp_path: Path) -> None:
+    path = tmp_path / "obj.npz"
+    np.savez(path, event_data=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(FormatError, match="unpickling"):
+        open_reader(path)
+
+
+@pytest.mark.parametrize("arrays, problem", [
+    ({"frames": np.zeros(3)}, "no event arrays"),
+    ({"event_data": np.zeros(3, dtype=[("x", "<u2"), ("y", "<u2"), ("t", "<f8"), ("p", "?")])}, "integer microseconds"),
+    ({"event_data": np.zeros(3, dtype=[("x", "<u2"), ("y", "<u2"), ("p", "?")])}, "lacks field"),
+    ({"x_pos": np.zeros(3, int), "y_pos": np.zeros(3, int), "timestamp": np.zeros(2, int), "polarity": np.zeros(3, int)}, "differ in length"),
+    ({"event_data": np.zeros((2, 2), dtype=[("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("p", "?")])}, "1-D"),
+])
+def test_archives_without_usable_events_are_refused(tmp_path: Path, arrays: dict, problem: str) -> None:
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(FormatError, match=problem) as err:
+        open_reader(path)
+    assert str(path) in str(err.value)
+
+
+def test_member_shorter_than_its_header_says_is_a_format_error(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, n_imagenet_structured(some_events(100)))
+    path = tmp_path / "short.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("event_data.npy", buf.getvalue()[:-40])
+    reader = open_reader(path, chunk_events=30)
+    with pytest.raises(FormatError, match="truncated"):
+        reader.read_all()
+
+
+def test_not_a_zip_archive_is_a_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "plain.npz"
+    path.write_bytes(b"\x93NUMPY not really")
+    with pytest.raises(FormatError, match="not a readable .npz"):
+        open_reader(path)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_damaged_archives_end_in_packets_or_format_error(samples_dir: Path, tmp_path: Path, compressed: bool) -> None:
+    events = open_reader(samples_dir / "nmnist_sample.bin").read_all()
+    source = tmp_path / "src.npz"
+    (np.savez_compressed if compressed else np.savez)(source, event_data=n_imagenet_structured(events))
+    outcomes = assert_each_ends_in_packets_or_format_error(
+        damaged_versions(source.read_bytes(), 14 + compressed, 250), tmp_path / "case.npz", {"chunk_events": 1000})
+    assert outcomes["format_error"]

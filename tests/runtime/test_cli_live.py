@@ -1,0 +1,122 @@
+"""`ezsr-live` end to end: headless JSON results, config files, recording, exit codes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ezsr_live.cli.live import main as ezsr_live
+from ezsr_live.cli.toolbox import main as ezsr
+from ezsr_live.drivers import open_reader
+
+from ..conftest import REPO_ROOT, TINY_MODEL, TINY_MODEL_CONFIG
+
+DEMO = REPO_ROOT / "weights" / "demo" / "moving_disc.raw"
+MODEL = ["--model", TINY_MODEL, "--model-config", str(TINY_MODEL_CONFIG), "--pretrained", "",
+         "--templates", "photo", "--device", "cpu"]
+
+
+def _lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_headless_replay_prints_well_formed_results_and_stops_at_max_results(capsys, tmp_path):
+    out = tmp_path / "results.jsonl"
+    rc = ezsr_live(["--replay", str(DEMO), "--headless", *MODEL, "--labels", "disc,square,bar",
+                    "--top-k", "2", "--max-results", "7", "--speed", "4", "--output", str(out)])
+    assert rc == 0
+    results = _lines(capsys.readouterr().out)
+    assert len(results) == 7
+    t = [r["t_us"] for r in results]
+    assert all(b > a for a, b in zip(t, t[1:]))
+    for r in results:
+        assert len(r["topk"]) == 2 and {"label", "prob"} <= set(r["topk"][0])
+        for key in ("n_events", "event_rate", "latency_ms", "infer_ms", "fps", "windows_skipped",
+                    "events_dropped", "latency_p50_ms", "latency_p99_ms", "t_window_end_us"):
+            assert key in r
+    assert _lines(out.read_text()) == results
+
+
+def test_config_file_supplies_options_and_the_command_line_wins(capsys, tmp_path):
+    cfg = tmp_path / "ezsr.toml"
+    cfg.write_text('labels = "a,b,c,d,e"\nwindow-events = 500\ntop_k = 4\nspeed = "4"\nmax-results = 3\n')
+    rc = ezsr_live(["--config", str(cfg), "--replay", str(DEMO), "--headless", *MODEL, "--top-k", "3"])
+    assert rc == 0
+    results = _lines(capsys.readouterr().out)
+    assert len(results) == 3
+    assert all(r["n_events"] == 500 and len(r["topk"]) == 3 for r in results)
+
+
+@pytest.mark.parametrize("content, message", [("no_such_option = 1\n", "unknown key 'no_such_option'"),
+                                              ("speed = [\n", "not valid TOML"),
+                                              ("headless = 3\n", "true or false")])
+def test_bad_config_files_are_clear_errors(capsys, tmp_path, content, message):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(content)
+    assert ezsr_live(["--config", str(cfg), "--replay", str(DEMO), "--headless"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_explains_window_modes():
+    proc = subprocess.run([sys.executable, "-m", "ezsr_live.cli.live", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert "15,000" in proc.stdout and "--window-ms" in proc.stdout and "--knn-pool" in proc.stdout
+
+
+def test_without_a_display_the_window_mode_suggests_headless(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "ezsr_live.cli.live", "--replay", str(DEMO), *MODEL],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2
+    assert "no display" in proc.stderr and "--headless" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_recording_truncated_mid_stream_ends_the_run_with_exit_code_1(capsys, tmp_path):
+    data = DEMO.read_bytes()
+    broken = tmp_path / "broken.raw"
+    broken.write_bytes(data[: len(data) // 2 + 1])  # a partial word half-way through
+    rc = ezsr_live(["--replay", str(broken), "--headless", *MODEL, "--labels", "a,b", "--speed", "max"])
+    assert rc == 1  # found by the source thread while running (exit 2 is for refusals at start)
+    err = capsys.readouterr().err
+    assert f"{broken}" in err and "byte offset" in err
+
+
+def test_a_failure_while_running_ends_the_run_with_exit_code_1(capsys, monkeypatch):
+    from ezsr_live.model.recognizer import Recognizer
+
+    def broken(self, frames, k=None):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(Recognizer, "recognize", broken)
+    rc = ezsr_live(["--replay", str(DEMO), "--headless", *MODEL, "--labels", "a,b", "--speed", "4"])
+    assert rc == 1
+    assert "illegal memory access" in capsys.readouterr().err
+
+
+def test_stream_statistics_mode_records_what_it_saw(capsys, tmp_path):
+    out = tmp_path / "seen.aedat4"
+    rc = ezsr_live(["--replay", str(DEMO), "--headless", "--no-recognition", "--speed", "max",
+                    "--record", str(out)])
+    assert rc == 0
+    summary = _lines(capsys.readouterr().out)[-1]
+    assert summary["n_events"] == 112549 and summary["status"] == "ended: end of recording"
+    assert np.array_equal(open_reader(out).read_all(), open_reader(DEMO).read_all())
+
+
+def test_recording_while_recognising_reads_back_identically(capsys, tmp_path):
+    out = tmp_path / "seen.raw"
+    rc = ezsr_live(["--replay", str(DEMO), "--headless", *MODEL, "--labels", "a,b", "--speed", "max",
+                    "--record", str(out)])
+    assert rc == 0
+    assert np.array_equal(open_reader(out).read_all(), open_reader(DEMO).read_all())
+
+
+def test_ezsr_record_writes_a_replayed_source(tmp_path):
+    out = tmp_path / "rec.npz"
+    assert ezsr(["record", str(DEMO), str(out)]) == 0
+    assert np.array_equal(open_reader(out).read_all(), open_reader(DEMO).read_all())

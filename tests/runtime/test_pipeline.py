@@ -1,0 +1,172 @@
+"""The real-time pipeline with a real (tiny, random-weight) open_clip model."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from ezsr_live.drivers.sources import open_source
+from ezsr_live.model.recognizer import Recognizer, RecognizerConfig
+from ezsr_live.pipeline import LatestSlot, Pipeline, RuntimeSettings
+from ezsr_live.windows import WindowSpec
+
+from ..conftest import REPO_ROOT
+
+DEMO = REPO_ROOT / "weights" / "demo" / "moving_disc.raw"
+LABELS = ["disc", "square", "noise", "bar"]
+
+
+@pytest.fixture
+def recognizer(tiny_model_name):
+    cfg = RecognizerConfig(model=tiny_model_name, pretrained=None, labels=LABELS, templates="photo",
+                           device="cpu", top_k=3)
+    return Recognizer.from_config(cfg)
+
+
+class SlowRecognizer:
+    """Test double for the model only: the real recogniser, made slow by a sleep."""
+
+    def __init__(self, inner: Recognizer, delay_s: float) -> None:
+        self.inner, self.delay_s = inner, delay_s
+        self.input_size = inner.input_size
+        self.vocabulary = inner.vocabulary
+        self.calls = 0
+
+    def recognize(self, frames, k=None):
+        self.calls += 1
+        time.sleep(self.delay_s)
+        return self.inner.recognize(frames, k)
+
+
+class FailingRecognizer(SlowRecognizer):
+    def recognize(self, frames, k=None):
+        raise RuntimeError("GPU fell over")
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+def test_results_are_published_in_sensor_time_order(recognizer):
+    source = open_source(str(DEMO), speed=None)
+    pipeline = Pipeline(source, recognizer, RuntimeSettings(window=WindowSpec.by_time_ms(20), top_k=3))
+    with pipeline:
+        results = list(pipeline.iter_results())
+    assert len(results) >= 1
+    t = [r.t_us for r in results]
+    assert t == sorted(t) and len(set(t)) == len(t)
+    assert results[-1].t_us == 1999991  # the last window ends with the recording
+    for r in results:
+        assert len(r.topk) == 3 and {lab for lab, _ in r.topk} <= set(LABELS)
+        probs = [p for _, p in r.topk]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-5  # top 3 of 4
+        assert r.n_events > 0 and r.infer_ms > 0 and r.latency_ms >= r.infer_ms
+
+
+def test_a_slow_encoder_skips_windows_instead_of_queueing_and_memory_stays_flat(recognizer):
+    slow = SlowRecognizer(recognizer, delay_s=0.05)
+    source = open_source(str(DEMO), speed=None, loop=True)
+    pipeline = Pipeline(source, slow, RuntimeSettings(window=WindowSpec.by_time_ms(10)), ring_events=1 << 20)
+    ring_bytes = pipeline.ring.nbytes
+    results = []
+    rss = []
+    with pipeline:
+        for result in pipeline.iter_results():
+            results.append(result)
+            rss.append(_rss_mb())
+            if len(results) >= 30:
+                break
+    assert pipeline.ring.nbytes == ring_bytes  # the ring never grows
+    last = results[-1]
+    assert last.windows_skipped > 100  # the source ran far ahead; windows were skipped
+    for r in results[1:]:
+        # no result waited for another inference: it is at most one inference old
+        assert r.latency_ms < r.infer_ms + 45.0
+    assert slow.calls <= len(results) + 2  # nothing computed that nobody could see
+    assert max(rss[5:]) - min(rss[5:]) < 50
+
+
+def test_latest_slot_keeps_only_the_newest():
+    slot = LatestSlot()
+    for k in range(10):
+        slot.put(k)
+    assert slot.take(0) == 9 and slot.overwritten == 9 and slot.take(0) is None
+
+
+def test_settings_and_vocabulary_change_while_running(recognizer):
+    source = open_source(str(DEMO), speed=1.0, loop=True)
+    pipeline = Pipeline(source, recognizer, RuntimeSettings(window=WindowSpec.by_time_ms(20), top_k=2))
+    with pipeline:
+        it = pipeline.iter_results()
+        first = next(it)
+        assert len(first.topk) == 2
+        pipeline.update(window=WindowSpec.by_events(1000), top_k=5)
+        pipeline.edit_vocabulary(lambda v: v.add("triangle"))
+        pipeline.edit_vocabulary(lambda v: v.remove("noise"))
+        deadline = time.monotonic() + 10
+        seen = None
+        for r in it:
+            if r.n_events == 1000 and len(r.topk) == 4 and "triangle" in {lab for lab, _ in r.topk}:
+                seen = r
+                break
+            assert time.monotonic() < deadline, "settings never took effect"
+    assert seen is not None
+    assert "noise" not in {lab for lab, _ in seen.topk}
+
+
+def test_an_error_in_the_worker_surfaces_to_the_consumer(recognizer):
+    source = open_source(str(DEMO), speed=1.0)
+    pipeline = Pipeline(source, FailingRecognizer(recognizer, 0), RuntimeSettings())
+    with pipeline:
+        with pytest.raises(RuntimeError, match="GPU fell over"):
+            list(pipeline.iter_results())
+
+
+def test_stop_ends_every_thread_within_two_seconds(recognizer):
+    source = open_source(str(DEMO), speed=0.01, loop=True)
+    pipeline = Pipeline(source, SlowRecognizer(recognizer, 0.2), RuntimeSettings()).start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    assert pipeline.stop(timeout=2.0)
+    assert time.monotonic() - start < 2.0
+    assert not any(t.name in ("ezsr-source", "ezsr-worker") for t in threading.enumerate())
+
+
+def test_pause_holds_results_and_step_releases_exactly_one(recognizer):
+    source = open_source(str(DEMO), speed=1.0, loop=True)
+    pipeline = Pipeline(source, recognizer, RuntimeSettings(paused=True)).start()
+    try:
+        assert pipeline.results.take(0.3) is None
+        pipeline.step()
+        assert pipeline.results.take(2.0) is not None
+        assert pipeline.results.take(0.3) is None
+        pipeline.update(paused=False)
+        assert pipeline.results.take(2.0) is not None
+    finally:
+        assert pipeline.stop()
+
+
+def test_knn_translation_can_be_switched_off_and_on(tiny_model_name, tmp_path):
+    from ezsr_live.model import knn as knn_mod
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((64, 32)).astype(np.float32)
+    cfg = RecognizerConfig(model=tiny_model_name, pretrained=None, labels=LABELS, templates="photo", device="cpu")
+    rec = Recognizer.from_config(cfg)
+    pool_path = tmp_path / "pool"
+    knn_mod.create_pool(pool_path, vectors, rec.model_id)
+    rec.set_knn(knn_mod.KnnTranslator.open(pool_path, rec.model_id, 32, k=4))
+    pipeline = Pipeline(open_source(str(DEMO), speed=1.0, loop=True), rec, RuntimeSettings())
+    with pipeline:
+        pipeline.update(knn_enabled=False)
+        deadline = time.monotonic() + 5
+        while rec.knn is not None and time.monotonic() < deadline:
+            pipeline.results.take(0.05)
+        assert rec.knn is None
+        pipeline.update(knn_enabled=True, knn_k=2)
+        while rec.knn is None and time.monotonic() < deadline:
+            pipeline.results.take(0.05)
+        assert rec.knn is not None and rec.knn.k == 2
