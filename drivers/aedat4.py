@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import IO, Iterator
+from typing import Iterator
 
 import numpy as np
 

@@ -343,6 +343,7 @@ class Pipeline:
                 if window is None or len(window) == 0:
                     if self._source_done.is_set() and self.ring.total_pushed == total:
                         break
+                    self.ring.wait_for_events(total, timeout=0.05)  # nothing yet: wait, never spin
                     continue
                 if not window.complete and not self._source_done.is_set():
                     # the stream has not filled a whole window yet (start-up): wait for it

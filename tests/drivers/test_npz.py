@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ezsr_live.drivers import open_reader, open_writer
 from ezsr_live.drivers.npz import NpzReader, NpzWriter
 from ezsr_live.errors import FormatError
-from ezsr_live.events import EVENT_DTYPE, Geometry, make_events
+from ezsr_live.events import Geometry, make_events
 
 from .formats_support import assert_each_ends_in_packets_or_format_error, damaged_versions, read_chunks
 

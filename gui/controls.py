@@ -1,0 +1,183 @@
+"""Run controls: pause/step, replay speed, window mode and length, top-k, k-NN.
+
+The panel only emits what the user chose; the main window applies it to the pipeline.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ezsr_live.windows import WindowSpec
+
+#: replay speeds offered (None = as fast as possible)
+SPEEDS: tuple[tuple[str, float | None], ...] = (
+    ("0.1×", 0.1), ("0.25×", 0.25), ("0.5×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0), ("max", None),
+)
+_MODE_TIME, _MODE_EVENTS = "milliseconds", "events"
+
+
+class ControlPanel(QWidget):
+    """Widgets for the runtime settings; see the module docstring."""
+
+    pauseToggled = Signal(bool)
+    stepRequested = Signal()
+    windowChanged = Signal(object)  # WindowSpec
+    topKChanged = Signal(int)
+    knnChanged = Signal(bool, int)
+    speedChanged = Signal(object)  # float, or None for 'max'
+
+    def __init__(
+        self,
+        window: WindowSpec,
+        top_k: int,
+        *,
+        device: str,
+        knn_available: bool,
+        knn_enabled: bool = True,
+        knn_k: int = 10,
+        speed: float | None = None,
+        speed_adjustable: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("pause/resume (Space)")
+        self.pause_button.toggled.connect(self._pause_toggled)
+        self.step_button = QPushButton("Step")
+        self.step_button.setToolTip("one window while paused (Right)")
+        self.step_button.setEnabled(False)
+        self.step_button.clicked.connect(self.stepRequested)
+
+        self.speed_combo = QComboBox()
+        for text, value in SPEEDS:
+            self.speed_combo.addItem(text, value)
+        known = [value for _, value in SPEEDS]
+        if speed not in known:
+            self.speed_combo.addItem(f"{speed:g}×", speed)
+        self.speed_combo.setCurrentIndex(self.speed_combo.findData(speed) if speed is not None
+                                         else len(SPEEDS) - 1)
+        self.speed_combo.setEnabled(speed_adjustable)
+        self.speed_combo.currentIndexChanged.connect(self._speed_chosen)
+
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItems([_MODE_TIME, _MODE_EVENTS])
+        self.length_ms = QDoubleSpinBox()
+        self.length_ms.setRange(1.0, 5000.0)
+        self.length_ms.setDecimals(1)
+        self.length_ms.setSuffix(" ms")
+        self.length_events = QSpinBox()
+        self.length_events.setRange(100, 5_000_000)
+        self.length_events.setSingleStep(1000)
+        self.length_events.setGroupSeparatorShown(True)
+        self.length_events.setSuffix(" events")
+        if window.n_events is not None:
+            self.mode_combo.setCurrentText(_MODE_EVENTS)
+            self.length_events.setValue(window.n_events)
+            self.length_ms.setValue(50.0)
+        else:
+            self.length_ms.setValue(window.duration_us / 1000.0)
+            self.length_events.setValue(15_000)
+        self._show_length_for_mode()
+        self.mode_combo.currentIndexChanged.connect(self._window_edited)
+        self.length_ms.editingFinished.connect(self._window_edited)
+        self.length_events.editingFinished.connect(self._window_edited)
+
+        self.top_k = QSpinBox()
+        self.top_k.setRange(1, 50)
+        self.top_k.setValue(top_k)
+        self.top_k.valueChanged.connect(self.topKChanged)
+
+        self.knn_check = QCheckBox("k-NN translation")
+        self.knn_check.setChecked(knn_available and knn_enabled)
+        self.knn_check.setEnabled(knn_available)
+        if not knn_available:
+            self.knn_check.setToolTip("no pool loaded (--knn-pool)")
+        self.knn_k = QSpinBox()
+        self.knn_k.setRange(1, 1000)
+        self.knn_k.setValue(knn_k)
+        self.knn_k.setPrefix("k = ")
+        self.knn_k.setEnabled(knn_available)
+        self.knn_check.toggled.connect(self._knn_edited)
+        self.knn_k.valueChanged.connect(self._knn_edited)
+
+        self.device_label = QLabel(device)
+
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.pause_button)
+        run_row.addWidget(self.step_button)
+        length_row = QHBoxLayout()
+        length_row.addWidget(self.length_ms)
+        length_row.addWidget(self.length_events)
+        knn_row = QHBoxLayout()
+        knn_row.addWidget(self.knn_check)
+        knn_row.addWidget(self.knn_k)
+        form = QFormLayout()
+        form.addRow("Run", run_row)
+        form.addRow("Replay speed", self.speed_combo)
+        form.addRow("Window", self.mode_combo)
+        form.addRow("Length", length_row)
+        form.addRow("Top-k", self.top_k)
+        form.addRow("k-NN", knn_row)
+        form.addRow("Device", self.device_label)
+        box = QGroupBox("Controls")
+        box.setLayout(form)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(box)
+
+    # -- reading -------------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return self.pause_button.isChecked()
+
+    def window_spec(self) -> WindowSpec:
+        if self.mode_combo.currentText() == _MODE_EVENTS:
+            return WindowSpec.by_events(self.length_events.value())
+        return WindowSpec.by_time_ms(self.length_ms.value())
+
+    # -- slots ---------------------------------------------------------------------
+    @Slot(bool)
+    def _pause_toggled(self, paused: bool) -> None:
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.step_button.setEnabled(paused)
+        self.pauseToggled.emit(paused)
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        self.pause_button.toggle()
+
+    @Slot()
+    def request_step(self) -> None:
+        if self.paused:
+            self.stepRequested.emit()
+
+    @Slot()
+    def _window_edited(self) -> None:
+        self._show_length_for_mode()
+        self.windowChanged.emit(self.window_spec())
+
+    @Slot()
+    def _knn_edited(self) -> None:
+        self.knnChanged.emit(self.knn_check.isChecked(), self.knn_k.value())
+
+    @Slot(int)
+    def _speed_chosen(self, index: int) -> None:
+        self.speedChanged.emit(self.speed_combo.itemData(index))
+
+    def _show_length_for_mode(self) -> None:
+        by_events = self.mode_combo.currentText() == _MODE_EVENTS
+        self.length_events.setVisible(by_events)
+        self.length_ms.setVisible(not by_events)

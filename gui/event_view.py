@@ -1,0 +1,105 @@
+"""The live event frame: a pyqtgraph ImageItem in an aspect-locked ViewBox."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from .bridge import RenderedFrame
+from .topk_overlay import TopKOverlay
+
+#: the overlay's distance from the view's top-left corner
+_OVERLAY_MARGIN = 10
+
+
+class _CountingImageItem(pg.ImageItem):
+    """An ImageItem that reports each paint (and how long it took) to its view."""
+
+    def __init__(self, view: "EventView") -> None:
+        # row-major uint8 RGB at fixed levels: no per-frame level search or rescaling
+        super().__init__(axisOrder="row-major", autoDownsample=False)
+        self._view = view
+
+    def paint(self, painter, *args) -> None:  # type: ignore[override]
+        start = time.perf_counter()
+        super().paint(painter, *args)
+        self._view._painted(time.perf_counter() - start)
+
+
+class EventView(QWidget):
+    """Shows :class:`~ezsr_live.gui.bridge.RenderedFrame` s at sensor resolution, with the
+    top-k overlay in its corner. Counts frames painted and GUI-thread time per frame."""
+
+    #: emitted once a delivered frame has been painted (the renderer may make the next)
+    framePainted = Signal()
+
+    def __init__(self, width: int, height: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.graphics = pg.GraphicsView(self, background=(20, 20, 24))
+        self.graphics.setAntialiasing(False)
+        self.viewbox = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.graphics.setCentralItem(self.viewbox)
+        self.image_item = _CountingImageItem(self)
+        self.viewbox.addItem(self.image_item)
+        self.image_item.setImage(np.zeros((height, width, 3), np.uint8), autoLevels=False, levels=None)
+        # auto-range (on until the user zooms) keeps the sensor frame centred and whole
+        self.viewbox.setDefaultPadding(0.0)
+        self.viewbox.setLimits(xMin=-width, xMax=2 * width, yMin=-height, yMax=2 * height)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics)
+        self.overlay = TopKOverlay(self.graphics)
+        self.overlay.move(_OVERLAY_MARGIN, _OVERLAY_MARGIN)
+        self.overlay.raise_()
+        self.frames_delivered = 0
+        self.frames_painted = 0
+        self.paints = 0
+        self.gui_seconds = 0.0  # GUI-thread time spent on frames: setImage + paint
+        self._shown_seq = -1
+        self._acked_seq = -1
+        self._paint_walls: list[float] = []
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().showEvent(event)
+        # centre the frame for the final layout (auto-range ran against the initial size)
+        self.viewbox.autoRange(padding=0.0)
+
+    @Slot(object)
+    def show_frame(self, frame: RenderedFrame) -> None:
+        """Display a rendered frame (called in the GUI thread, at most one in flight)."""
+        start = time.perf_counter()
+        # levels=None: uint8 RGB goes to a QImage as it is (the fixed 0..255 range)
+        self.image_item.setImage(frame.image, autoLevels=False, levels=None)
+        self._shown_seq = frame.seq
+        self.frames_delivered += 1
+        self.gui_seconds += time.perf_counter() - start
+
+    def _painted(self, seconds: float) -> None:
+        self.paints += 1
+        self.gui_seconds += seconds
+        if self._shown_seq != self._acked_seq:
+            self._acked_seq = self._shown_seq
+            self.frames_painted += 1
+            now = time.perf_counter()
+            self._paint_walls.append(now)
+            if len(self._paint_walls) > 240:
+                del self._paint_walls[:120]
+            self.framePainted.emit()
+
+    def painted_fps(self, span_s: float = 1.0) -> float:
+        """Frames painted per second over the last ``span_s`` seconds."""
+        if len(self._paint_walls) < 2:
+            return 0.0
+        newest = self._paint_walls[-1]
+        recent = [w for w in self._paint_walls if newest - w <= span_s]
+        if len(recent) < 2 or recent[-1] <= recent[0]:
+            return 0.0
+        return (len(recent) - 1) / (recent[-1] - recent[0])
+
+    def reset_statistics(self) -> None:
+        self.frames_delivered = self.frames_painted = self.paints = 0
+        self.gui_seconds = 0.0
+        self._paint_walls.clear()

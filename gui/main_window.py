@@ -1,0 +1,316 @@
+"""The live window: event view with the top-k overlay, controls, label editor, status bar."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+
+from ezsr_live.errors import EzsrError
+from ezsr_live.windows import WindowSpec
+
+from .bridge import FrameRenderer, ResultPoller
+from .controls import ControlPanel
+from .event_view import EventView
+from .label_editor import LabelEditor
+from .settings import KEY_DISABLED, KEY_GEOMETRY, KEY_LABELS, KEY_STATE, app_settings, string_list
+from .smoothing import TopKSmoother
+
+log = logging.getLogger(__name__)
+
+#: the status bar is refreshed at this rate, not per result: it is text, not a gauge
+STATUS_INTERVAL_MS = 250
+#: the order of the status bar's fields
+STATUS_FIELDS = ("source", "events", "results", "latency", "dropped", "display", "model")
+
+
+def _rate(value: float, unit: str) -> str:
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.2f} {prefix}{unit}"
+    return f"{value:.0f} {unit}"
+
+
+class MainWindow(QMainWindow):
+    """One window around one running :class:`~ezsr_live.pipeline.Pipeline`.
+
+    :meth:`start` starts the pipeline, the result poller and the display renderer;
+    closing the window (or :meth:`shutdown`) stops all of them and remembers the window
+    geometry and the vocabulary.
+    """
+
+    #: emitted in the GUI thread after each result has been shown
+    resultShown = Signal(object)
+    #: emitted once when the pipeline ended (end of the recording) or failed
+    pipelineEnded = Signal(str)
+
+    def __init__(
+        self,
+        pipeline: Any,
+        *,
+        smooth: int = 1,
+        settings: QSettings | None = None,
+        restore_vocabulary: bool = False,
+        max_display_fps: float = 120.0,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.pipeline = pipeline
+        self.settings_store = settings if settings is not None else app_settings()
+        self.smoother = TopKSmoother(smooth)
+        self.n_results = 0
+        self.last_result: Any = None
+        self._started = False
+        self._shut_down = False
+        source, recognizer = pipeline.source, pipeline.recognizer
+        geometry = pipeline.geometry
+        info = getattr(source, "info", None)
+        self.source_name = os.path.basename(getattr(info, "name", "") or "") or type(source).__name__
+        self.setWindowTitle(f"ezsr-live — {self.source_name}")
+
+        self.event_view = EventView(geometry.width, geometry.height)
+        self.overlay = self.event_view.overlay
+        vocabulary = recognizer.vocabulary
+        self.editor = LabelEditor(vocabulary.labels, vocabulary.templates, self._apply_vocabulary_edit)
+        knn = getattr(recognizer, "knn", None)
+        self.controls = ControlPanel(
+            pipeline.settings.window,
+            pipeline.settings.top_k,
+            device=str(getattr(recognizer, "device", "?")),
+            knn_available=knn is not None,
+            knn_enabled=pipeline.settings.knn_enabled,
+            knn_k=int(getattr(knn, "k", pipeline.settings.knn_k or 10) or 10),
+            speed=getattr(source, "speed", None),
+            speed_adjustable=callable(getattr(source, "set_speed", None)),
+        )
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(6, 6, 6, 6)
+        side_layout.addWidget(self.controls)
+        side_layout.addWidget(self.editor, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.event_view)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 1)
+        splitter.setSizes([900, 340])
+        self.setCentralWidget(splitter)
+        self.resize(1280, 720)
+
+        self.status_fields: dict[str, QLabel] = {}
+        for name in STATUS_FIELDS:
+            label = QLabel()
+            label.setObjectName(f"status_{name}")
+            self.status_fields[name] = label
+            self.statusBar().addPermanentWidget(label)
+        self.status_fields["source"].setText(f"{self.source_name} {geometry.width}×{geometry.height}")
+        self.status_fields["model"].setText(str(getattr(recognizer, "model_id", "?")))
+        self._create_actions()
+
+        self._display_window: WindowSpec = pipeline.settings.window
+        self.poller = ResultPoller(pipeline, parent=self)
+        self.renderer = FrameRenderer(pipeline.ring, geometry, lambda: self._display_window,
+                                      max_fps=max_display_fps, parent=self)
+        self.renderer.frameReady.connect(self.event_view.show_frame)
+        self.event_view.framePainted.connect(self._frame_painted)
+        self.poller.resultReady.connect(self._show_result)
+        self.poller.pipelineEnded.connect(self._pipeline_ended)
+        self.controls.pauseToggled.connect(self._set_paused)
+        self.controls.stepRequested.connect(self._step)
+        self.controls.windowChanged.connect(self._set_window)
+        self.controls.topKChanged.connect(self._set_top_k)
+        self.controls.knnChanged.connect(self._set_knn)
+        self.controls.speedChanged.connect(self._set_speed)
+        self.editor.vocabularyEdited.connect(self._vocabulary_edited)
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(STATUS_INTERVAL_MS)
+        self._status_timer.timeout.connect(self.refresh_status)
+        self._restore(restore_vocabulary)
+
+    # -- life cycle ----------------------------------------------------------------
+    def start(self) -> None:
+        """Start the pipeline and the GUI's hand-overs from it."""
+        if self._started:
+            return
+        self._started = True
+        if not self.pipeline.running and not self.pipeline.finished:
+            self.pipeline.start()
+        self.renderer.start()
+        self.poller.start()
+        self._status_timer.start()
+
+    def shutdown(self, timeout_s: float = 2.0) -> bool:
+        """Stop every thread (renderer, pipeline) and save the settings; idempotent.
+        True if all threads ended within ``timeout_s``."""
+        if self._shut_down:
+            return True
+        self._shut_down = True
+        self.poller.stop()
+        self._status_timer.stop()
+        renderer_done = self.renderer.stop(timeout_s) if self.renderer.isRunning() else True
+        pipeline_done = self.pipeline.stop(timeout=timeout_s)
+        if not (renderer_done and pipeline_done):
+            log.warning("a thread did not stop within %.1f s", timeout_s)
+        self._save()
+        return renderer_done and pipeline_done
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
+        self.shutdown()
+        super().closeEvent(event)
+
+    # -- actions -------------------------------------------------------------------
+    def _action(self, text: str, shortcut: QKeySequence | str | None, slot: Callable[[], None]) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        # window-wide, but a focused text field still gets its Space and arrow keys
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _create_actions(self) -> None:
+        self.screenshot_action = self._action("Save &screenshot…", "Ctrl+Shift+S", self._screenshot_clicked)
+        self.load_action = self._action("&Load vocabulary…", QKeySequence.StandardKey.Open,
+                                        self.editor._load_clicked)
+        self.save_action = self._action("Save &vocabulary…", QKeySequence.StandardKey.Save,
+                                        self.editor._save_clicked)
+        self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
+        self.pause_action = self._action("&Pause / resume", "Space", self.controls.toggle_pause)
+        self.step_action = self._action("&Step one window", "Right", self.controls.request_step)
+        file_menu = self.menuBar().addMenu("&File")
+        for action in (self.screenshot_action, self.load_action, self.save_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        run_menu = self.menuBar().addMenu("&Run")
+        run_menu.addAction(self.pause_action)
+        run_menu.addAction(self.step_action)
+
+    def save_screenshot(self, path: str | os.PathLike) -> bool:
+        """Save the whole window as a PNG; False if it could not be written."""
+        ok = self.grab().save(os.fspath(path), "PNG")
+        if ok:
+            self.statusBar().showMessage(f"screenshot saved to {os.fspath(path)}", 3000)
+        else:
+            log.error("could not save the screenshot to %s", os.fspath(path))
+        return ok
+
+    @Slot()
+    def _screenshot_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "ezsr-live.png", "PNG images (*.png)")
+        if path:
+            self.save_screenshot(path)
+
+    # -- from the engine -----------------------------------------------------------
+    @Slot(object)
+    def _show_result(self, result: Any) -> None:
+        self.n_results += 1
+        self.last_result = result
+        self.overlay.set_entries(self.smoother.push(result.topk))
+        if self.n_results == 1:
+            self.refresh_status()
+        self.resultShown.emit(result)
+
+    @Slot()
+    def _frame_painted(self) -> None:
+        self.renderer.frame_painted()
+
+    @Slot(str)
+    def _pipeline_ended(self, message: str) -> None:
+        self.statusBar().showMessage(message)
+        self.overlay.set_note(message if self.pipeline.error is not None else "recording ended")
+        self.pipelineEnded.emit(message)
+
+    @Slot()
+    def refresh_status(self) -> None:
+        """Update the status bar from the newest result and the view's counters."""
+        fields = self.status_fields
+        fields["display"].setText(f"view {self.event_view.painted_fps():.0f} fps")
+        r = self.last_result
+        if r is None:
+            return
+        fields["events"].setText(_rate(r.event_rate, "ev/s"))
+        fields["results"].setText(f"{r.fps:.1f} results/s")
+        fields["latency"].setText(f"latency p50 {r.latency_p50_ms:.0f} / p99 {r.latency_p99_ms:.0f} ms")
+        fields["dropped"].setText(f"skipped {r.windows_skipped} windows / {r.events_dropped} events")
+
+    # -- from the controls ---------------------------------------------------------
+    @Slot(bool)
+    def _set_paused(self, paused: bool) -> None:
+        self.pipeline.update(paused=paused)
+        self.renderer.set_paused(paused)
+        self.overlay.set_note("paused — Right steps one window" if paused else "")
+
+    @Slot()
+    def _step(self) -> None:
+        self.pipeline.step()
+        self.renderer.step()
+
+    @Slot(object)
+    def _set_window(self, spec: WindowSpec) -> None:
+        try:
+            self.pipeline.update(window=spec)
+        except ValueError as exc:
+            self.statusBar().showMessage(str(exc), 5000)
+            return
+        self._display_window = spec
+        self.renderer.refresh()
+
+    @Slot(int)
+    def _set_top_k(self, k: int) -> None:
+        self.pipeline.update(top_k=k)
+        self.smoother.clear()
+
+    @Slot(bool, int)
+    def _set_knn(self, enabled: bool, k: int) -> None:
+        self.pipeline.update(knn_enabled=enabled, knn_k=k)
+        self.smoother.clear()
+
+    @Slot(object)
+    def _set_speed(self, speed: float | None) -> None:
+        set_speed = getattr(self.pipeline.source, "set_speed", None)
+        if set_speed is not None:
+            set_speed(speed)
+
+    # -- vocabulary ----------------------------------------------------------------
+    def _apply_vocabulary_edit(self, edit: Callable[[Any], None]) -> None:
+        def guarded(vocabulary: Any) -> None:
+            # the editor checks edits first; should one still be refused, the worker
+            # must go on with the old vocabulary rather than die
+            try:
+                edit(vocabulary)
+            except EzsrError as exc:
+                log.warning("vocabulary edit refused: %s", exc)
+
+        self.pipeline.edit_vocabulary(guarded)
+
+    @Slot(list)
+    def _vocabulary_edited(self, labels: list) -> None:
+        # results computed with the old vocabulary must not linger in the smoothing
+        self.smoother.clear()
+
+    # -- settings ------------------------------------------------------------------
+    def _restore(self, restore_vocabulary: bool) -> None:
+        s = self.settings_store
+        geometry = s.value(KEY_GEOMETRY)
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = s.value(KEY_STATE)
+        if state is not None:
+            self.restoreState(state)
+        if restore_vocabulary:
+            labels = string_list(s, KEY_LABELS)
+            if labels:
+                self.editor.set_labels(labels, string_list(s, KEY_DISABLED))
+
+    def _save(self) -> None:
+        s = self.settings_store
+        s.setValue(KEY_GEOMETRY, self.saveGeometry())
+        s.setValue(KEY_STATE, self.saveState())
+        entries = self.editor.entries()
+        s.setValue(KEY_LABELS, [label for label, _ in entries])
+        s.setValue(KEY_DISABLED, [label for label, enabled in entries if not enabled])
+        s.sync()

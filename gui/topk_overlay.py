@@ -1,0 +1,106 @@
+"""The live top-k labels as bars with text, drawn over the event view."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtWidgets import QWidget
+
+#: (minimum probability, bar colour): confident labels green, plausible amber, weak grey
+CONFIDENCE_COLOURS: tuple[tuple[float, QColor], ...] = (
+    (0.5, QColor(70, 200, 110)),
+    (0.2, QColor(235, 175, 50)),
+    (0.0, QColor(120, 130, 150)),
+)
+
+
+def confidence_colour(probability: float) -> QColor:
+    """The bar colour for a probability."""
+    for threshold, colour in CONFIDENCE_COLOURS:
+        if probability >= threshold:
+            return colour
+    return CONFIDENCE_COLOURS[-1][1]
+
+
+class TopKOverlay(QWidget):
+    """Translucent panel: one row per label, a bar as long as its probability."""
+
+    ROW_HEIGHT = 24
+    PADDING = 8
+    WIDTH = 320
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
+        self._entries: list[tuple[str, float]] = []
+        self._note = "waiting for results…"
+        font = QFont(self.font())
+        font.setPointSize(11)
+        font.setBold(True)
+        self.setFont(font)
+        self._fit()
+
+    # -- public --------------------------------------------------------------------
+    def set_entries(self, entries: Sequence[tuple[str, float]]) -> None:
+        """Show these (label, probability) rows, best first."""
+        self._entries = [(str(label), float(p)) for label, p in entries]
+        self._note = "" if self._entries else "no labels"
+        self._fit()
+        self.update()
+
+    def set_note(self, note: str) -> None:
+        """A line of text shown under the bars (e.g. 'paused')."""
+        self._note = note
+        self._fit()
+        self.update()
+
+    def shown_labels(self) -> list[str]:
+        """The labels currently shown, top row first."""
+        return [label for label, _ in self._entries]
+
+    def shown_entries(self) -> list[tuple[str, float]]:
+        return list(self._entries)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt naming)
+        rows = len(self._entries) + (1 if self._note else 0)
+        return QSize(self.WIDTH, 2 * self.PADDING + max(1, rows) * self.ROW_HEIGHT)
+
+    # -- drawing -------------------------------------------------------------------
+    def _fit(self) -> None:
+        self.resize(self.sizeHint())
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt naming)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 150))
+        painter.drawRoundedRect(QRectF(self.rect()), 6, 6)
+        metrics = QFontMetrics(self.font())
+        inner = self.width() - 2 * self.PADDING
+        y = self.PADDING
+        for label, p in self._entries:
+            row = QRectF(self.PADDING, y + 2, inner, self.ROW_HEIGHT - 4)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(255, 255, 255, 28))
+            painter.drawRoundedRect(row, 3, 3)
+            bar = QRectF(row)
+            bar.setWidth(max(2.0, row.width() * min(1.0, max(0.0, p))))
+            colour = confidence_colour(p)
+            colour.setAlpha(200)
+            painter.setBrush(colour)
+            painter.drawRoundedRect(bar, 3, 3)
+            painter.setPen(QColor(255, 255, 255))
+            text_rect = row.adjusted(6, 0, -6, 0)
+            percent = f"{100 * p:5.1f}%"
+            name = metrics.elidedText(label, Qt.TextElideMode.ElideRight,
+                                      int(text_rect.width()) - metrics.horizontalAdvance(percent) - 12)
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name)
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, percent)
+            y += self.ROW_HEIGHT
+        if self._note:
+            painter.setPen(QColor(220, 220, 220))
+            painter.drawText(QRectF(self.PADDING + 6, y, inner, self.ROW_HEIGHT),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._note)
+        painter.end()

@@ -1,0 +1,59 @@
+"""A real window on a real replay with the tiny model; settings in a temporary folder."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from ezsr_live.cli.live import build_parser, build_pipeline  # noqa: E402
+
+from ..conftest import REPO_ROOT, TINY_MODEL_CONFIG  # noqa: E402
+
+DEMO = REPO_ROOT / "weights" / "demo" / "moving_disc.raw"
+LABELS = "disc,square,bar,ring,star"
+
+
+def model_args(model_name: str) -> list[str]:
+    return ["--model", model_name, "--model-config", str(TINY_MODEL_CONFIG), "--pretrained", "",
+            "--templates", "photo", "--device", "cpu"]
+
+
+def pipeline_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("ezsr-") and t.is_alive()]
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path: Path):
+    """Point QSettings (INI, user scope) at a temporary folder: tests never touch the user's."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path / "settings"
+    folder.mkdir()
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    return folder
+
+
+@pytest.fixture
+def make_window(qtbot, tiny_model_name):
+    """make_window(*extra_args) -> a started MainWindow replaying the demo recording in a loop."""
+    from ezsr_live.gui.main_window import MainWindow
+
+    windows = []
+
+    def make(*extra: str, smooth: int = 1, restore_vocabulary: bool = False):
+        args = build_parser().parse_args(["--replay", str(DEMO), "--loop", *model_args(tiny_model_name),
+                                          "--labels", LABELS, *extra])
+        pipeline, _recorder = build_pipeline(args)
+        window = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary)
+        qtbot.addWidget(window)
+        window.show()
+        window.start()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()

@@ -1,0 +1,47 @@
+"""Label and template rules of the editor (Qt-free)."""
+from __future__ import annotations
+
+import pytest
+
+from ezsr_live.gui.labels import check_new_labels, parse_template_text, split_label_text, write_label_file
+from ezsr_live.gui.smoothing import TopKSmoother
+from ezsr_live.model.vocabulary import read_label_file
+
+
+def test_pasted_lists_split_on_commas_and_lines():
+    assert split_label_text("cat, dog\ncoffee mug\r\n") == ["cat", "dog", "coffee mug"]
+    assert split_label_text("   ") == [""]
+
+
+def test_empty_and_duplicate_labels_are_refused_case_insensitively():
+    check = check_new_labels(["Cat", "", "bird", "bird"], existing=["cat", "dog"])
+    assert check.accepted == ["bird"]
+    assert check.empty == 1 and check.duplicates == ["Cat", "bird"]
+    assert "empty" in check.message and "'Cat'" in check.message
+
+
+def test_templates_need_exactly_one_placeholder():
+    templates, problem = parse_template_text("a photo of a {}.\n\nart of the {}.")
+    assert templates is not None and templates.templates == ("a photo of a {}.", "art of the {}.")
+    assert parse_template_text("no placeholder")[0] is None
+    assert "exactly one" in parse_template_text("{} and {}")[1]
+
+
+def test_saved_vocabulary_reads_back_and_replaces_atomically(tmp_path):
+    folder = tmp_path / "vocabularies"
+    folder.mkdir()
+    path = folder / "labels.txt"
+    path.write_text("old\n")
+    write_label_file(path, ["cat", "coffee mug"])
+    assert read_label_file(path) == ["cat", "coffee mug"]
+    assert [p.name for p in folder.iterdir()] == ["labels.txt"]  # no temporary file left
+
+
+def test_smoothing_averages_and_lets_missing_labels_fade():
+    smoother = TopKSmoother(2)
+    assert smoother.push([("a", 0.8), ("b", 0.2)]) == [("a", 0.8), ("b", 0.2)]
+    assert smoother.push([("b", 0.6), ("c", 0.4)]) == [("a", pytest.approx(0.4)), ("b", pytest.approx(0.4))]
+    smoother.clear()
+    assert smoother.push([("c", 1.0)]) == [("c", 1.0)]
+    with pytest.raises(ValueError):
+        TopKSmoother(0)

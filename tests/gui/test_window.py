@@ -1,0 +1,185 @@
+"""The live window on a real replay with the tiny model (pytest-qt, offscreen)."""
+from __future__ import annotations
+
+import argparse
+import configparser
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+from ezsr_live.cli.live import build_parser
+from ezsr_live.gui.app import run_app
+
+from .conftest import DEMO, LABELS, model_args, pipeline_threads
+
+WAIT_MS = 20_000  # generous: the CPU is shared; nothing here measures speed
+
+
+def _labels_of(result) -> set[str]:
+    return {label for label, _ in result.topk}
+
+
+def _record_results(window) -> list:
+    seen: list = []
+    window.resultShown.connect(seen.append)
+    return seen
+
+
+def test_the_window_paints_event_frames_and_overlays_k_labels(qtbot, make_window):
+    window = make_window("--top-k", "3")
+    qtbot.waitUntil(lambda: window.event_view.frames_painted >= 3 and window.n_results >= 2, timeout=WAIT_MS)
+    shown = window.overlay.shown_labels()
+    assert len(shown) == 3 and set(shown) <= set(LABELS.split(","))
+    probabilities = [p for _, p in window.overlay.shown_entries()]
+    assert probabilities == sorted(probabilities, reverse=True)
+    # the painted image is the rendered event frame: not all background
+    image = window.event_view.image_item.image
+    assert image.shape == (260, 346, 3) and (image != image[0, 0]).any()
+
+
+def test_status_bar_shows_source_rates_latency_drops_and_model(qtbot, make_window):
+    window = make_window()
+    qtbot.waitUntil(lambda: window.n_results >= 2, timeout=WAIT_MS)
+    window.refresh_status()
+    text = {name: label.text() for name, label in window.status_fields.items()}
+    assert "moving_disc.raw" in text["source"] and "346×260" in text["source"]
+    assert "ev/s" in text["events"] and "results/s" in text["results"]
+    assert "p50" in text["latency"] and "p99" in text["latency"]
+    assert "windows" in text["dropped"] and "events" in text["dropped"]
+    assert text["model"] == window.pipeline.recognizer.model_id
+
+
+def test_labels_added_and_removed_in_the_editor_change_the_next_results(qtbot, make_window):
+    window = make_window("--top-k", "10")
+    results = _record_results(window)
+    qtbot.waitUntil(lambda: len(results) >= 1, timeout=WAIT_MS)
+    editor = window.editor
+
+    qtbot.keyClicks(editor.input, "triangle")
+    qtbot.mouseClick(editor.add_button, Qt.MouseButton.LeftButton)
+    assert editor.input.text() == "" and editor.message_text() == ""
+    qtbot.waitUntil(lambda: "triangle" in _labels_of(results[-1]), timeout=WAIT_MS)
+    assert "triangle" in window.overlay.shown_labels()
+
+    editor.list.setCurrentRow([label for label, _ in editor.entries()].index("square"))
+    qtbot.mouseClick(editor.remove_button, Qt.MouseButton.LeftButton)
+    expected = (set(LABELS.split(",")) - {"square"}) | {"triangle"}
+    qtbot.waitUntil(lambda: _labels_of(results[-1]) == expected, timeout=WAIT_MS)
+    assert "square" not in window.overlay.shown_labels()
+
+
+def test_empty_and_duplicate_labels_are_refused_with_an_inline_message(qtbot, make_window):
+    window = make_window()
+    editor = window.editor
+    before = editor.entries()
+
+    qtbot.keyClicks(editor.input, "   ")
+    qtbot.keyClick(editor.input, Qt.Key.Key_Return)
+    assert "empty" in editor.message_text() and editor.message.isVisibleTo(window)
+
+    editor.input.clear()
+    qtbot.keyClicks(editor.input, "Disc")
+    qtbot.mouseClick(editor.add_button, Qt.MouseButton.LeftButton)
+    assert "already in the vocabulary" in editor.message_text()
+    assert editor.input.text() == "Disc"  # kept, to be corrected
+    assert editor.entries() == before
+
+    # renaming onto an existing label is refused the same way
+    item = editor.list.item(0)
+    item.setText("bar")
+    assert "already in the vocabulary" in editor.message_text()
+    assert editor.entries() == before
+
+
+def test_disabling_a_label_takes_it_out_of_the_results(qtbot, make_window):
+    window = make_window("--top-k", "10")
+    results = _record_results(window)
+    editor = window.editor
+    editor.list.item(1).setCheckState(Qt.CheckState.Unchecked)  # "square"
+    assert ("square", False) in editor.entries()
+    qtbot.waitUntil(lambda: bool(results) and _labels_of(results[-1]) == set(LABELS.split(",")) - {"square"},
+                    timeout=WAIT_MS)
+
+
+def test_space_pauses_right_steps_one_window_and_ctrl_q_quits(qtbot, make_window):
+    window = make_window()
+    results = _record_results(window)
+    qtbot.waitUntil(lambda: len(results) >= 1, timeout=WAIT_MS)
+    window.activateWindow()
+    window.event_view.setFocus()
+
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert window.controls.paused and window.controls.step_button.isEnabled()
+    qtbot.waitUntil(lambda: window.pipeline.settings.paused, timeout=WAIT_MS)
+    # once the worker is paused, results stop (the newest may still be on its way)
+    qtbot.wait(300)
+    paused_at = len(results)
+    qtbot.wait(300)
+    assert len(results) == paused_at
+
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: len(results) == paused_at + 1, timeout=WAIT_MS)
+    qtbot.wait(300)
+    assert len(results) == paused_at + 1  # exactly one window
+
+    qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
+
+
+def test_closing_the_window_stops_every_thread_within_two_seconds(qtbot, make_window, capfd):
+    window = make_window()
+    qtbot.waitUntil(lambda: window.event_view.frames_painted >= 1 and window.n_results >= 1, timeout=WAIT_MS)
+    assert pipeline_threads() and window.renderer.isRunning()
+    window.close()
+    qtbot.waitUntil(lambda: not pipeline_threads(), timeout=2000)
+    # a finished QThread can be destroyed safely: no "QThread: Destroyed while thread is still running"
+    assert window.renderer.isFinished() and not window.pipeline.running
+    assert "QThread" not in capfd.readouterr().err
+
+
+def test_the_screenshot_action_saves_the_window_as_png(qtbot, make_window, tmp_path):
+    window = make_window()
+    qtbot.waitUntil(lambda: window.event_view.frames_painted >= 1, timeout=WAIT_MS)
+    path = tmp_path / "shot.png"
+    assert window.save_screenshot(path)
+    image = QImage(str(path))
+    assert not image.isNull() and (image.width(), image.height()) == (window.width(), window.height())
+    assert window.screenshot_action.text().startswith("Save &screenshot")
+
+
+def _app_args(tiny_model_name: str, *extra: str) -> argparse.Namespace:
+    return build_parser().parse_args(["--replay", str(DEMO), "--loop", *model_args(tiny_model_name), *extra])
+
+
+def test_run_app_saves_a_screenshot_after_the_first_results_and_exits(qtbot, tiny_model_name, tmp_path,
+                                                                       private_settings):
+    path = tmp_path / "window.png"
+    args = _app_args(tiny_model_name, "--labels", LABELS, "--smooth", "3", "--screenshot", str(path))
+    assert run_app(args) == 0
+    assert not QImage(str(path)).isNull()
+    assert not pipeline_threads()
+    # the window remembered its vocabulary for the next run
+    ini = configparser.ConfigParser()
+    ini.read(next(private_settings.rglob("*.ini")))
+    assert "star" in ini["vocabulary"]["labels"]
+
+
+def test_run_app_restores_the_last_vocabulary_unless_labels_are_given(qtbot, tiny_model_name):
+    assert run_app(_app_args(tiny_model_name, "--labels", "cat,dog", "--max-results", "2")) == 0
+    args = _app_args(tiny_model_name, "--max-results", "2", "--top-k", "5")  # default labels
+    import ezsr_live.gui.app as app_module
+
+    seen = {}
+    original = app_module.MainWindow
+
+    class Spy(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            seen["labels"] = self.editor.active_labels()
+
+    app_module.MainWindow = Spy
+    try:
+        assert run_app(args) == 0
+    finally:
+        app_module.MainWindow = original
+    assert seen["labels"] == ["cat", "dog"]
