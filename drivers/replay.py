@@ -11,10 +11,17 @@ Timestamps keep the recording's own clock (an .aedat4 file keeps its Unix µs).
 ``start_us``/``duration_us`` are relative to the first event of the file. With
 ``loop``, every pass after the first is shifted forward by the recording's span (plus
 one slice) so that time keeps increasing for consumers.
+
+While running, :meth:`ReplaySource.set_speed` re-anchors the schedule at the newest
+released event (the new pace starts with the next slice), and
+:meth:`ReplaySource.seek` starts a new pass at another position; like a loop pass, its
+timestamps are shifted to continue the stream's clock, so consumers (the pipeline's
+ring buffer, its time windows) never see time go back.
 """
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -32,6 +39,12 @@ SLICE_WALL_S = 0.001
 
 
 class ReplaySource(EventSource):
+    """A recording replayed as a live source; see the module docstring.
+
+    :meth:`set_speed` and :meth:`seek` may be called from any thread while the replay
+    runs; they take effect before the next slice is released.
+    """
+
     def __init__(
         self,
         path: str | os.PathLike,
@@ -47,8 +60,7 @@ class ReplaySource(EventSource):
         **_ignored: object,
     ) -> None:
         super().__init__()
-        if speed is not None and not speed > 0:
-            raise SourceError(f"replay speed must be > 0 or 'max', got {speed}")
+        _check_speed(speed)
         if start_us < 0 or (duration_us is not None and duration_us <= 0):
             raise SourceError("start_us must be >= 0 and duration_us > 0")
         self.path = os.fspath(path)
@@ -59,52 +71,123 @@ class ReplaySource(EventSource):
         # clock and wait are injectable so that tests can check the schedule exactly;
         # wait(seconds) returns True when the replay was stopped meanwhile
         self._clock = clock
-        self._wait = wait or self._stop_event.wait
+        self._wait = wait or self._wait_for_wake
+        # set by stop(), set_speed() and seek(): a long pacing sleep ends early for them
+        self._wake = threading.Event()
+        self._control_lock = threading.Lock()
+        self._pending_speed: tuple[float | None] | None = None
+        self._pending_seek: int | None = None
+        # read without the lock once per slice: a plain attribute is the cheapest check
+        self._control_pending = False
         self.reader = open_reader(self.path, geometry=geometry, chunk_events=chunk_events)
         self.info = self.reader.info
         self.passes = 0
+        #: position of the newest released event, in µs after the first event of the file
+        self.position_us = 0
+        #: the furthest position released so far (the recording's span after one pass)
+        self.span_us = 0
+
+    # ------------------------------------------------------------------ control
+    def set_speed(self, speed: float | None) -> None:
+        """Change the pace (None = as fast as possible) from any thread. The schedule
+        is re-anchored at the newest released event, so the new speed applies from the
+        next slice on: no burst to catch up, no stall."""
+        _check_speed(speed)
+        with self._control_lock:
+            self.speed = speed
+            self._pending_speed = (speed,)
+            self._control_pending = True
+        self._wake.set()
+
+    def seek(self, t_offset_us: int) -> None:
+        """Continue the replay at ``t_offset_us`` after the first event of the file (from
+        any thread). The file is read again from its start, skipping (not keeping) the
+        events before that point. The stream's clock keeps increasing as with ``loop``:
+        the timestamps after a seek are shifted to continue just past the newest
+        released event; :attr:`position_us` tells where in the recording the replay is.
+        A position before ``start_us`` starts at ``start_us``; one past the end of the
+        selection ends the pass (or starts the next one with ``loop``)."""
+        if t_offset_us < 0:
+            raise SourceError(f"seek offset must be >= 0, got {t_offset_us}")
+        with self._control_lock:
+            self._pending_seek = max(int(t_offset_us), self.start_us)
+            self._control_pending = True
+        self._wake.set()
+
+    def stop(self) -> None:
+        super().stop()
+        self._wake.set()
+
+    def _take_controls(self) -> tuple[tuple[float | None] | None, int | None]:
+        with self._control_lock:
+            speed, seek = self._pending_speed, self._pending_seek
+            self._pending_speed = self._pending_seek = None
+            self._control_pending = False
+        return speed, seek
 
     # ------------------------------------------------------------------ helpers
-    def _sleep_until(self, due: float) -> bool:
-        """Wait for wall time ``due``; False if stopped meanwhile."""
-        delay = due - self._clock()
-        if delay > 0 and self._wait(delay):
-            return False
-        return not self._stop_event.is_set()
+    def _wait_for_wake(self, seconds: float) -> bool:
+        self._wake.wait(seconds)
+        self._wake.clear()
+        return self._stop_event.is_set()
 
-    def _filtered_pass(self) -> Iterator[EventPacket]:
-        """One pass over the file, restricted to [start, start + duration) of event time."""
+    def _sleep_until(self, due: float) -> bool:
+        """Wait for wall time ``due``; False if stopped, or a control call came, meanwhile."""
+        while not self._control_pending:
+            delay = due - self._clock()
+            if delay <= 0:
+                break
+            if self._wait(delay):
+                return False
+        return not (self._stop_event.is_set() or self._control_pending)
+
+    def _filtered_pass(self, start_us: int) -> Iterator[tuple[int, EventPacket]]:
+        """One pass over the file, restricted to [start, start + duration) of event time
+        (``duration_us`` counts from ``self.start_us``); yields (origin, packet), origin
+        being the file's first timestamp."""
         origin: int | None = None
         lo = hi = 0
         for packet in self.reader:
             if origin is None:
                 origin = int(packet["t"][0])
-                lo = origin + self.start_us
-                hi = lo + self.duration_us if self.duration_us is not None else None
-            if self.start_us or hi is not None:
+                lo = origin + start_us
+                hi = origin + self.start_us + self.duration_us if self.duration_us is not None else None
+            if start_us or hi is not None:
                 t = packet["t"]
                 keep = t >= lo
                 if hi is not None:
                     keep &= t < hi
                     if int(t.min()) >= hi:
                         break
-                packet = packet[keep]
+                if not keep.all():
+                    packet = packet[keep]
             if len(packet):
-                yield packet
+                yield origin, packet
             if self._stop_event.is_set():
                 return
 
     # ------------------------------------------------------------------ iteration
     def __iter__(self) -> Iterator[EventPacket]:
         self.status = "running"
-        shift = 0  # added to timestamps of later loop passes
+        speed = self.speed
+        shift = 0  # added to timestamps after a loop or a seek
         t_base: int | None = None  # sensor time that maps to wall0
         wall0 = 0.0
-        running_max = 0  # of event time so far; later loop passes are shifted past it
+        running_max = 0  # of event time released so far; later passes start past it
+        rebase = False  # the next pass's first packet sets the shift and the anchor
+        pass_start = self.start_us
         while True:
             pass_min: int | None = None
-            pass_max: int | None = None
-            for packet in self._filtered_pass():
+            seek_to: int | None = None
+            passage = self._filtered_pass(pass_start)
+            for origin, packet in passage:
+                if rebase:
+                    if t_base is not None:
+                        # the stream's clock continues one slice past the newest released event
+                        gap = max(1, int(SLICE_WALL_S * 1e6 * (speed or 1.0)))
+                        shift = running_max + gap - int(packet["t"].min())
+                        t_base = None
+                    rebase = False
                 if shift:
                     # copy as bytes: numpy copies packed records field by field, 10x slower
                     packet = np.ascontiguousarray(packet).view(np.uint8).copy().view(EVENT_DTYPE)
@@ -113,36 +196,58 @@ class ReplaySource(EventSource):
                 if t_base is None:
                     t_base, wall0 = int(t[0]), self._clock()
                     running_max = t_base
-                slice_us = max(1, int(SLICE_WALL_S * 1e6 * self.speed)) if self.speed is not None else 1 << 62
-                ends, ends_t, pmin, pmax = _pacing_slices(t, running_max, t_base, slice_us)
-                pass_min = pmin if pass_min is None else min(pass_min, pmin)
-                pass_max = pmax if pass_max is None else max(pass_max, pmax)
-                running_max = max(running_max, pmax)
-                if self.speed is None:
-                    yield packet
-                    continue
-                start = 0
-                for end, end_t in zip(ends.tolist(), ends_t.tolist()):
-                    due = wall0 + (end_t - t_base) / (self.speed * 1e6)
-                    if not self._sleep_until(due):
-                        self.status = "stopped"
-                        return
-                    yield packet[start:end]
-                    start = end
-                if self._stop_event.is_set():
+                start, n = 0, len(packet)
+                while start < n and seek_to is None:
+                    if self._control_pending:
+                        new_speed, seek_to = self._take_controls()
+                        if seek_to is not None:
+                            break
+                        if new_speed is not None:
+                            # re-anchor: the newest released event is due now at the new pace
+                            speed = new_speed[0]
+                            t_base, wall0 = running_max, self._clock()
+                    slice_us = max(1, int(SLICE_WALL_S * 1e6 * speed)) if speed is not None else 1 << 62
+                    ends, ends_t, pmin, _ = _pacing_slices(t[start:], running_max, t_base, slice_us)
+                    pass_min = pmin if pass_min is None else min(pass_min, pmin)
+                    offset = start
+                    for end, end_t in zip(ends.tolist(), ends_t.tolist()):
+                        if speed is not None and not self._sleep_until(wall0 + (end_t - t_base) / (speed * 1e6)):
+                            if self._stop_event.is_set():
+                                self.status = "stopped"
+                                passage.close()
+                                return
+                            break  # a control call came: re-slice the rest at the new settings
+                        yield packet[start : offset + end]
+                        start, running_max = offset + end, end_t
+                        self.position_us = running_max - shift - origin
+                        self.span_us = max(self.span_us, self.position_us)
+                        if self._control_pending:
+                            break
+                    if self._stop_event.is_set():
+                        break
+                if seek_to is not None or self._stop_event.is_set():
                     break
-            self.passes += 1
+            passage.close()  # a seek abandons the pass: release the file now
             if self._stop_event.is_set():
+                self.passes += 1
                 self.status = "stopped"
                 return
-            if pass_min is None:
+            if seek_to is not None:
+                pass_start, rebase = seek_to, True
+                continue
+            self.passes += 1
+            if pass_min is None and pass_start == self.start_us:
                 self.status = "ended: no events in the selected range"
                 return
             if not self.loop:
                 self.status = "ended: end of recording"
                 return
-            span = pass_max - pass_min + 1 + int(SLICE_WALL_S * 1e6 * (self.speed or 1.0))
-            shift += span
+            pass_start, rebase = self.start_us, True
+
+
+def _check_speed(speed: float | None) -> None:
+    if speed is not None and not speed > 0:
+        raise SourceError(f"replay speed must be > 0 or 'max', got {speed}")
 
 
 @njit(nogil=True, cache=True)

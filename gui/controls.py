@@ -1,10 +1,10 @@
-"""Run controls: pause/step, replay speed, window mode and length, top-k, k-NN.
+"""Run controls: pause/step, replay speed and seek, window mode and length, top-k, k-NN.
 
 The panel only emits what the user chose; the main window applies it to the pipeline.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -37,6 +38,7 @@ class ControlPanel(QWidget):
     topKChanged = Signal(int)
     knnChanged = Signal(bool, int)
     speedChanged = Signal(object)  # float, or None for 'max'
+    seekRequested = Signal(int)  # µs after the recording's first event
 
     def __init__(
         self,
@@ -49,6 +51,7 @@ class ControlPanel(QWidget):
         knn_k: int = 10,
         speed: float | None = None,
         speed_adjustable: bool = False,
+        seekable: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -71,6 +74,24 @@ class ControlPanel(QWidget):
                                          else len(SPEEDS) - 1)
         self.speed_combo.setEnabled(speed_adjustable)
         self.speed_combo.currentIndexChanged.connect(self._speed_chosen)
+
+        # seek: the slider spans the part of the recording replayed so far (its length is
+        # known only after one pass); the spin box takes any position, in seconds
+        self.seek_slider = QSlider(Qt.Orientation.Horizontal)
+        self.seek_slider.setRange(0, 0)
+        self.seek_slider.setToolTip("drag to seek in the recording")
+        self.seek_slider.sliderReleased.connect(self._slider_released)
+        self.seek_spin = QDoubleSpinBox()
+        self.seek_spin.setRange(0.0, 1e6)
+        self.seek_spin.setDecimals(2)
+        self.seek_spin.setSingleStep(0.5)
+        self.seek_spin.setSuffix(" s")
+        self.seek_spin.setKeyboardTracking(False)
+        self.seek_spin.setToolTip("position in the recording; type one and press Enter to seek")
+        self.seek_spin.editingFinished.connect(self._spin_edited)
+        for widget in (self.seek_slider, self.seek_spin):
+            widget.setEnabled(seekable)
+        self._shown_position_s = 0.0
 
         self.mode_combo = QComboBox()
         self.mode_combo.addItems([_MODE_TIME, _MODE_EVENTS])
@@ -121,12 +142,16 @@ class ControlPanel(QWidget):
         length_row = QHBoxLayout()
         length_row.addWidget(self.length_ms)
         length_row.addWidget(self.length_events)
+        seek_row = QHBoxLayout()
+        seek_row.addWidget(self.seek_slider, 1)
+        seek_row.addWidget(self.seek_spin)
         knn_row = QHBoxLayout()
         knn_row.addWidget(self.knn_check)
         knn_row.addWidget(self.knn_k)
         form = QFormLayout()
         form.addRow("Run", run_row)
         form.addRow("Replay speed", self.speed_combo)
+        form.addRow("Position", seek_row)
         form.addRow("Window", self.mode_combo)
         form.addRow("Length", length_row)
         form.addRow("Top-k", self.top_k)
@@ -148,7 +173,34 @@ class ControlPanel(QWidget):
             return WindowSpec.by_events(self.length_events.value())
         return WindowSpec.by_time_ms(self.length_ms.value())
 
+    def show_position(self, position_us: int, span_us: int) -> None:
+        """Follow the replay's position, unless the user is choosing one right now."""
+        if self.seek_slider.isSliderDown() or self.seek_spin.hasFocus():
+            return
+        position_ms, span_ms = position_us // 1000, max(span_us, position_us) // 1000
+        self.seek_slider.blockSignals(True)
+        self.seek_slider.setRange(0, span_ms)
+        self.seek_slider.setValue(position_ms)
+        self.seek_slider.blockSignals(False)
+        self._shown_position_s = round(position_ms / 1000.0, self.seek_spin.decimals())
+        self.seek_spin.blockSignals(True)
+        self.seek_spin.setValue(self._shown_position_s)
+        self.seek_spin.blockSignals(False)
+
     # -- slots ---------------------------------------------------------------------
+    @Slot()
+    def _slider_released(self) -> None:
+        self.seekRequested.emit(self.seek_slider.value() * 1000)
+
+    @Slot()
+    def _spin_edited(self) -> None:
+        # editingFinished also comes when the box merely loses focus: seek only if the
+        # user changed the shown position
+        value = self.seek_spin.value()
+        if value != self._shown_position_s:
+            self._shown_position_s = value
+            self.seekRequested.emit(int(round(value * 1e6)))
+
     @Slot(bool)
     def _pause_toggled(self, paused: bool) -> None:
         self.pause_button.setText("Resume" if paused else "Pause")

@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
             knn_k=int(getattr(knn, "k", pipeline.settings.knn_k or 10) or 10),
             speed=getattr(source, "speed", None),
             speed_adjustable=callable(getattr(source, "set_speed", None)),
+            seekable=callable(getattr(source, "seek", None)),
         )
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         self.controls.topKChanged.connect(self._set_top_k)
         self.controls.knnChanged.connect(self._set_knn)
         self.controls.speedChanged.connect(self._set_speed)
+        self.controls.seekRequested.connect(self._seek)
         self.editor.vocabularyEdited.connect(self._vocabulary_edited)
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_INTERVAL_MS)
@@ -274,6 +276,16 @@ class MainWindow(QMainWindow):
         set_speed = getattr(self.pipeline.source, "set_speed", None)
         if set_speed is not None:
             set_speed(speed)
+
+    @Slot(int)
+    def _seek(self, t_offset_us: int) -> None:
+        seek = getattr(self.pipeline.source, "seek", None)
+        if seek is None:
+            return
+        seek(t_offset_us)
+        # labels of the old position must not linger in the smoothing
+        self.smoother.clear()
+        self.renderer.refresh()
 
     # -- vocabulary ----------------------------------------------------------------
     def _apply_vocabulary_edit(self, edit: Callable[[Any], None]) -> None:

@@ -8,7 +8,7 @@ from ezsr_live.drivers import open_reader
 from ezsr_live.drivers.replay import SLICE_WALL_S, ReplaySource
 from ezsr_live.drivers.sources import open_source
 from ezsr_live.errors import SourceError
-from ezsr_live.handover import SourceThread
+from ezsr_live.handover import SourceThread, wait_until
 
 EVT3 = "evt3_gen41_1280x720.raw"
 AEDAT4 = "dvxplorer_320x240.aedat4"
@@ -109,3 +109,98 @@ def test_stop_ends_a_paced_replay_promptly(samples_dir):
 def test_invalid_replay_options_are_refused(samples_dir, options):
     with pytest.raises(SourceError):
         ReplaySource(samples_dir / EVT3, **options)
+
+
+def test_set_speed_mid_replay_re_anchors_the_schedule_at_the_newest_released_event(samples_dir):
+    path = samples_dir / EVT3
+    expected = open_reader(path).read_all()
+    running_max = np.maximum.accumulate(expected["t"])
+    t0 = int(expected["t"][0])
+    clock = FakeClock()
+    source = ReplaySource(path, speed=1.0, clock=clock, wait=clock.wait)
+    released, anchor = [], None  # anchor: (wall, event time, index) where the speed changed
+    for packet in source:
+        released.append((clock.now, packet))
+        if anchor is None and sum(len(p) for _, p in released) >= len(expected) // 3:
+            n = sum(len(p) for _, p in released)
+            anchor = (clock.now, int(running_max[n - 1]), len(released))
+            source.set_speed(4.0)
+            assert source.speed == 4.0
+    assert np.array_equal(np.concatenate([p for _, p in released]), expected)
+    wall_a, t_a, k = anchor
+    end = 0
+    for i, (wall, packet) in enumerate(released):
+        end += len(packet)
+        speed, wall_ref, t_ref = (1.0, 100.0, t0) if i < k else (4.0, wall_a, t_a)
+        # the first slice at 4x is due 1/4 of its sensor time after the anchor: no burst, no stall
+        assert wall == pytest.approx(wall_ref + (int(running_max[end - 1]) - t_ref) / (speed * 1e6), abs=1e-9)
+    span_after_s = (int(running_max[-1]) - t_a) / 4e6
+    assert clock.now - wall_a == pytest.approx(span_after_s, abs=1e-9)
+    # slices are recut for the new speed: still about one release per millisecond of wall time
+    assert len(released) - k <= span_after_s / SLICE_WALL_S + 2
+
+
+def test_set_speed_to_max_stops_waiting_and_invalid_speeds_are_refused(samples_dir):
+    clock = FakeClock()
+    source = ReplaySource(samples_dir / EVT3, speed=0.5, clock=clock, wait=clock.wait)
+    n = 0
+    for packet in source:
+        n += len(packet)
+        if len(clock.waits) == 10:
+            source.set_speed(None)
+    assert n == 219596 and len(clock.waits) == 10
+    for bad in (0, -2.0):
+        with pytest.raises(SourceError):
+            source.set_speed(bad)
+
+
+def _drain_with_seek(source, seek_after_events, offset_us):
+    parts, seeked_at = [], None
+    for packet in source:
+        parts.append(packet)
+        if seeked_at is None and sum(len(p) for p in parts) >= seek_after_events:
+            seeked_at = len(parts)
+            source.seek(offset_us)
+    return parts[:seeked_at], parts[seeked_at:]
+
+
+@pytest.mark.parametrize("speed", [None, 2.0])
+@pytest.mark.parametrize("direction", ["back", "forward"])
+def test_seek_continues_at_the_offset_with_the_clock_still_increasing(samples_dir, speed, direction):
+    path = samples_dir / AEDAT4
+    events = open_reader(path).read_all()
+    t0 = int(events["t"][0])
+    span = int(events["t"].max()) - t0
+    seek_after, offset = (len(events) // 2, span // 5) if direction == "back" else (len(events) // 10, span // 2)
+    clock = FakeClock()
+    source = ReplaySource(path, speed=speed, chunk_events=4096, clock=clock, wait=clock.wait)
+    before, after = _drain_with_seek(source, seek_after, offset)
+    before, after = np.concatenate(before), np.concatenate(after)
+    assert np.array_equal(before, events[: len(before)])
+    expected = events[events["t"] >= t0 + offset]  # the events from the offset on, in file order
+    assert len(after) == len(expected)
+    for field in "xyp":
+        assert np.array_equal(after[field], expected[field])
+    shift = after["t"] - expected["t"]
+    assert np.all(shift == shift[0])  # one shift for the whole new pass
+    assert after["t"][0] > before["t"].max()  # consumers never see time go back
+    assert source.position_us == int(expected["t"].max()) - t0 and source.span_us == span
+    assert source.status == "ended: end of recording"
+
+
+def test_seek_past_the_end_ends_the_replay_and_negative_offsets_are_refused(samples_dir):
+    source = ReplaySource(samples_dir / AEDAT4, speed=None, chunk_events=4096)
+    with pytest.raises(SourceError):
+        source.seek(-1)
+    before, after = _drain_with_seek(source, 1, 10**12)
+    assert after == [] and source.status == "ended: end of recording"
+
+
+def test_set_speed_wakes_a_slow_replay_promptly(samples_dir):
+    source = open_source(str(samples_dir / AEDAT4), speed=0.001)  # would take ~10 minutes
+    thread = SourceThread(source).start()
+    assert thread.buffer.get(timeout=5.0) is not None
+    source.set_speed(None)  # the sleeping thread wakes up at once and runs to the end
+    assert wait_until(lambda: not thread.alive, timeout=10.0)
+    assert source.status == "ended: end of recording"
+    thread.stop()

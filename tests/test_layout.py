@@ -1,0 +1,46 @@
+"""Structural rules of the code base, enforced in CI."""
+from __future__ import annotations
+
+import ast
+import tomllib
+
+from .conftest import REPO_ROOT
+
+QT_MODULES = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "shiboken6")
+PACKAGE_ROOTS = {"ezsr_live": REPO_ROOT / "ezsr_live", "ezsr_live.drivers": REPO_ROOT / "drivers",
+                 "ezsr_live.gui": REPO_ROOT / "gui"}
+
+
+def _imports(path, top_level_only=False):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in (tree.body if top_level_only else ast.walk(tree)):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def test_the_engine_and_the_drivers_never_import_qt():
+    offenders = []
+    for root in (REPO_ROOT / "ezsr_live", REPO_ROOT / "drivers"):
+        for path in root.rglob("*.py"):
+            for name in _imports(path):
+                if name.split(".")[0] in QT_MODULES:
+                    offenders.append(f"{path.relative_to(REPO_ROOT)}: {name}")
+            # the GUI package only ever loads on demand (ezsr-live without --headless)
+            for name in _imports(path, top_level_only=True):
+                if name.startswith("ezsr_live.gui"):
+                    offenders.append(f"{path.relative_to(REPO_ROOT)}: {name} at import time")
+    assert offenders == []
+
+
+def test_every_package_directory_is_installed():
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    declared = set(config["packages"])
+    assert config["package-dir"] == {k: v.name for k, v in PACKAGE_ROOTS.items()}
+    found = set()
+    for top, root in PACKAGE_ROOTS.items():
+        for init in root.rglob("__init__.py"):
+            rel = init.parent.relative_to(root).parts
+            found.add(".".join((top, *rel)))
+    assert found == declared
