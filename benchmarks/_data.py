@@ -13,13 +13,13 @@ from ezsr_live.events import Geometry
 SAMPLES = Path(os.environ.get("EZSR_SAMPLES", Path(__file__).resolve().parents[1].parent / "shared" / "samples"))
 
 
-def tiled_raw(sample: str, n_events: int, out: Path, evt: str | None = None) -> Path:
-    """Write ``sample``'s events again and again (shifted in time) until ``n_events``."""
+def tiled_raw(sample: str, n_events: int, out: Path) -> Path:
+    """Write ``sample``'s events again and again (shifted in time) until ``n_events``
+    (the writer follows ``out``'s extension: ``.raw`` EVT 3.0, ``.evt2.raw`` EVT 2.0)."""
     reader = open_reader(SAMPLES / sample)
     events = reader.read_all()
     span = int(events["t"].max() - events["t"].min()) + 1
-    options = {} if evt is None else {"evt": evt}
-    with open_writer(out, reader.geometry, **options) as writer:
+    with open_writer(out, reader.geometry) as writer:
         written, k = 0, 0
         while written < n_events:
             tile = events.copy()

@@ -71,8 +71,6 @@ class RecordFileReader(EventReader):
         chunk_events: int = DEFAULT_CHUNK_EVENTS,
     ) -> None:
         super().__init__(path, geometry=geometry, chunk_events=chunk_events)
-        if self.chunk_events < 1:
-            raise ValueError("chunk_events must be at least 1")
         try:
             with open(self.path, "rb") as f:
                 header, self.data_offset = self._parse_header(f)

@@ -48,6 +48,7 @@ from ezsr_live.events import (
 )
 
 from .base import Chunk, EventReader, EventWriter
+from .dv_common import dv_records_to_packet
 from .registry import register_reader, register_writer
 
 #: CPU seconds the dv-processing child may burn without sending anything before the
@@ -200,21 +201,6 @@ def check_aedat4_container(path: str) -> None:
             offset += 8 + packet_size
 
 
-def _dv_to_events(store: np.ndarray, geometry: Geometry) -> tuple[EventPacket, int]:
-    """dv's (timestamp, x, y, polarity) records -> our packet, dropping events outside
-    the geometry; returns the packet and the number dropped."""
-    x = store["x"].astype(np.int64)
-    y = store["y"].astype(np.int64)
-    keep = (x >= 0) & (x < geometry.width) & (y >= 0) & (y < geometry.height)
-    kept = store if keep.all() else store[keep]
-    out = np.empty(len(kept), dtype=EVENT_DTYPE)
-    out["t"] = kept["timestamp"]
-    out["x"] = kept["x"]
-    out["y"] = kept["y"]
-    out["p"] = kept["polarity"] != 0
-    return out, len(store) - len(kept)
-
-
 @register_reader(".aedat4")
 class Aedat4Reader(EventReader):
     """Streaming reader of the event (and trigger) stream of an .aedat4 recording."""
@@ -229,8 +215,6 @@ class Aedat4Reader(EventReader):
         chunk_events: int = DEFAULT_CHUNK_EVENTS,
     ) -> None:
         super().__init__(path, geometry=geometry, chunk_events=chunk_events)
-        if self.chunk_events < 1:
-            raise ValueError("chunk_events must be at least 1")
         try:
             check_aedat4_container(self.path)
         except OSError as exc:
@@ -272,7 +256,7 @@ class Aedat4Reader(EventReader):
             for kind, payload in worker.messages():
                 if kind == b"E":
                     store = np.frombuffer(payload, dtype=self._dv_dtype)
-                    events, oob = _dv_to_events(store, self.geometry)
+                    events, oob = dv_records_to_packet(store, self.geometry)
                     self.stats.out_of_bounds += oob
                     for start in range(0, len(events), self.chunk_events):
                         yield Chunk(events[start:start + self.chunk_events])

@@ -63,6 +63,8 @@ class EventReader(abc.ABC):
         self.path = os.fspath(path)
         self.requested_geometry = geometry
         self.chunk_events = int(chunk_events)
+        if self.chunk_events < 1:
+            raise ValueError(f"chunk_events must be at least 1, got {chunk_events}")
         self.stats = ReaderStats()
         self.info: SourceInfo  # set by subclasses
 

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from ezsr_live.errors import SourceError
 from ezsr_live.events import EventPacket, Geometry, SourceInfo
 
-from .dv_common import drop_out_of_bounds, eventstore_to_packet
+from .dv_common import eventstore_to_packet
 from .sources import EventSource, register_fallback, register_names
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class DvCameraSource(EventSource):
                 self.status = f"ended: camera error ({exc})"
                 return
             if batch is not None and batch.size() > 0:
-                packet, bad = drop_out_of_bounds(eventstore_to_packet(batch), self.geometry)
+                packet, bad = eventstore_to_packet(batch, self.geometry)
                 self.out_of_bounds += bad
                 yield packet
             elif not camera.isRunning():

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from ezsr_live.errors import SourceError
 from ezsr_live.events import EventPacket, Geometry, SourceInfo
 
-from .dv_common import drop_out_of_bounds, eventstore_to_packet
+from .dv_common import eventstore_to_packet
 from .sources import EventSource, register_scheme
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class DvNetworkSource(EventSource):
             else:
                 running = reader.isRunning()
             if batch is not None and batch.size() > 0:
-                packet, bad = drop_out_of_bounds(eventstore_to_packet(batch), self.geometry)
+                packet, bad = eventstore_to_packet(batch, self.geometry)
                 self.out_of_bounds += bad
                 backoff = 0.1
                 yield packet

@@ -14,9 +14,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from ezsr_live.errors import SourceError
-from ezsr_live.events import EVENT_DTYPE, EventPacket, Geometry, SourceInfo
+from ezsr_live.events import EVENT_DTYPE, EventPacket, Geometry, SourceInfo, drop_outside
 
-from .dv_common import drop_out_of_bounds
 from .sources import EventSource, register_names, register_scheme
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,7 @@ class MetavisionCameraSource(EventSource):
                 if self._stop_event.is_set():
                     self.status = "stopped"
                     return
-                packet, bad = drop_out_of_bounds(slice_events_to_packet(sl.events), self.geometry)
+                packet, bad = drop_outside(slice_events_to_packet(sl.events), self.geometry)
                 self.out_of_bounds += bad
                 if len(packet):
                     yield packet

@@ -138,8 +138,6 @@ class NpzReader(EventReader):
         chunk_events: int = DEFAULT_CHUNK_EVENTS,
     ) -> None:
         super().__init__(path, geometry=geometry, chunk_events=chunk_events)
-        if self.chunk_events < 1:
-            raise ValueError("chunk_events must be at least 1")
         try:
             with zipfile.ZipFile(self.path) as zf:
                 self._members, layout, sensor = self._inspect(zf)

@@ -221,8 +221,6 @@ class RawReader(EventReader):
         chunk_events: int = DEFAULT_CHUNK_EVENTS,
     ) -> None:
         super().__init__(path, geometry=geometry, chunk_events=chunk_events)
-        if self.chunk_events < 1:
-            raise ValueError(f"chunk_events must be positive, got {chunk_events}")
         try:
             header = read_header(self.path)
         except OSError as exc:
@@ -233,6 +231,11 @@ class RawReader(EventReader):
             system = header.fields.get("system_ID")
             why = f"unknown sensor (system_ID {system})" if system is not None else "the header gives no sensor geometry"
             raise FormatError(self.path, f"{why}: give it with --geometry WxH")
+        if geom.width > MAX_RAW_SIZE or geom.height > MAX_RAW_SIZE:
+            # RAW coordinates are 11-bit: a larger header is damaged or hostile, and
+            # believing it would make every frame buffer gigabytes large
+            raise FormatError(self.path, f"sensor geometry {geom} exceeds what RAW encodes "
+                              f"({MAX_RAW_SIZE}x{MAX_RAW_SIZE})")
         self._data_offset = header.data_offset
         try:
             self._t_origin = int(header.fields.get(TIME_ORIGIN_KEY, "0"))

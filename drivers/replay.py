@@ -125,6 +125,11 @@ class ReplaySource(EventSource):
             self._control_pending = False
         return speed, seek
 
+    @property
+    def out_of_bounds(self) -> int:
+        """Events outside the sensor that the reader dropped (a damaged recording)."""
+        return self.reader.stats.out_of_bounds
+
     # ------------------------------------------------------------------ helpers
     def _wait_for_wake(self, seconds: float) -> bool:
         self._wake.wait(seconds)

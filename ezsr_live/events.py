@@ -88,6 +88,14 @@ def make_events(t: Any, x: Any, y: Any, p: Any) -> EventPacket:
     return out
 
 
+def drop_outside(packet: EventPacket, geometry: Geometry) -> tuple[EventPacket, int]:
+    """Remove events outside the sensor (a misbehaving device must not reach the
+    kernels); returns the packet and the number of events removed."""
+    inside = (packet["x"] < geometry.width) & (packet["y"] < geometry.height)
+    n_bad = len(packet) - int(np.count_nonzero(inside))
+    return (packet if n_bad == 0 else packet[inside]), n_bad
+
+
 def concat_events(packets: list[EventPacket]) -> EventPacket:
     """Concatenate packets (an empty list gives an empty packet)."""
     if not packets:

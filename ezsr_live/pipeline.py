@@ -34,9 +34,9 @@ from ezsr_live.windows import EventRingBuffer, Window, WindowSpec
 
 log = logging.getLogger(__name__)
 
-#: ring capacity: 30 M events (~390 MB) hold seconds of the busiest sensors; enough for
-#: any window the recogniser uses, and a hard memory cap
-DEFAULT_RING_EVENTS = 1 << 24
+#: ring capacity: 4 M events (55 MB) hold 80 ms of a 50 Mev/s sensor, more than any
+#: window the recogniser uses (EZSR: 15k events, 50 ms), and a hard memory cap
+DEFAULT_RING_EVENTS = 1 << 22
 
 
 class RecognizerLike(Protocol):
@@ -220,6 +220,14 @@ class Pipeline:
         unknown = set(changes) - {f.name for f in dataclasses.fields(RuntimeSettings)}
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        if changes.get("knn_tau") is not None and not changes["knn_tau"] > 0:
+            raise ValueError("knn_tau must be > 0")
+        if changes.get("knn_alpha") is not None and not 0.0 <= changes["knn_alpha"] <= 1.0:
+            raise ValueError("knn_alpha must be within [0, 1]")
+        if changes.get("knn_k") is not None and changes["knn_k"] < 1:
+            raise ValueError("knn_k must be >= 1")
+        if changes.get("top_k") is not None and changes["top_k"] < 1:
+            raise ValueError("top_k must be >= 1")
         window = changes.get("window")
         if window is not None and window.n_events is not None and window.n_events > self.ring.capacity:
             raise ValueError(f"a window of {window.n_events} events exceeds the ring's {self.ring.capacity}")
@@ -267,8 +275,11 @@ class Pipeline:
         if self.error is not None:
             raise self.error
 
-    def iter_results(self, timeout: float = 0.1) -> Iterator[Result]:
-        """Newest results until the pipeline finishes or is stopped; raises thread errors."""
+    def iter_results(self, timeout: float = 0.1, *, idle: bool = False) -> Iterator[Result | None]:
+        """Newest results until the pipeline finishes or is stopped; raises thread errors.
+
+        With ``idle=True`` it also yields None after each ``timeout`` without a result,
+        so that a consumer can keep its own deadlines while the scene is quiet."""
         while True:
             result = self.results.take(timeout)
             if result is not None:
@@ -278,7 +289,14 @@ class Pipeline:
                 if result is not None:
                     yield result
                 break
+            elif idle:
+                yield None
         self.check()
+
+    @property
+    def alive_threads(self) -> list[str]:
+        """Names of this pipeline's threads that are still running."""
+        return [t.name for t in (self._source_thread, self._worker_thread) if t.is_alive()]
 
     # ----------------------------------------------------------------- threads
     def _fail(self, exc: BaseException) -> None:

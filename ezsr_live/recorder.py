@@ -6,17 +6,25 @@ import os
 import threading
 
 from ezsr_live.events import EventPacket, Geometry, SourceInfo
+from ezsr_live.handover import PacketBuffer
 from ezsr_live.reorder import BoundedReorder
 
 log = logging.getLogger(__name__)
+
+#: events the recorder may hold while its writer catches up (~400 MB); beyond that the
+#: oldest are dropped and counted rather than letting memory grow
+DEFAULT_BACKLOG_EVENTS = 32 << 20
 
 
 class Recorder:
     """Writes packets to ``path`` (format by extension) as they are seen.
 
-    Writers that need monotonic time (.aedat4) get the stream through a
-    :class:`~ezsr_live.reorder.BoundedReorder`, so that a RAW camera's small
-    backward time steps do not make the recording fail.
+    Calling it (or :meth:`write`) only hands the packet to a writer thread, so a slow
+    format (dv-processing's .aedat4 writer takes one Python call per event) never slows
+    the live source; if the writer falls more than ``backlog_events`` behind, the oldest
+    packets are dropped and counted in :attr:`events_dropped`. Writers that need
+    monotonic time (.aedat4) get the stream through a
+    :class:`~ezsr_live.reorder.BoundedReorder`.
     """
 
     def __init__(
@@ -26,39 +34,64 @@ class Recorder:
         info: SourceInfo | None = None,
         *,
         reorder_window_us: int = 50_000,
+        backlog_events: int = DEFAULT_BACKLOG_EVENTS,
     ) -> None:
         from ezsr_live.drivers import open_writer
 
         self.path = os.fspath(path)
         self._writer = open_writer(self.path, geometry, info=info)
         self._reorder = BoundedReorder(reorder_window_us) if getattr(self._writer, "requires_monotonic", False) else None
-        self._lock = threading.Lock()
+        self._backlog = PacketBuffer(max_events=backlog_events, max_packets=1 << 16)
+        self.error: BaseException | None = None
         self._closed = False
+        self._thread = threading.Thread(target=self._run, name="ezsr-recorder", daemon=True)
+        self._thread.start()
 
     def __call__(self, packet: EventPacket) -> None:
         self.write(packet)
 
     def write(self, packet: EventPacket) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            out = self._reorder.push(packet) if self._reorder else packet
-            if len(out):
-                self._writer.write(out)
+        if self.error is not None:
+            raise self.error
+        self._backlog.put(packet)
 
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+    def _run(self) -> None:
+        try:
+            while True:
+                packet = self._backlog.get(timeout=0.1)
+                if packet is None:
+                    if self._backlog.drained:
+                        break
+                    continue
+                out = self._reorder.push(packet) if self._reorder else packet
+                if len(out):
+                    self._writer.write(out)
             if self._reorder:
                 rest = self._reorder.flush()
                 if len(rest):
                     self._writer.write(rest)
-                if self._reorder.late_events:
-                    log.warning("%s: %d late events were re-timed to keep time monotonic",
-                                self.path, self._reorder.late_events)
-            self._writer.close()
+        except BaseException as exc:  # re-raised to the producer and at close
+            self.error = exc
+
+    def close(self) -> None:
+        """Write what is still queued, then close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        self._backlog.close()
+        self._thread.join()
+        self._writer.close()
+        if self._reorder and self._reorder.late_events:
+            log.warning("%s: %d late events were re-timed to keep time monotonic",
+                        self.path, self._reorder.late_events)
+        if self.events_dropped:
+            log.warning("%s: the writer fell behind; %d events were not recorded", self.path, self.events_dropped)
+        if self.error is not None:
+            raise self.error
+
+    @property
+    def events_dropped(self) -> int:
+        return self._backlog.events_dropped
 
     @property
     def n_written(self) -> int:

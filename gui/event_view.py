@@ -13,6 +13,8 @@ from .topk_overlay import TopKOverlay
 
 #: the overlay's distance from the view's top-left corner
 _OVERLAY_MARGIN = 10
+#: colour of the view around the sensor frame (letterbox)
+_SURROUND = (44, 44, 52)
 
 
 class _CountingImageItem(pg.ImageItem):
@@ -38,7 +40,8 @@ class EventView(QWidget):
 
     def __init__(self, width: int, height: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.graphics = pg.GraphicsView(self, background=(20, 20, 24))
+        # lighter than the frame's own background, so that the sensor area stands out
+        self.graphics = pg.GraphicsView(self, background=_SURROUND)
         self.graphics.setAntialiasing(False)
         self.viewbox = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.graphics.setCentralItem(self.viewbox)
@@ -64,8 +67,11 @@ class EventView(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().showEvent(event)
-        # centre the frame for the final layout (auto-range ran against the initial size)
+        # centre the frame for the final layout (auto-range ran against the initial size);
+        # autoRange() alone would also switch auto-ranging off, after which a resize
+        # keeps the frame at the top instead of centring it again
         self.viewbox.autoRange(padding=0.0)
+        self.viewbox.enableAutoRange()
 
     @Slot(object)
     def show_frame(self, frame: RenderedFrame) -> None:

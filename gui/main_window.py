@@ -23,8 +23,19 @@ log = logging.getLogger(__name__)
 
 #: the status bar is refreshed at this rate, not per result: it is text, not a gauge
 STATUS_INTERVAL_MS = 250
-#: the order of the status bar's fields
-STATUS_FIELDS = ("source", "events", "results", "latency", "dropped", "display", "model")
+#: the status bar's fields, in order, each with the widest text its figures produce in
+#: practice: the field keeps that width, so changing figures neither jitter nor get cut
+STATUS_FIELDS: dict[str, str] = {
+    "source": "",  # elided to STATUS_NAME_MAX_PX, the full text in the tooltip
+    "events": "888.88 Mev/s",
+    "results": "888.8 results/s",
+    "latency": "p50 8888 / p99 8888 ms",
+    "dropped": "skipped 8888 win / 888888 ev",
+    "display": "view 888 fps",
+    "model": "",
+}
+#: longest the source and model names may be before they are elided
+STATUS_NAME_MAX_PX = 260
 
 
 def _rate(value: float, unit: str) -> str:
@@ -101,13 +112,18 @@ class MainWindow(QMainWindow):
         self.resize(1280, 720)
 
         self.status_fields: dict[str, QLabel] = {}
-        for name in STATUS_FIELDS:
+        status_bar = self.statusBar()
+        status_bar.setStyleSheet("QStatusBar::item { border: none; border-left: 1px solid palette(mid); }")
+        for name, widest in STATUS_FIELDS.items():
             label = QLabel()
             label.setObjectName(f"status_{name}")
+            label.setContentsMargins(6, 0, 6, 0)
+            if widest:
+                label.setMinimumWidth(label.fontMetrics().horizontalAdvance(widest) + 12)
             self.status_fields[name] = label
-            self.statusBar().addPermanentWidget(label)
-        self.status_fields["source"].setText(f"{self.source_name} {geometry.width}×{geometry.height}")
-        self.status_fields["model"].setText(str(getattr(recognizer, "model_id", "?")))
+            status_bar.addPermanentWidget(label)
+        self._set_name_field("source", f"{self.source_name} {geometry.width}×{geometry.height}")
+        self._set_name_field("model", str(getattr(recognizer, "model_id", "?")))
         self._create_actions()
 
         self._display_window: WindowSpec = pipeline.settings.window
@@ -231,13 +247,29 @@ class MainWindow(QMainWindow):
         """Update the status bar from the newest result and the view's counters."""
         fields = self.status_fields
         fields["display"].setText(f"view {self.event_view.painted_fps():.0f} fps")
+        self._show_position()
         r = self.last_result
         if r is None:
             return
         fields["events"].setText(_rate(r.event_rate, "ev/s"))
         fields["results"].setText(f"{r.fps:.1f} results/s")
-        fields["latency"].setText(f"latency p50 {r.latency_p50_ms:.0f} / p99 {r.latency_p99_ms:.0f} ms")
-        fields["dropped"].setText(f"skipped {r.windows_skipped} windows / {r.events_dropped} events")
+        fields["latency"].setText(f"p50 {r.latency_p50_ms:.0f} / p99 {r.latency_p99_ms:.0f} ms")
+        fields["latency"].setToolTip("latency, last event of a window to its result: median / 99th percentile")
+        fields["dropped"].setText(f"skipped {r.windows_skipped} win / {r.events_dropped} ev")
+        fields["dropped"].setToolTip(f"{r.windows_skipped} windows skipped by the worker (latest wins), "
+                                     f"{r.events_dropped} events dropped before the ring")
+
+    def _set_name_field(self, name: str, text: str) -> None:
+        label = self.status_fields[name]
+        metrics = label.fontMetrics()
+        label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, STATUS_NAME_MAX_PX))
+        label.setToolTip(text)
+
+    def _show_position(self) -> None:
+        source = self.pipeline.source
+        position = getattr(source, "position_us", None)
+        if position is not None:
+            self.controls.show_position(int(position), int(getattr(source, "span_us", position)))
 
     # -- from the controls ---------------------------------------------------------
     @Slot(bool)

@@ -32,6 +32,26 @@ log = logging.getLogger("ezsr_live")
 EXIT_RUNTIME = 1
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ezsr_live.model.cli_options import add_model_arguments
 
@@ -47,9 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(parser)
     w = parser.add_argument_group("windows")
     mode = w.add_mutually_exclusive_group()
-    mode.add_argument("--window-ms", type=float, default=None, metavar="T",
+    mode.add_argument("--window-ms", type=_positive_float, default=None, metavar="T",
                       help=f"recognise the last T milliseconds of events (default: {DEFAULT_WINDOW_MS:g} ms)")
-    mode.add_argument("--window-events", type=int, default=None, metavar="N",
+    mode.add_argument("--window-events", type=_positive_int, default=None, metavar="N",
                       help=f"recognise the last N events instead; EZSR's models were trained on windows of about "
                            f"{DEFAULT_WINDOW_EVENTS:,} events, so --window-events {DEFAULT_WINDOW_EVENTS} matches them")
     w.add_argument("--coords", choices=("resize", "direct"), default="resize",
@@ -58,13 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     out = parser.add_argument_group("output")
     out.add_argument("--headless", action="store_true",
                      help="no window: one JSON object per result on stdout, logs on stderr")
-    out.add_argument("--max-results", type=int, default=None, metavar="N", help="stop after N results")
-    out.add_argument("--duration-s", type=float, default=None, metavar="S", help="stop after S seconds")
+    out.add_argument("--max-results", type=_positive_int, default=None, metavar="N", help="stop after N results")
+    out.add_argument("--duration-s", type=_positive_float, default=None, metavar="S", help="stop after S seconds")
     out.add_argument("--output", metavar="FILE.jsonl", help="also write the results to this file")
     out.add_argument("--record", metavar="FILE", help="also record what the source delivers (.aedat4, .raw, .npz)")
     out.add_argument("--no-recognition", action="store_true",
                      help="no model: stream statistics once a second (checks a camera or a recording)")
-    out.add_argument("--smooth", type=int, default=1, metavar="N",
+    out.add_argument("--smooth", type=_positive_int, default=1, metavar="N",
                      help="window: average the shown probabilities over the last N results")
     out.add_argument("--screenshot", metavar="PATH.png", help="window: save a screenshot after the first results")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages on stderr")
@@ -83,16 +103,20 @@ def build_pipeline(args: argparse.Namespace):
     from ezsr_live.model.recognizer import Recognizer
     from ezsr_live.pipeline import Pipeline, RuntimeSettings
 
+    settings = RuntimeSettings(window=window_spec_from_args(args), top_k=args.top_k, coords=args.coords)
     spec, options = source_spec_and_options(args)
     source = open_source(spec, **options)
+    recorder = None
     try:
         recognizer = Recognizer.from_config(config_from_args(args))
-        settings = RuntimeSettings(window=window_spec_from_args(args), top_k=args.top_k, coords=args.coords)
         recorder = Recorder(args.record, source.geometry, source.info) if args.record else None
+        pipeline = Pipeline(source, recognizer, settings, tap=recorder)
     except BaseException:
         source.close()
+        if recorder is not None:
+            recorder.close()
         raise
-    return Pipeline(source, recognizer, settings, tap=recorder), recorder
+    return pipeline, recorder
 
 
 def _emit(line: str, stream: IO[str] | None, extra: IO[str] | None) -> None:
@@ -103,23 +127,35 @@ def _emit(line: str, stream: IO[str] | None, extra: IO[str] | None) -> None:
         extra.write(line + "\n")
 
 
+def _open_output(path: str | None) -> IO[str] | None:
+    if not path:
+        return None
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise EzsrError(f"{path}: cannot write the results there ({exc.strerror or exc})") from None
+
+
 def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
-    pipeline, recorder = build_pipeline(args)
-    output = open(args.output, "w", encoding="utf-8") if args.output else None
+    output = _open_output(args.output)
+    try:
+        pipeline, recorder = build_pipeline(args)
+    except BaseException:
+        if output is not None:
+            output.close()
+        raise
     deadline = None if args.duration_s is None else time.monotonic() + args.duration_s
     n = 0
     interrupted = False
     try:
         pipeline.start()
         log.info("running on %s (%s); Ctrl-C stops", pipeline.source.info.name, pipeline.geometry)
-        results = pipeline.iter_results(timeout=0.05)
-        while True:
+        # idle=True: a quiet scene yields None now and then, so the deadline still holds
+        for result in pipeline.iter_results(timeout=0.05, idle=True):
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            try:
-                result = next(results)
-            except StopIteration:
-                break
+            if result is None:
+                continue
             _emit(json.dumps(result.to_json()), stdout, output)
             n += 1
             if args.max_results is not None and n >= args.max_results:

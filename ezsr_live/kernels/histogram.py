@@ -67,7 +67,7 @@ _NO_LUT = np.zeros(1, dtype=np.int64)
 @njit(nogil=True, cache=True)
 def _bin_index(xv, yv, pv, width, height, lut_x, lut_y, use_lut, bins_w):
     """Interleaved bin of one event, or -1 when it falls outside the sensor or the grid."""
-    if xv >= width or yv >= height:
+    if xv < 0 or yv < 0 or xv >= width or yv >= height:  # columns may come as signed ints
         return -1
     if use_lut:
         bx = lut_x[xv]

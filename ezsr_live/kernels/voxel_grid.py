@@ -34,9 +34,10 @@ def _voxel_grid_kernel(t, x, y, p, width, height, n_bins, t_start, t_end, out):
         ti = t[i]
         if ti < t_start or ti > t_end:
             continue
-        # integer product first so that t_end lands exactly on the last bin
-        tn = ((ti - t_start) * (n_bins - 1)) / span if span > 0 else 0.0
-        left = min(np.int64(tn), n_bins - 1)
+        # float64 ratio, not an int64 product that garbage timestamps could overflow;
+        # t_end still lands exactly on the last bin (span / span == 1.0)
+        tn = (np.float64(ti - t_start) / span) * (n_bins - 1) if span > 0 else 0.0
+        left = min(max(np.int64(tn), 0), n_bins - 1)
         frac = tn - left
         polarity = 1.0 if p[i] != 0 else -1.0
         idx = yv * width + xv

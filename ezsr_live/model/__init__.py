@@ -11,7 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "ClipBundle": "clip_loader", "load_clip": "clip_loader", "resolve_device": "clip_loader",
-    "register_model_config": "clip_loader", "model_identity": "clip_loader",
+    "register_model_config": "clip_loader", "ensure_model_config": "clip_loader", "model_identity": "clip_loader",
     "configure_cpu_threads": "clip_loader",
     "EventWeightsInfo": "event_encoder", "load_visual_weights": "event_encoder",
     "make_event_encoder": "event_encoder", "save_event_weights": "event_encoder",

@@ -76,6 +76,28 @@ def register_model_config(path: str | os.PathLike) -> list[str]:
     return [f.stem for f in files if f.stem in open_clip.list_models()]
 
 
+#: folders (under the weights directory) whose ``NAME.json`` architecture configs ship with
+#: the project and are registered the first time NAME is asked for (e.g. ``ezsr-demo``)
+BUNDLED_CONFIG_DIRS = ("demo",)
+
+
+def ensure_model_config(model_name: str) -> bool:
+    """Register a bundled open_clip config for ``model_name`` unless open_clip knows it
+    already; returns whether open_clip knows the name afterwards."""
+    if model_name in open_clip.list_models():
+        return True
+    if "/" in model_name or ":" in model_name or model_name.endswith(".json"):
+        return False  # hub, local-dir and file names are open_clip's own business
+    from ezsr_live.model.registry import weights_dir
+
+    for folder in BUNDLED_CONFIG_DIRS:
+        candidate = weights_dir() / folder / f"{model_name}.json"
+        if candidate.is_file():
+            register_model_config(candidate)
+            return True
+    return False
+
+
 def model_identity(model_name: str, pretrained: str | None) -> str:
     """A short identity for the RGB CLIP embedding space: ``NAME/TAG``, ``NAME/FILE`` or
     ``NAME/random``. Pools record it; a pool from another space is refused."""
@@ -153,6 +175,7 @@ def load_clip(
     ModelError with open_clip's message.
     """
     dev = resolve_device(device)
+    ensure_model_config(model_name)
     try:
         with _quiet_root_info():
             model, _, preprocess = open_clip.create_model_and_transforms(

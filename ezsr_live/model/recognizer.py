@@ -263,8 +263,9 @@ class Recognizer:
 
     def recognize(self, frames: torch.Tensor, k: int | None = None) -> list[list[Prediction]]:
         """Top-``k`` (default ``top_k``) predictions for each frame, best first."""
-        _, _, top_p, top_i, top_l = self._run(frames, k)
+        with self._lock:  # the indices must be read against the labels they were scored with
+            _, _, top_p, top_i, top_l = self._run(frames, k)
+            labels = self._labels
         top_p, top_i, top_l = top_p.float().cpu(), top_i.cpu(), top_l.float().cpu()
-        labels = self._labels
         return [[Prediction(labels[int(i)], float(p), float(lg)) for p, i, lg in zip(pr, ir, lr)]
                 for pr, ir, lr in zip(top_p, top_i, top_l)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -127,13 +126,11 @@ def test_no_matching_camera_lists_what_was_found():
 
 
 def test_cli_without_any_camera_exits_2_quickly_naming_the_search():
-    start = time.monotonic()
-    proc = subprocess.run(
+    proc = subprocess.run(  # a hang would end in TimeoutExpired, failing the test
         [sys.executable, "-m", "ezsr_live.cli.live", "--camera", "davis346", "--headless"],
         capture_output=True, text=True, timeout=30,
     )
     assert proc.returncode == 2, proc.stderr
-    assert time.monotonic() - start < 30
     assert "davis346" in proc.stderr and "discover()" in proc.stderr
     assert "Traceback" not in proc.stderr
 

@@ -16,6 +16,7 @@ from ezsr_live.drivers.dv_common import eventstore_to_packet
 from ezsr_live.drivers.dv_network import parse_network_uri
 from ezsr_live.drivers.sources import open_source
 from ezsr_live.errors import SourceError
+from ezsr_live.events import Geometry
 from ezsr_live.handover import SourceThread
 
 SERVER = Path(__file__).with_name("dv_stream_server.py")
@@ -54,7 +55,7 @@ def _file_events(path: Path) -> np.ndarray:
     rec = dv.io.MonoCameraRecording(str(path))
     parts = []
     while (batch := rec.getNextEventBatch()) is not None:
-        parts.append(eventstore_to_packet(batch))
+        parts.append(eventstore_to_packet(batch, Geometry(*rec.getEventResolution()))[0])
     return np.concatenate(parts)
 
 

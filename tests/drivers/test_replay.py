@@ -64,7 +64,7 @@ def test_paced_replay_releases_each_slice_at_its_event_time(samples_dir, speed):
 def test_max_speed_never_waits(samples_dir):
     source, clock, released = _replay(samples_dir / EVT3, speed=None)
     assert clock.waits == []
-    assert sum(len(p) for _, p in released) == 219596
+    assert sum(len(p) for _, p in released) == len(open_reader(samples_dir / EVT3).read_all())
 
 
 def test_start_and_duration_select_event_time_relative_to_the_first_event(samples_dir):

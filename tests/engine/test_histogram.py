@@ -21,14 +21,9 @@ from ezsr_live.kernels import (
 )
 from ezsr_live.kernels.sampling import direct_coordinate_lut, resize_crop_index_maps
 
+from ..conftest import SAMPLE_FILES
+
 TOLERANCE = 1e-5
-SAMPLE_FILES = [
-    "evt3_gen41_1280x720.raw",
-    "evt2_gen3_640x480.raw",
-    "dvxplorer_320x240.aedat4",
-    "nmnist_sample.bin",
-    "ncars_sample.dat",
-]
 GEOMETRIES = [(1280, 720), (346, 260), (640, 480), (320, 240), (34, 34), (128, 128), (240, 304)]
 
 

@@ -37,6 +37,24 @@ def test_the_window_paints_event_frames_and_overlays_k_labels(qtbot, make_window
     assert image.shape == (260, 346, 3) and (image != image[0, 0]).any()
 
 
+def _frame_centre_offset(view) -> tuple[float, float]:
+    """Pixels between the centre of the sensor frame on screen and the view's centre."""
+    rect = view.image_item.mapRectToDevice(view.image_item.boundingRect())
+    centre = view.graphics.viewport().rect().center()
+    return rect.center().x() - centre.x(), rect.center().y() - centre.y()
+
+
+def test_the_event_frame_stays_whole_and_centred_when_the_window_is_resized(qtbot, make_window):
+    window = make_window()
+    view = window.event_view
+    for size in ((1280, 720), (900, 1000), (1600, 600)):
+        window.resize(*size)
+        qtbot.waitUntil(lambda: all(abs(d) <= 2 for d in _frame_centre_offset(view)), timeout=WAIT_MS)
+        rect = view.image_item.mapRectToDevice(view.image_item.boundingRect())
+        viewport = view.graphics.viewport().rect()
+        assert rect.width() <= viewport.width() + 1 and rect.height() <= viewport.height() + 1
+
+
 def test_status_bar_shows_source_rates_latency_drops_and_model(qtbot, make_window):
     window = make_window()
     qtbot.waitUntil(lambda: window.n_results >= 2, timeout=WAIT_MS)
@@ -45,8 +63,11 @@ def test_status_bar_shows_source_rates_latency_drops_and_model(qtbot, make_windo
     assert "moving_disc.raw" in text["source"] and "346×260" in text["source"]
     assert "ev/s" in text["events"] and "results/s" in text["results"]
     assert "p50" in text["latency"] and "p99" in text["latency"]
-    assert "windows" in text["dropped"] and "events" in text["dropped"]
-    assert text["model"] == window.pipeline.recognizer.model_id
+    assert "win" in text["dropped"] and "ev" in text["dropped"]
+    assert window.status_fields["model"].toolTip() == window.pipeline.recognizer.model_id
+    # at the default window size every field shows its whole text
+    qtbot.waitUntil(lambda: all(label.width() >= label.sizeHint().width() for label in window.status_fields.values()),
+                    timeout=WAIT_MS)
 
 
 def test_labels_added_and_removed_in_the_editor_change_the_next_results(qtbot, make_window):
@@ -124,6 +145,44 @@ def test_space_pauses_right_steps_one_window_and_ctrl_q_quits(qtbot, make_window
 
     qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
+
+
+def _choose_speed(controls, text: str) -> None:
+    controls.speed_combo.setCurrentIndex(controls.speed_combo.findText(text))
+
+
+def test_the_speed_control_changes_the_replay_pace_while_running(qtbot, make_window):
+    window = make_window()
+    source, controls = window.pipeline.source, window.controls
+    assert controls.speed_combo.isEnabled() and controls.speed_combo.currentText() == "1×"
+    qtbot.waitUntil(lambda: window.n_results >= 1, timeout=WAIT_MS)
+    _choose_speed(controls, "max")
+    assert source.speed is None
+    # 20 passes of the 2 s recording: 40 s at 1x, far less as fast as possible
+    qtbot.waitUntil(lambda: source.passes >= 20, timeout=WAIT_MS)
+    _choose_speed(controls, "0.25×")
+    assert source.speed == 0.25
+    results = _record_results(window)
+    qtbot.waitUntil(lambda: len(results) >= 2, timeout=WAIT_MS)  # still running at the new pace
+
+
+def test_typing_a_position_seeks_in_the_recording(qtbot, make_window):
+    window = make_window()
+    source, controls = window.pipeline.source, window.controls
+    assert controls.seek_slider.isEnabled() and controls.seek_spin.isEnabled()
+    qtbot.waitUntil(lambda: source.position_us > 1_200_000, timeout=WAIT_MS)
+    passes = source.passes
+    controls.seek_spin.setFocus()
+    controls.seek_spin.selectAll()
+    qtbot.keyClicks(controls.seek_spin, "0.2")
+    qtbot.keyClick(controls.seek_spin, Qt.Key.Key_Return)
+    # back near 0.2 s within the same pass: the seek, not the loop starting over
+    qtbot.waitUntil(lambda: 200_000 <= source.position_us < 900_000 and source.passes == passes, timeout=WAIT_MS)
+    window.event_view.setFocus()
+    window.refresh_status()
+    assert 200 <= controls.seek_slider.value() < 1_200  # the slider follows (ms), the replay running on
+    results = _record_results(window)
+    qtbot.waitUntil(lambda: len(results) >= 2, timeout=WAIT_MS)  # windows keep coming after the seek
 
 
 def test_closing_the_window_stops_every_thread_within_two_seconds(qtbot, make_window, capfd):

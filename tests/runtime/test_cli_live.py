@@ -104,7 +104,8 @@ def test_stream_statistics_mode_records_what_it_saw(capsys, tmp_path):
                     "--record", str(out)])
     assert rc == 0
     summary = _lines(capsys.readouterr().out)[-1]
-    assert summary["n_events"] == 112549 and summary["status"] == "ended: end of recording"
+    assert summary["n_events"] == len(open_reader(DEMO).read_all())
+    assert summary["status"] == "ended: end of recording"
     assert np.array_equal(open_reader(out).read_all(), open_reader(DEMO).read_all())
 
 
@@ -120,3 +121,25 @@ def test_ezsr_record_writes_a_replayed_source(tmp_path):
     out = tmp_path / "rec.npz"
     assert ezsr(["record", str(DEMO), str(out)]) == 0
     assert np.array_equal(open_reader(out).read_all(), open_reader(DEMO).read_all())
+
+
+def test_duration_ends_the_run_even_when_no_result_comes(capsys):
+    # 0.0001x: the first 50 ms window would take minutes of wall time to fill
+    rc = ezsr_live(["--replay", str(DEMO), "--headless", *MODEL, "--labels", "a,b", "--speed", "0.0001",
+                    "--duration-s", "1"])
+    assert rc == 0
+    assert _lines(capsys.readouterr().out) == []
+
+
+@pytest.mark.parametrize("option", [["--window-ms", "0"], ["--window-events", "-5"], ["--max-results", "x"]])
+def test_invalid_window_options_are_refused_with_exit_2(capsys, option):
+    with pytest.raises(SystemExit) as exit_info:
+        ezsr_live(["--replay", str(DEMO), "--headless", *MODEL, *option])
+    assert exit_info.value.code == 2
+    assert option[0] in capsys.readouterr().err
+
+
+def test_an_unwritable_output_file_is_a_clear_error(capsys, tmp_path):
+    rc = ezsr_live(["--replay", str(DEMO), "--headless", *MODEL, "--output", str(tmp_path / "no" / "dir.jsonl")])
+    assert rc == 2
+    assert "cannot write the results there" in capsys.readouterr().err

@@ -1,12 +1,12 @@
 """The real-time pipeline with a real (tiny, random-weight) open_clip model."""
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
 import pytest
 
+from ezsr_live.drivers import open_reader
 from ezsr_live.drivers.sources import open_source
 from ezsr_live.model.recognizer import Recognizer, RecognizerConfig
 from ezsr_live.pipeline import LatestSlot, Pipeline, RuntimeSettings
@@ -58,7 +58,7 @@ def test_results_are_published_in_sensor_time_order(recognizer):
     assert len(results) >= 1
     t = [r.t_us for r in results]
     assert t == sorted(t) and len(set(t)) == len(t)
-    assert results[-1].t_us == 1999991  # the last window ends with the recording
+    assert results[-1].t_us == int(open_reader(DEMO).read_all()["t"].max())  # the last window ends the recording
     for r in results:
         assert len(r.topk) == 3 and {lab for lab, _ in r.topk} <= set(LABELS)
         probs = [p for _, p in r.topk]
@@ -82,9 +82,10 @@ def test_a_slow_encoder_skips_windows_instead_of_queueing_and_memory_stays_flat(
     assert pipeline.ring.nbytes == ring_bytes  # the ring never grows
     last = results[-1]
     assert last.windows_skipped > 100  # the source ran far ahead; windows were skipped
-    for r in results[1:]:
-        # no result waited for another inference: it is at most one inference old
-        assert r.latency_ms < r.infer_ms + 45.0
+    for prev, r in zip(results[1:], results[2:]):
+        # windows were skipped between every two results: nothing was queued, each
+        # result is of the newest window when its inference started
+        assert r.windows_skipped > prev.windows_skipped
     assert slow.calls <= len(results) + 2  # nothing computed that nobody could see
     assert max(rss[5:]) - min(rss[5:]) < 50
 
@@ -126,13 +127,11 @@ def test_an_error_in_the_worker_surfaces_to_the_consumer(recognizer):
 
 
 def test_stop_ends_every_thread_within_two_seconds(recognizer):
-    source = open_source(str(DEMO), speed=0.01, loop=True)
+    source = open_source(str(DEMO), speed=0.2, loop=True)  # slow: a replay waiting for its clock
     pipeline = Pipeline(source, SlowRecognizer(recognizer, 0.2), RuntimeSettings()).start()
-    time.sleep(0.3)
-    start = time.monotonic()
-    assert pipeline.stop(timeout=2.0)
-    assert time.monotonic() - start < 2.0
-    assert not any(t.name in ("ezsr-source", "ezsr-worker") for t in threading.enumerate())
+    assert pipeline.results.take(5.0) is not None
+    assert pipeline.stop(timeout=2.0)  # True: both threads ended within the 2 s
+    assert pipeline.alive_threads == []
 
 
 def test_pause_holds_results_and_step_releases_exactly_one(recognizer):
