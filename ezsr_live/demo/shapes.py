@@ -84,7 +84,7 @@ class ShapesConfig:
     """What the generator draws. Radii are fractions of the image side."""
 
     image_size: int = 64
-    radius_range: tuple[float, float] = (0.2, 0.42)
+    radius_range: tuple[float, float] = (0.22, 0.42)
     classes: tuple[str, ...] = SHAPE_CLASSES
     backgrounds: tuple[str, ...] = BACKGROUNDS
     max_distractors: int = 4

@@ -69,6 +69,12 @@ class TeacherConfig:
     workers: int = 0
     time_limit_s: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 2 or self.eval_every < 1 or self.eval_images < 1:
+            raise ValueError("steps, eval_every and eval_images must be positive and batch_size at least 2")
+        if self.warmup_steps < 0 or not 0.0 <= self.min_lr_ratio <= 1.0 or self.lr <= 0:
+            raise ValueError("warmup_steps must be non-negative, lr positive, min_lr_ratio in [0, 1]")
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["shapes"]["radius_range"] = list(self.shapes.radius_range)
@@ -116,8 +122,11 @@ class TeacherRun:
     tokenizer: Callable[[list[str]], torch.Tensor]
     config: TeacherConfig
     history: list[TrainingRecord]
-    final: ZeroShotResult | None
+    final: ZeroShotResult
+    #: images per second of wall time outside evaluation (rendering included)
     train_images_per_s: float
+    #: images per second of forward/backward/optimiser time alone
+    step_images_per_s: float
 
 
 def seed_everything(seed: int) -> None:
@@ -225,7 +234,10 @@ def train_teacher(cfg: TeacherConfig, on_record: Callable[[TrainingRecord], None
                                          prefetch_factor=4 if cfg.workers else None)
     history: list[TrainingRecord] = []
     t0 = time.perf_counter()
-    train_s = 0.0  # time in training steps and data, without evaluation
+    result: ZeroShotResult | None = None
+    result_step = -1
+    step_s = 0.0  # time in forward/backward/optimiser steps alone
+    eval_s = 0.0
     step = 0
     for step, (images, tokens, _labels) in enumerate(loader):
         t_step = time.perf_counter()
@@ -239,12 +251,15 @@ def train_teacher(cfg: TeacherConfig, on_record: Callable[[TrainingRecord], None
         optimizer.step()
         with torch.no_grad():  # CLIP's cap on the temperature
             model.logit_scale.clamp_(0, math.log(100))
-        train_s += time.perf_counter() - t_step
+        step_s += time.perf_counter() - t_step
         loss_value = loss.detach().item()
         done = step + 1
         out_of_time = cfg.time_limit_s is not None and time.perf_counter() - t0 >= cfg.time_limit_s
         if done % cfg.eval_every == 0 or done == cfg.steps or out_of_time:
-            res = zero_shot_eval(model, tokenizer, cfg.shapes, cfg.eval_images)
+            t_eval = time.perf_counter()
+            res = result = zero_shot_eval(model, tokenizer, cfg.shapes, cfg.eval_images)
+            result_step = done
+            eval_s += time.perf_counter() - t_eval
             rec = TrainingRecord(done, done * cfg.batch_size, time.perf_counter() - t0, loss_value, lr,
                                  res.top1, res.confusion_pairs(3))
             history.append(rec)
@@ -257,10 +272,13 @@ def train_teacher(cfg: TeacherConfig, on_record: Callable[[TrainingRecord], None
         if out_of_time:
             log.info("time limit reached after %d of %d steps", done, cfg.steps)
             break
-    final = zero_shot_eval(model, tokenizer, cfg.shapes, cfg.eval_images) if step >= 0 else None
+    seen = (step + 1) * cfg.batch_size
+    train_wall = time.perf_counter() - t0 - eval_s
+    if result is None or result_step != step + 1:
+        result = zero_shot_eval(model, tokenizer, cfg.shapes, cfg.eval_images)
     model.eval()
-    rate = (step + 1) * cfg.batch_size / train_s if train_s > 0 else float("nan")
-    return TeacherRun(model, tokenizer, cfg, history, final, rate)
+    rates = {"train_images_per_s": seen / train_wall, "step_images_per_s": seen / step_s if step_s else float("nan")}
+    return TeacherRun(model, tokenizer, cfg, history, result, **rates)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -323,10 +341,11 @@ def _summary(run: TeacherRun) -> dict[str, Any]:
     curve = [{"step": r.step, "images": r.images_seen, "seconds": round(r.seconds, 1), "loss": round(r.loss, 4),
               "top1": r.top1} for r in run.history if r.top1 is not None]
     return {
-        "final_top1": run.final.top1 if run.final else None,
-        "per_class_top1": run.final.per_class if run.final else None,
-        "confusions": run.final.confusion_pairs(8) if run.final else None,
+        "final_top1": run.final.top1,
+        "per_class_top1": run.final.per_class,
+        "confusions": run.final.confusion_pairs(8),
         "train_images_per_s": round(run.train_images_per_s, 1),
+        "step_images_per_s": round(run.step_images_per_s, 1),
         "curve": curve,
     }
 
@@ -348,16 +367,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fp32", action="store_true", help="save fp32 weights (default fp16)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    cfg = TeacherConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup,
-                        seed=args.seed, eval_every=args.eval_every, eval_images=args.eval_images,
-                        threads=args.threads, workers=args.workers,
-                        time_limit_s=args.minutes * 60 if args.minutes else None)
+    try:
+        cfg = TeacherConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup,
+                            seed=args.seed, eval_every=args.eval_every, eval_images=args.eval_images,
+                            threads=args.threads, workers=args.workers,
+                            time_limit_s=args.minutes * 60 if args.minutes else None)
+    except ValueError as exc:
+        p.error(str(exc))
     run = train_teacher(cfg)
     summary = _summary(run)
     save_teacher(run.model, args.out / "teacher.safetensors", fp16=not args.fp32, config=cfg,
-                 metrics={k: summary[k] for k in ("final_top1", "per_class_top1", "train_images_per_s")})
+                 metrics={k: summary[k] for k in ("final_top1", "per_class_top1", "train_images_per_s",
+                                                  "step_images_per_s")})
     (args.out / "run.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: summary[k] for k in ("final_top1", "confusions", "train_images_per_s")}))
+    print(json.dumps({k: summary[k] for k in ("final_top1", "confusions", "train_images_per_s", "step_images_per_s")}))
     return 0
 
 
