@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from ezsr_live.model import knn
 from ezsr_live.model.clip_loader import DEVICE_CHOICES
 from ezsr_live.model.recognizer import RecognizerConfig
+
+log = logging.getLogger(__name__)
 
 
 def _positive_int(text: str) -> int:
@@ -19,10 +22,12 @@ def _positive_int(text: str) -> int:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("model")
-    g.add_argument("--model", default="ViT-B-32", help="open_clip architecture, e.g. ViT-B-32, ViT-B-16, ViT-L-14")
-    g.add_argument("--pretrained", default="openai",
+    g.add_argument("--model", default=None,
+                   help="open_clip architecture, e.g. ViT-B-32, ViT-B-16, ViT-L-14 (default: the best model of "
+                        "weights/registry.json whose weights are present, else the bundled demo model)")
+    g.add_argument("--pretrained", default=None,
                    help="open_clip pretrained tag (e.g. openai; downloaded into open_clip's cache on first use), "
-                        "a checkpoint file, or '' for random weights")
+                        "a checkpoint file, or '' for random weights (default with --model: openai)")
     g.add_argument("--event-weights", metavar="PATH",
                    help="distilled event encoder: our .safetensors (+ .json sidecar) or an official "
                         "EZSR-OPENAI-*.pt; without it the raw CLIP tower runs on event frames (poor accuracy)")
@@ -37,10 +42,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                    help="CPU inference threads (default: all cores but one)")
 
     v = parser.add_argument_group("vocabulary")
-    v.add_argument("--labels", default="imagenet",
-                   help="built-in set (imagenet, caltech101, cifar10), a file (one label per line), or 'cat,dog,car'")
-    v.add_argument("--templates", default="openai",
-                   help="prompt templates: openai (CLIP's 80, default), short (7), photo (1) or a file with {}")
+    v.add_argument("--labels", default=None,
+                   help="built-in set (imagenet, caltech101, cifar10), a file (one label per line), or 'cat,dog,car' "
+                        "(default: the registered model's own vocabulary, else imagenet)")
+    v.add_argument("--templates", default=None,
+                   help="prompt templates: openai (CLIP's 80), short (7), photo (1) or a file with {} "
+                        "(default: the registered model's own, else openai)")
     v.add_argument("--top-k", type=_positive_int, default=5, help="labels reported per frame (default: 5)")
 
     k = parser.add_argument_group("k-NN translation")
@@ -54,13 +61,33 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> RecognizerConfig:
+    """The recogniser the options describe. Without --model, --weights and --event-weights,
+    the best registered model present on this machine is used (and named in the log)."""
+    from ezsr_live.errors import ModelError
+    from ezsr_live.model.registry import default_model, lookup
+
     if getattr(args, "model_config", None):
         from ezsr_live.model.clip_loader import register_model_config
 
         register_model_config(args.model_config)
+    registry_name, model = args.weights, args.model
+    if registry_name is None and model is None and args.event_weights is None:
+        spec = default_model()
+        if spec is None:
+            raise ModelError("no model given (--model/--event-weights or --weights NAME) and none of "
+                             "weights/registry.json is present on this machine")
+        registry_name = spec.name
+        log.info("using the registered model %r (%s)%s", spec.name, spec.base_model,
+                 "; for real scenes put an official EZSR release (e.g. EZSR-OPENAI-VITB16.pt) into weights/ "
+                 "or pass --model ViT-B-16 --event-weights FILE" if spec.rank <= 0 else "")
+    spec = lookup(registry_name) if registry_name else None
+    labels = args.labels or (spec.labels_arg if spec is not None and spec.labels else "imagenet")
+    templates = args.templates or (spec.templates_arg if spec is not None and spec.templates else "openai")
+    knn_pool = args.knn_pool or (str(spec.knn_pool_path) if spec is not None and spec.knn_pool_path else None)
+    pretrained = "openai" if args.pretrained is None else (args.pretrained or None)
     return RecognizerConfig(
-        model=args.model, pretrained=args.pretrained or None, event_weights=args.event_weights,
-        registry_name=args.weights, device=args.device, cuda_graph=not args.no_cuda_graph,
-        threads=args.threads, labels=args.labels, templates=args.templates, top_k=args.top_k,
-        knn_pool=args.knn_pool, knn_k=args.knn_k, knn_tau=args.knn_tau, knn_alpha=args.knn_alpha,
+        model=model or "ViT-B-32", pretrained=pretrained, event_weights=args.event_weights,
+        registry_name=registry_name, device=args.device, cuda_graph=not args.no_cuda_graph,
+        threads=args.threads, labels=labels, templates=templates, top_k=args.top_k,
+        knn_pool=knn_pool, knn_k=args.knn_k, knn_tau=args.knn_tau, knn_alpha=args.knn_alpha,
     )

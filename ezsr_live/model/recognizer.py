@@ -144,10 +144,10 @@ class Recognizer:
         """Load CLIP, the event encoder, the vocabulary and the pool as ``cfg`` says."""
         model, pretrained, event_weights = cfg.model, cfg.pretrained, cfg.event_weights
         if cfg.registry_name:
-            from ezsr_live.model.registry import lookup, verify_event_weights
+            from ezsr_live.model.registry import lookup, verify_event_weights, verify_pretrained
 
             spec = lookup(cfg.registry_name)
-            model, pretrained = spec.base_model, spec.pretrained
+            model, pretrained = spec.base_model, verify_pretrained(spec)
             event_weights = event_weights or verify_event_weights(spec)
         device = resolve_device(cfg.device)
         precision = cfg.precision or ("fp16" if device.type == "cuda" else "fp32")

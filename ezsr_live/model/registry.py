@@ -40,6 +40,45 @@ class ModelSpec:
     input_size: int
     representation: str
     root: Path  # folder that relative event_weights names resolve against
+    pretrained_sha256: str | None = None  # when ``pretrained`` is a file shipped beside the registry
+    labels: str | None = None  # default vocabulary (a label file beside the registry, or a built-in set)
+    templates: str | None = None  # default prompt templates (a file beside the registry, or a set name)
+    knn_pool: str | None = None  # default k-NN pool folder beside the registry
+    rank: int = 0  # default-model preference when several are available: higher first
+
+    def _local(self, name: str | None) -> Path | None:
+        if not name:
+            return None
+        p = Path(name)
+        p = p if p.is_absolute() else self.root / p
+        return p if p.exists() else None
+
+    @property
+    def pretrained_arg(self) -> str | None:
+        """What to pass to open_clip: a shipped checkpoint's full path, else the tag."""
+        local = self._local(self.pretrained)
+        return str(local) if local is not None else self.pretrained
+
+    @property
+    def labels_arg(self) -> str | None:
+        local = self._local(self.labels)
+        return str(local) if local is not None else self.labels
+
+    @property
+    def templates_arg(self) -> str | None:
+        local = self._local(self.templates)
+        return str(local) if local is not None else self.templates
+
+    @property
+    def knn_pool_path(self) -> Path | None:
+        return self._local(self.knn_pool)
+
+    def available(self) -> bool:
+        """Are the event weights (and a shipped teacher, if any) present on this machine?"""
+        ew = self.event_weights_path
+        if ew is None or not ew.is_file():
+            return False
+        return self.pretrained_sha256 is None or self._local(self.pretrained) is not None
 
     @property
     def event_weights_path(self) -> Path | None:
@@ -73,6 +112,8 @@ def load_registry(path: str | os.PathLike | None = None) -> dict[str, ModelSpec]
             pretrained=entry.get("pretrained"), event_weights=entry.get("event_weights"),
             sha256=sha.lower() if sha else None, input_size=int(entry["input_size"]),
             representation=str(entry["representation"]), root=path.parent,
+            pretrained_sha256=entry.get("pretrained_sha256"), labels=entry.get("labels"),
+            templates=entry.get("templates"), knn_pool=entry.get("knn_pool"), rank=int(entry.get("rank", 0)),
         )
         if spec.name in specs:
             raise ModelError(f"{path}: duplicate registry name {spec.name!r}")
@@ -110,6 +151,26 @@ def verify_event_weights(spec: ModelSpec) -> Path | None:
     if actual != spec.sha256:
         raise ModelError(f"{path}: sha256 {actual} does not match the registry's {spec.sha256} for {spec.name!r}")
     return path
+
+
+def verify_pretrained(spec: ModelSpec) -> str | None:
+    """The ``pretrained`` argument for open_clip, after checking a shipped checkpoint's sha256."""
+    if spec.pretrained_sha256 is None:
+        return spec.pretrained_arg
+    path = spec._local(spec.pretrained)
+    if path is None:
+        raise ModelError(f"{spec.root / str(spec.pretrained)}: CLIP weights for {spec.name!r} not found")
+    actual = sha256_of(path)
+    if actual != spec.pretrained_sha256.lower():
+        raise ModelError(f"{path}: sha256 {actual} does not match the registry's "
+                         f"{spec.pretrained_sha256} for {spec.name!r}")
+    return str(path)
+
+
+def default_model(registry: str | os.PathLike | None = None) -> ModelSpec | None:
+    """The best registered model whose weights are present here (highest rank first)."""
+    specs = [s for s in load_registry(registry).values() if s.available()]
+    return max(specs, key=lambda s: s.rank) if specs else None
 
 
 def describe(spec: ModelSpec) -> dict[str, Any]:

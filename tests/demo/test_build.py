@@ -1,0 +1,162 @@
+"""The demo build: students, pools, demo recording and ablation from a teacher, in one command.
+
+The build runs once (``--quick``) against a randomly initialised teacher of the real demo
+architecture: the numbers mean nothing, the artifacts' formats and contents are checked.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ezsr_live.demo import build as demo_build
+from ezsr_live.demo.build import HELD_OUT, POOL_NAME, RECORDING_NAME, SEEN, SEEN_POOL_NAME, STUDENT_NAMES, student_file
+from ezsr_live.demo.recording import RecordingConfig, Segment, label_at, read_ground_truth, segment_order, write_recording
+from ezsr_live.demo.shapes import SHAPE_CLASSES
+from ezsr_live.demo.teacher import DEMO_MODEL, build_model, file_sha256, load_teacher, save_teacher
+
+LABELS_FILE = Path(__file__).resolve().parents[2] / "weights" / "demo" / "labels.txt"
+SHIPPED_TEACHER_NAME = "ezsr-demo.safetensors"
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    model, _ = build_model()
+    path = tmp_path_factory.mktemp("teacher") / "teacher.safetensors"
+    save_teacher(model.eval(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(teacher, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("demo-build")
+    torch_threads = torch.get_num_threads()
+    try:
+        rc = demo_build.main(["--teacher", str(teacher), "--out", str(out), "--quick",
+                              "--teacher-name", SHIPPED_TEACHER_NAME])
+    finally:
+        torch.set_num_threads(torch_threads)
+    assert rc == 0
+    return out, json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+def _read_all(path: Path):
+    from ezsr_live.drivers import open_reader
+
+    with open_reader(path) as reader:
+        info = reader.info
+        events = np.concatenate(list(reader))
+    return info, events
+
+
+def test_quick_build_reports_every_ablation_row_and_stage(built):
+    out, doc = built
+    encoders = [r["encoder"] for r in doc["ablation"]]
+    assert encoders[0].startswith("teacher on RGB") and encoders[1].startswith("teacher image tower on event")
+    # three students, each alone and with each of the two pools
+    assert len(encoders) == 2 + 3 * 3
+    assert {r.get("pool") for r in doc["ablation"]} == {None, "all", "seen"}
+    for row in doc["ablation"]:
+        for key in ("synthetic_all", "synthetic_held_out", "synthetic_seen"):
+            assert 0.0 <= row[key] <= 1.0
+    assert all(r["recording_all"] is not None for r in doc["ablation"][1:])
+    assert doc["ablation"][0]["counts"]["recording_windows"] > 0
+    assert set(doc["stage_seconds"]) >= {"render training images", "k-NN pools", "demo recording", "ablation",
+                                         *(f"distil {n} student" for n in STUDENT_NAMES)}
+    markdown = (out / "results.md").read_text(encoding="utf-8")
+    assert "python -m ezsr_live.demo.build" in markdown and "--quick" in markdown
+    assert "| InfoNCE student + k-NN (seen pool) |" in markdown
+
+
+def test_recording_reads_back_as_evt3_with_ground_truth_in_its_own_time(built):
+    out, doc = built
+    info, events = _read_all(out / RECORDING_NAME)
+    assert info.format == "evt3" and (info.geometry.width, info.geometry.height) == (64, 64)
+    assert len(events) == doc["recording"]["events"] > 0
+    segments = read_ground_truth(out / "shapes_demo.json")
+    assert segments[0].t_start_us == 0
+    assert all(a.t_end_us == b.t_start_us for a, b in zip(segments, segments[1:]))
+    assert events["t"].min() >= 0 and events["t"].max() < segments[-1].t_end_us
+    assert None not in label_at(segments, events["t"])  # every event lies inside a segment
+    labels = LABELS_FILE.read_text(encoding="utf-8").split()
+    assert {s.label for s in segments} <= set(labels)
+    raw = json.loads((out / "shapes_demo.json").read_text(encoding="utf-8"))
+    assert all(set(d) == {"t_start_us", "t_end_us", "label"} and isinstance(d["t_start_us"], int) for d in raw)
+
+
+def test_pools_carry_the_shipped_teacher_identity_and_only_the_seen_pool_lacks_held_out_classes(built):
+    from ezsr_live.model.knn import open_pool
+
+    out, _ = built
+    model_id = f"{DEMO_MODEL}/{SHIPPED_TEACHER_NAME}"
+    full = open_pool(out / POOL_NAME, model_id, 64)
+    seen = open_pool(out / SEEN_POOL_NAME, model_id, 64)
+    assert full.meta.label_names == list(SHAPE_CLASSES)
+    full_labels = {full.meta.label_names[i] for i in full.label_ids}
+    seen_labels = {seen.meta.label_names[i] for i in seen.label_ids}
+    assert seen_labels <= set(SEEN) and not seen_labels & set(HELD_OUT)
+    assert full_labels & set(HELD_OUT)
+    assert sum(f.stat().st_size for f in (out / POOL_NAME).iterdir()) <= 10_000_000
+
+
+def test_students_load_as_fp16_event_weights_of_the_demo_tower(built, teacher):
+    from ezsr_live.model.event_encoder import make_event_encoder
+
+    out, doc = built
+    clip = load_teacher(teacher)
+    frame = torch.zeros(1, 3, 64, 64)
+    for name in STUDENT_NAMES:
+        path = out / student_file(name)
+        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        assert meta["dtype"] == "float16" and meta["sha256"] == file_sha256(path)
+        assert meta["demo"]["held_out_classes"] == list(HELD_OUT)
+        tower, info = make_event_encoder(clip.model, DEMO_MODEL, path, clip.image_size, keep_rgb_tower=True)
+        assert info.base_model == DEMO_MODEL and info.input_size == 64
+        with torch.no_grad():
+            assert tower(frame).shape == (1, clip.embed_dim)
+    assert doc["students"]["infonce"]["loss"]["kind"] == "infonce"
+    assert doc["students"]["combined"]["loss"]["infonce_weight"] > 0
+
+
+def test_training_images_hold_only_the_seen_classes(tmp_path):
+    demo_build.render_training_images(tmp_path, 40, seed=3)
+    folders = {p.name for p in tmp_path.iterdir() if any(p.iterdir())}
+    assert folders and folders <= set(SEEN)
+    assert sum(1 for _ in tmp_path.rglob("*.png")) == 40
+
+
+def test_recording_is_identical_for_a_seed_and_differs_across_seeds(tmp_path):
+    cfg = RecordingConfig(classes=("star", "ring", "heart"), repeats=1, segment_ms=(100.0, 120.0))
+    a, ga, _ = write_recording(tmp_path / "a" / "demo.raw", cfg, seed=5)
+    b, gb, _ = write_recording(tmp_path / "b" / "demo.raw", cfg, seed=5)
+    c, gc, _ = write_recording(tmp_path / "c" / "demo.raw", cfg, seed=6)
+    assert a.read_bytes() == b.read_bytes() and ga.read_bytes() == gb.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+
+
+def test_default_recording_shows_every_class_at_least_twice_within_the_size_budget(tmp_path):
+    path, gt, n_events = write_recording(tmp_path / RECORDING_NAME, RecordingConfig(), seed=0)
+    segments = read_ground_truth(gt)
+    counts = {c: sum(s.label == c for s in segments) for c in SHAPE_CLASSES}
+    assert min(counts.values()) >= 2
+    assert all(a.label != b.label for a, b in zip(segments, segments[1:]))
+    assert all(400_000 <= s.t_end_us - s.t_start_us <= 600_000 for s in segments)
+    assert path.stat().st_size <= 5_000_000 and n_events > 0
+
+
+def test_segment_order_never_repeats_a_class_back_to_back():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        order = segment_order(SHAPE_CLASSES, 3, rng)
+        assert sorted(order) == sorted(SHAPE_CLASSES * 3)
+        assert all(a != b for a, b in zip(order, order[1:]))
+
+
+def test_label_at_maps_times_to_their_segment_and_none_outside():
+    segments = [Segment(0, 100, "star"), Segment(100, 250, "ring"), Segment(300, 400, "heart")]
+    assert label_at(segments, np.array([-1, 0, 99, 100, 249, 250, 300, 400])) == \
+        [None, "star", "star", "ring", "ring", None, "heart", None]
