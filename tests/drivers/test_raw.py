@@ -14,25 +14,13 @@ from ezsr_live.drivers.raw import RawReader, read_header
 from ezsr_live.errors import FormatError
 from ezsr_live.events import EVENT_DTYPE, TRIGGER_DTYPE, Geometry, concat_events, make_events
 
+from .formats_support import reference_summary
+
 RAW_SAMPLES = ["evt3_gen41_1280x720.raw", "evt2_gen3_640x480.raw"]
+
 SAMPLE_FORMAT = {"evt3_gen41_1280x720.raw": "evt3", "evt2_gen3_640x480.raw": "evt2"}
 WRITER_SUFFIXES = {"evt3": ".raw", "evt2": ".evt2.raw"}
 PERIOD_BITS = {"evt3": 24, "evt2": 34}
-
-
-def summary(events: np.ndarray) -> dict[str, int]:
-    t = events["t"]
-    return {
-        "n_events": len(events),
-        "t_first": int(t[0]),
-        "t_last": int(t[-1]),
-        "x_max": int(events["x"].max()),
-        "y_max": int(events["y"].max()),
-        "n_on": int((events["p"] == 1).sum()),
-        "sum_x": int(events["x"].sum(dtype=np.int64)),
-        "sum_y": int(events["y"].sum(dtype=np.int64)),
-        "sum_dt": int((t - t[0]).sum()),
-    }
 
 
 def read_chunks(path: Path, **kwargs: object) -> tuple[np.ndarray, np.ndarray, RawReader]:
@@ -57,8 +45,8 @@ def write_raw(path: Path, header: str, words: list[int], word_format: str) -> Pa
 def test_sample_decodes_to_reference_values(samples_dir: Path, reference: dict, name: str) -> None:
     reader = open_reader(samples_dir / name)
     events = reader.read_all()
-    expected = {k: reference[name][k] for k in summary(events)}
-    assert summary(events) == expected
+    expected = {k: reference[name][k] for k in reference_summary(events)}
+    assert reference_summary(events) == expected
     assert reader.info.format == SAMPLE_FORMAT[name]
     assert reader.stats.out_of_bounds == 0
 
