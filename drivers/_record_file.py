@@ -17,7 +17,7 @@ from typing import BinaryIO, ClassVar, Iterator
 import numpy as np
 
 from ezsr_live.errors import FormatError
-from ezsr_live.events import DEFAULT_CHUNK_EVENTS, EVENT_DTYPE, Geometry, SourceInfo
+from ezsr_live.events import EVENT_DTYPE, Geometry, SourceInfo
 
 from .base import Chunk, EventReader
 
@@ -63,14 +63,8 @@ class RecordFileReader(EventReader):
 
     record_size: ClassVar[int] = 0
 
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        *,
-        geometry: Geometry | None = None,
-        chunk_events: int = DEFAULT_CHUNK_EVENTS,
-    ) -> None:
-        super().__init__(path, geometry=geometry, chunk_events=chunk_events)
+    def _open(self) -> None:
+        geometry = self.requested_geometry
         try:
             with open(self.path, "rb") as f:
                 header, self.data_offset = self._parse_header(f)

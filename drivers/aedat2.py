@@ -48,9 +48,7 @@ class Aedat2Reader(RecordFileReader):
     format = "aedat2"
     record_size = AEDAT2_RECORD_SIZE
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.stats = Aedat2Stats()
+    stats_type = Aedat2Stats
 
     def _parse_header(self, f: BinaryIO) -> tuple[dict[str, str], int]:
         lines, offset = read_text_header(self.path, f, b"#", end_line=AEDAT2_HEADER_END)

@@ -43,10 +43,8 @@ class AtisBinReader(RecordFileReader):
     format = "atis_bin"
     record_size = ATIS_RECORD_SIZE
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.stats = AtisStats()
-        self._time_offset = 0
+    stats_type = AtisStats
+    _time_offset = 0
 
     def _parse_header(self, f: BinaryIO) -> tuple[dict[str, str], int]:
         return {}, 0

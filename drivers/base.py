@@ -45,13 +45,15 @@ class ReaderStats:
 class EventReader(abc.ABC):
     """A recording opened for streaming reads.
 
-    Subclasses set :attr:`info` in ``__init__`` (validating the header there, so that a
-    bad file fails at open time with a :class:`~ezsr_live.errors.FormatError`) and
-    implement :meth:`iter_chunks`.
+    Subclasses implement :meth:`_open`, which sets :attr:`info` (validating the header
+    there, so that a bad file fails at open time with a
+    :class:`~ezsr_live.errors.FormatError`), and :meth:`iter_chunks`.
     """
 
     #: short format name, e.g. "evt3"; also the value of ``info.format``
     format: ClassVar[str] = ""
+    #: the counters this reader keeps (a format may add its own)
+    stats_type: ClassVar[type[ReaderStats]] = ReaderStats
 
     def __init__(
         self,
@@ -65,8 +67,13 @@ class EventReader(abc.ABC):
         self.chunk_events = int(chunk_events)
         if self.chunk_events < 1:
             raise ValueError(f"chunk_events must be at least 1, got {chunk_events}")
-        self.stats = ReaderStats()
-        self.info: SourceInfo  # set by subclasses
+        self.stats = self.stats_type()
+        self.info: SourceInfo  # set by _open
+        self._open()
+
+    @abc.abstractmethod
+    def _open(self) -> None:
+        """Read and check the header; set :attr:`info` (``requested_geometry`` wins)."""
 
     @property
     def geometry(self) -> Geometry:

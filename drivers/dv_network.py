@@ -7,7 +7,6 @@ retries with exponential back-off (capped) until it gets the stream back or is s
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 

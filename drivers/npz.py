@@ -37,7 +37,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from ezsr_live.errors import FormatError
-from ezsr_live.events import DEFAULT_CHUNK_EVENTS, EVENT_DTYPE, EventPacket, Geometry, SourceInfo
+from ezsr_live.events import EVENT_DTYPE, EventPacket, Geometry, SourceInfo
 
 from .base import Chunk, EventReader, EventWriter
 from .registry import register_reader, register_writer
@@ -130,14 +130,8 @@ class NpzReader(EventReader):
 
     format = "npz"
 
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        *,
-        geometry: Geometry | None = None,
-        chunk_events: int = DEFAULT_CHUNK_EVENTS,
-    ) -> None:
-        super().__init__(path, geometry=geometry, chunk_events=chunk_events)
+    def _open(self) -> None:
+        geometry = self.requested_geometry
         try:
             with zipfile.ZipFile(self.path) as zf:
                 self._members, layout, sensor = self._inspect(zf)

@@ -61,7 +61,6 @@ import numpy as np
 
 from ezsr_live.errors import FormatError
 from ezsr_live.events import (
-    DEFAULT_CHUNK_EVENTS,
     EVENT_DTYPE,
     TRIGGER_DTYPE,
     EventPacket,
@@ -213,14 +212,8 @@ class RawReader(EventReader):
 
     format = "raw"
 
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        *,
-        geometry: Geometry | None = None,
-        chunk_events: int = DEFAULT_CHUNK_EVENTS,
-    ) -> None:
-        super().__init__(path, geometry=geometry, chunk_events=chunk_events)
+    def _open(self) -> None:
+        geometry = self.requested_geometry
         try:
             header = read_header(self.path)
         except OSError as exc:
