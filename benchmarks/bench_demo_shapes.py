@@ -2,8 +2,8 @@
 
 Rows: images/s rendered by :class:`ezsr_live.demo.shapes.ShapeGenerator` at 64 px and
 224 px (batch 1 and batch 128), and training images/s of the ``ezsr-demo`` CLIP (one
-contrastive AdamW step per batch, data rendered in the same thread, as
-``python -m ezsr_live.demo.teacher`` does with ``--workers 0``).
+contrastive AdamW step per batch, data rendered in the same thread, as the teacher
+training of ``ezsr demo train`` does with ``TeacherConfig(workers=0)``).
 
 Usage: python benchmarks/bench_demo_shapes.py [--seconds 3]
 Numbers on a shared CPU are noisy: other processes compete for the same cores.

@@ -44,3 +44,17 @@ def test_every_package_directory_is_installed():
             rel = init.parent.relative_to(root).parts
             found.add(".".join((top, *rel)))
     assert found == declared
+
+
+def test_building_the_command_line_parsers_imports_neither_torch_nor_open_clip():
+    """``ezsr --help`` and ``ezsr-live --help`` answer at once: the heavy imports wait
+    until a command runs."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from ezsr_live.cli import live, toolbox\n"
+            "toolbox.build_parser(); live.build_parser()\n"
+            "print(sorted(m for m in ('torch', 'open_clip', 'faiss') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from ezsr_live.model.cli_options import config_from_args
     from ezsr_live.model.recognizer import Recognizer
 
+    if args.labels is not None:
+        # the dataset's classes are the vocabulary: a --labels list would silently score nothing
+        raise EzsrError("--labels does not apply to eval: the dataset's classes are the vocabulary; "
+                        "rename them with --class-names FILE ('FOLDER NAME' lines)")
     eval_set = discover(args.dataset, args.root, list_file=args.list, class_names_file=args.class_names)
     try:
         config = EvalConfig(args.window, args.window_events, args.length_jitter, args.seed, max(1, args.batch_size),
@@ -43,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise EzsrError(str(exc)) from None
     rcfg = config_from_args(args)
-    rcfg.labels = list(dict.fromkeys(eval_set.class_names))  # the dataset's classes, not --labels
+    rcfg.labels = list(dict.fromkeys(eval_set.class_names))
     rcfg.knn_pool = None  # scored both ways below
     recognizer = Recognizer.from_config(rcfg)
     vocab = recognizer.vocabulary

@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--pretrained", default=d.pretrained, help="open_clip tag or checkpoint ('' for random)")
     m.add_argument("--model-config", metavar="JSON", help="extra open_clip architecture config")
     m.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda", "mps"))
+    m.add_argument("--freeze", metavar="PREFIX", action="append", default=[],
+                   help="keep the tower's parameters whose names start with PREFIX at the teacher's values "
+                        "(repeatable; e.g. --freeze layer3 --freeze layer4 --freeze attnpool for a ResNet "
+                        "tower, --freeze transformer.resblocks.6 for a ViT's later blocks)")
     o = parser.add_argument_group("optimisation")
     o.add_argument("--steps", type=int, default=d.steps, help=f"optimiser steps (default {d.steps})")
     o.add_argument("--batch-size", type=int, default=d.batch_size, help=f"per process (default {d.batch_size})")
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, min_lr_ratio=args.min_lr_ratio,
         clip_grad=args.clip_grad, amp=args.amp, device=args.device, workers=args.workers, seed=args.seed,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, resume=args.resume, sensor=args.sensor,
-        loss=loss, synth=synth_config_from_args(args), progress=not args.no_progress)
+        loss=loss, synth=synth_config_from_args(args), progress=not args.no_progress, freeze=tuple(args.freeze))
     result = train(cfg)
     if result.encoder_path is not None:
         start = f"resumed at step {result.start_step}, " if result.start_step else ""

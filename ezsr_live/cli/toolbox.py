@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "ezsr_live.cli.cmd_synth",
     "ezsr_live.cli.cmd_train",
     "ezsr_live.cli.cmd_eval",
+    "ezsr_live.cli.cmd_demo",
 )
 
 
@@ -41,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args._argv = argv  # for commands that record how they were run
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="ezsr: %(message)s",

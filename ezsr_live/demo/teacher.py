@@ -15,17 +15,15 @@ Checkpoints are ``NAME.safetensors`` (open_clip's state dict, loadable with
 ``load_clip("ezsr-demo", pretrained=PATH)``) plus a ``NAME.json`` sidecar (architecture,
 labels, prompts, training configuration, metrics, sha256). Nothing is pickled.
 
-Run ``python -m ezsr_live.demo.teacher --help``.
+``ezsr demo train`` runs it (:mod:`ezsr_live.cli.cmd_demo`).
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
 import math
 import random
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -350,39 +348,16 @@ def _summary(run: TeacherRun) -> dict[str, Any]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ezsr_live.demo.teacher",
-                                description="Train the demo CLIP on generated shapes and evaluate it zero-shot.")
-    p.add_argument("--out", type=Path, required=True, help="output folder (teacher.safetensors/.json, run.json)")
-    p.add_argument("--steps", type=int, default=TeacherConfig.steps)
-    p.add_argument("--batch-size", type=int, default=TeacherConfig.batch_size)
-    p.add_argument("--lr", type=float, default=TeacherConfig.lr)
-    p.add_argument("--warmup", type=int, default=TeacherConfig.warmup_steps)
-    p.add_argument("--seed", type=int, default=TeacherConfig.seed)
-    p.add_argument("--eval-every", type=int, default=TeacherConfig.eval_every)
-    p.add_argument("--eval-images", type=int, default=TeacherConfig.eval_images)
-    p.add_argument("--threads", type=int, default=TeacherConfig.threads)
-    p.add_argument("--workers", type=int, default=TeacherConfig.workers)
-    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall time")
-    p.add_argument("--fp32", action="store_true", help="save fp32 weights (default fp16)")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    try:
-        cfg = TeacherConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup,
-                            seed=args.seed, eval_every=args.eval_every, eval_images=args.eval_images,
-                            threads=args.threads, workers=args.workers,
-                            time_limit_s=args.minutes * 60 if args.minutes else None)
-    except ValueError as exc:
-        p.error(str(exc))
+def train_and_save(cfg: TeacherConfig, out: Path, fp16: bool = True) -> tuple[Path, dict[str, Any]]:
+    """Train a teacher, write ``out/teacher.safetensors`` (+ sidecar) and ``out/run.json``;
+    returns the weights' path and the run's summary."""
     run = train_teacher(cfg)
     summary = _summary(run)
-    save_teacher(run.model, args.out / "teacher.safetensors", fp16=not args.fp32, config=cfg,
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / "teacher.safetensors"
+    save_teacher(run.model, weights, fp16=fp16, config=cfg,
                  metrics={k: summary[k] for k in ("final_top1", "per_class_top1", "train_images_per_s",
                                                   "step_images_per_s")})
-    (args.out / "run.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: summary[k] for k in ("final_top1", "confusions", "train_images_per_s", "step_images_per_s")}))
-    return 0
+    (out / "run.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return weights, summary
 
-
-if __name__ == "__main__":
-    sys.exit(main())

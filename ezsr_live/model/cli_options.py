@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ezsr_live.model import knn
-from ezsr_live.model.clip_loader import DEVICE_CHOICES
-from ezsr_live.model.recognizer import RecognizerConfig
+from typing import TYPE_CHECKING
+
+from ezsr_live.model.defaults import DEVICE_CHOICES, KNN_ALPHA, KNN_K, KNN_TAU
+
+if TYPE_CHECKING:
+    from ezsr_live.model.recognizer import RecognizerConfig
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +55,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
     k = parser.add_argument_group("k-NN translation")
     k.add_argument("--knn-pool", metavar="PATH", help="pool built by 'ezsr pool build' with the same --model")
-    k.add_argument("--knn-k", type=_positive_int, default=knn.DEFAULT_K,
-                   help=f"neighbours (default: {knn.DEFAULT_K})")
-    k.add_argument("--knn-tau", type=float, default=knn.DEFAULT_TAU,
-                   help=f"softmax temperature over neighbour similarities (default: {knn.DEFAULT_TAU})")
-    k.add_argument("--knn-alpha", type=float, default=knn.DEFAULT_ALPHA,
-                   help=f"weight of the event embedding against the neighbours (default: {knn.DEFAULT_ALPHA})")
+    k.add_argument("--knn-k", type=_positive_int, default=KNN_K,
+                   help=f"neighbours (default: {KNN_K})")
+    k.add_argument("--knn-tau", type=float, default=KNN_TAU,
+                   help=f"softmax temperature over neighbour similarities (default: {KNN_TAU})")
+    k.add_argument("--knn-alpha", type=float, default=KNN_ALPHA,
+                   help=f"weight of the event embedding against the neighbours (default: {KNN_ALPHA})")
 
 
 def config_from_args(args: argparse.Namespace) -> RecognizerConfig:
     """The recogniser the options describe. Without --model, --weights and --event-weights,
     the best registered model present on this machine is used (and named in the log)."""
     from ezsr_live.errors import ModelError
+    from ezsr_live.model.recognizer import RecognizerConfig
     from ezsr_live.model.registry import default_model, lookup
 
     if getattr(args, "model_config", None):

@@ -19,10 +19,9 @@ import open_clip
 import torch
 
 from ezsr_live.errors import ModelError
+from ezsr_live.model.defaults import DEVICE_CHOICES  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 def resolve_device(spec: str | torch.device = "auto") -> torch.device:

@@ -38,12 +38,11 @@ import numpy as np
 import torch
 
 from ezsr_live.errors import ModelError
+from ezsr_live.model.defaults import KNN_ALPHA, KNN_K, KNN_TAU
 
 log = logging.getLogger(__name__)
 
-DEFAULT_K = 16
-DEFAULT_TAU = 0.05
-DEFAULT_ALPHA = 0.5
+DEFAULT_K, DEFAULT_TAU, DEFAULT_ALPHA = KNN_K, KNN_TAU, KNN_ALPHA
 EXACT_LIMIT = 200_000
 POOL_FORMAT = "ezsr-live pool"
 POOL_VERSION = 1

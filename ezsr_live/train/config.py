@@ -60,6 +60,10 @@ class TrainConfig:
     synth: SynthConfig = field(default_factory=SynthConfig)
     progress: bool = True
     run_name: str | None = None
+    #: tower parameter-name prefixes kept at the teacher's values (their norm layers in
+    #: eval mode): training only the early layers makes the student an input adapter into
+    #: the teacher's own features, which transfers better to classes it never saw
+    freeze: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -72,6 +72,39 @@ def lr_at(step: int, base: float, warmup: int, total: int, min_ratio: float) -> 
     return base * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix.rstrip(".") + ".")
+
+
+def freeze_tower(tower: torch.nn.Module, prefixes: tuple[str, ...] | list[str]) -> list[str]:
+    """Stop training the tower's parameters whose names start with one of ``prefixes``;
+    returns the frozen names. An unknown prefix is an error, not a silent no-op."""
+    named = list(tower.named_parameters())
+    for prefix in prefixes:
+        if not any(_under(n, prefix) for n, _ in named):
+            roots = sorted({n.split(".")[0] for n, _ in named})
+            raise EzsrError(f"--freeze {prefix!r} matches no parameter of the tower (its top-level modules: "
+                            f"{', '.join(roots)})")
+    frozen = [n for n, p in named if any(_under(n, pre) for pre in prefixes)]
+    for n, p in named:
+        if n in frozen:
+            p.requires_grad_(False)
+    return frozen
+
+
+def _frozen_modules(tower: torch.nn.Module) -> list[torch.nn.Module]:
+    """Modules whose parameters are all frozen: kept in eval mode so that their norm
+    statistics stay the teacher's."""
+    return [m for m in tower.modules()
+            if any(True for _ in m.parameters()) and not any(p.requires_grad for p in m.parameters())]
+
+
+def _train_mode(tower: torch.nn.Module) -> None:
+    tower.train()
+    for m in _frozen_modules(tower):
+        m.eval()
+
+
 def _param_groups(module: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     # no decay on gains, biases, embeddings and the modulation: decay would pull them to 0
     decay, no_decay = [], []
@@ -141,7 +174,12 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
 
     clip = load_clip(cfg.model, cfg.pretrained, "cpu", "fp32")
     teacher = clip.model.visual.eval().requires_grad_(False)
-    tower = copy.deepcopy(teacher).train().requires_grad_(True)
+    tower = copy.deepcopy(teacher).requires_grad_(True)
+    frozen = freeze_tower(tower, cfg.freeze)
+    _train_mode(tower)
+    if frozen and env.is_main:
+        log.info("frozen at the teacher's values: %d of %d parameter tensors (%s)", len(frozen),
+                 len(list(tower.parameters())), ", ".join(cfg.freeze))
     logit_scale, input_size, embed_dim = clip.logit_scale, clip.image_size, clip.embed_dim
     preprocess = clip.preprocess
     del clip  # the text tower is not needed

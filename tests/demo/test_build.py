@@ -1,47 +1,68 @@
-"""The demo build: students, pools, demo recording and ablation from a teacher, in one command.
+"""The demo build: ``ezsr demo train`` trains the teacher, the students, pools, demo
+recording and ablation in one command, and ``--install`` pins them in the registry.
 
-The build runs once (``--quick``) against a randomly initialised teacher of the real demo
-architecture: the numbers mean nothing, the artifacts' formats and contents are checked.
+The build runs once (``--quick``: a teacher of the real demo architecture trained for two
+steps): the numbers mean nothing, the artifacts' formats and contents are checked, and
+the install goes to a copy of the weights folder.
 """
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from ezsr_live.cli.cmd_demo import TEACHER_FILE
+from ezsr_live.cli.toolbox import main as ezsr
 from ezsr_live.demo import build as demo_build
-from ezsr_live.demo.build import HELD_OUT, POOL_NAME, RECORDING_NAME, SEEN, SEEN_POOL_NAME, STUDENT_NAMES, student_file
+from ezsr_live.demo.build import (HELD_OUT, POOL_NAME, RECORDING_NAME, SEEN, SEEN_POOL_NAME, SHIPPED_FILE,
+                                  SHIPPED_STUDENT, STUDENT_NAMES, student_file)
 from ezsr_live.demo.recording import RecordingConfig, Segment, label_at, read_ground_truth, segment_order, write_recording
 from ezsr_live.demo.shapes import SHAPE_CLASSES
-from ezsr_live.demo.teacher import DEMO_MODEL, build_model, file_sha256, load_teacher, save_teacher
+from ezsr_live.demo.teacher import DEMO_MODEL, file_sha256, load_teacher
+from ezsr_live.model.registry import lookup, verify_event_weights, verify_pretrained
 
-LABELS_FILE = Path(__file__).resolve().parents[2] / "weights" / "demo" / "labels.txt"
-SHIPPED_TEACHER_NAME = "ezsr-demo.safetensors"
-
-
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    model, _ = build_model()
-    path = tmp_path_factory.mktemp("teacher") / "teacher.safetensors"
-    save_teacher(model.eval(), path)
-    return path
+WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
+LABELS_FILE = WEIGHTS / "demo" / "labels.txt"
 
 
 @pytest.fixture(scope="module")
-def built(teacher, tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("demo-build")
+def weights_copy(tmp_path_factory) -> Path:
+    """The registry, the demo's architecture and text files, without the shipped binaries."""
+    root = tmp_path_factory.mktemp("weights")
+    shutil.copy(WEIGHTS / "registry.json", root / "registry.json")
+    (root / "demo").mkdir()
+    for name in ("labels.txt", "templates.txt", "ezsr-demo.json"):
+        shutil.copy(WEIGHTS / "demo" / name, root / "demo" / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def work(weights_copy, tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("demo-work")
     torch_threads = torch.get_num_threads()
     try:
-        rc = demo_build.main(["--teacher", str(teacher), "--out", str(out), "--quick",
-                              "--teacher-name", SHIPPED_TEACHER_NAME])
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("EZSR_WEIGHTS_DIR", str(weights_copy))
+            rc = ezsr(["demo", "train", "-o", str(work), "--quick", "--install"])
     finally:
         torch.set_num_threads(torch_threads)
     assert rc == 0
+    return work
+
+
+@pytest.fixture(scope="module")
+def built(work) -> tuple[Path, dict]:
+    out = work / "build"
     return out, json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def teacher(work) -> Path:
+    return work / "teacher" / "teacher.safetensors"
 
 
 def _read_all(path: Path):
@@ -57,8 +78,10 @@ def test_quick_build_reports_every_ablation_row_and_stage(built):
     out, doc = built
     encoders = [r["encoder"] for r in doc["ablation"]]
     assert encoders[0].startswith("teacher on RGB") and encoders[1].startswith("teacher image tower on event")
-    # three students, each alone and with each of the two pools
-    assert len(encoders) == 2 + 3 * 3
+    # three ablation students, each alone and with each of the two pools; the shipped
+    # student alone and with the shipped pool
+    assert len(encoders) == 2 + 3 * 3 + 2
+    assert [r.get("pool") for r in doc["ablation"] if r.get("student") == SHIPPED_STUDENT] == [None, "all"]
     assert {r.get("pool") for r in doc["ablation"]} == {None, "all", "seen"}
     for row in doc["ablation"]:
         for key in ("synthetic_all", "synthetic_held_out", "synthetic_seen"):
@@ -66,9 +89,10 @@ def test_quick_build_reports_every_ablation_row_and_stage(built):
     assert all(r["recording_all"] is not None for r in doc["ablation"][1:])
     assert doc["ablation"][0]["counts"]["recording_windows"] > 0
     assert set(doc["stage_seconds"]) >= {"render training images", "k-NN pools", "demo recording", "ablation",
+                                         "distil the shipped student",
                                          *(f"distil {n} student" for n in STUDENT_NAMES)}
     markdown = (out / "results.md").read_text(encoding="utf-8")
-    assert "python -m ezsr_live.demo.build" in markdown and "--quick" in markdown
+    assert "ezsr demo train" in markdown and "--quick" in markdown
     assert "| InfoNCE student + k-NN (seen pool) |" in markdown
 
 
@@ -92,7 +116,7 @@ def test_pools_carry_the_shipped_teacher_identity_and_only_the_seen_pool_lacks_h
     from ezsr_live.model.knn import open_pool
 
     out, _ = built
-    model_id = f"{DEMO_MODEL}/{SHIPPED_TEACHER_NAME}"
+    model_id = f"{DEMO_MODEL}/{TEACHER_FILE}"
     full = open_pool(out / POOL_NAME, model_id, 64)
     seen = open_pool(out / SEEN_POOL_NAME, model_id, 64)
     assert full.meta.label_names == list(SHAPE_CLASSES)
@@ -109,17 +133,44 @@ def test_students_load_as_fp16_event_weights_of_the_demo_tower(built, teacher):
     out, doc = built
     clip = load_teacher(teacher)
     frame = torch.zeros(1, 3, 64, 64)
-    for name in STUDENT_NAMES:
+    for name in (*STUDENT_NAMES, SHIPPED_STUDENT):
         path = out / student_file(name)
         meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         assert meta["dtype"] == "float16" and meta["sha256"] == file_sha256(path)
-        assert meta["demo"]["held_out_classes"] == list(HELD_OUT)
+        assert meta["demo"]["held_out_classes"] == ([] if name == SHIPPED_STUDENT else list(HELD_OUT))
         tower, info = make_event_encoder(clip.model, DEMO_MODEL, path, clip.image_size, keep_rgb_tower=True)
         assert info.base_model == DEMO_MODEL and info.input_size == 64
         with torch.no_grad():
             assert tower(frame).shape == (1, clip.embed_dim)
     assert doc["students"]["infonce"]["loss"]["kind"] == "infonce"
     assert doc["students"]["combined"]["loss"]["infonce_weight"] > 0
+
+
+def test_install_pins_the_shipped_files_in_the_registry(work, weights_copy):
+    spec = lookup("ezsr-demo", weights_copy / "registry.json")
+    demo = weights_copy / "demo"
+    assert verify_pretrained(spec) == str(demo / TEACHER_FILE)
+    assert verify_event_weights(spec) == demo / SHIPPED_FILE
+    assert (demo / SHIPPED_FILE).read_bytes() == (work / "build" / SHIPPED_FILE).read_bytes()
+    assert spec.knn_pool_path == demo / POOL_NAME and (demo / RECORDING_NAME).is_file()
+    assert json.loads((demo / TEACHER_FILE).with_suffix(".json").read_text())["weights"] == TEACHER_FILE
+    assert not [p for p in demo.iterdir() if p.name.startswith(".")]  # no temporaries left behind
+    untouched = [m for m in json.loads((WEIGHTS / "registry.json").read_text())["models"] if m["name"] != "ezsr-demo"]
+    assert [m for m in json.loads((weights_copy / "registry.json").read_text())["models"]
+            if m["name"] != "ezsr-demo"] == untouched
+
+
+def test_a_quick_build_is_never_installed_over_the_shipped_demo(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("EZSR_WEIGHTS_DIR", raising=False)
+    before = (WEIGHTS / "registry.json").read_bytes()
+    rc = ezsr(["demo", "train", "-o", str(tmp_path), "--quick", "--install"])
+    assert rc == 2 and "EZSR_WEIGHTS_DIR" in capsys.readouterr().err
+    assert (WEIGHTS / "registry.json").read_bytes() == before and not any(tmp_path.iterdir())
+
+
+def test_a_missing_teacher_is_refused_by_name(tmp_path, capsys):
+    rc = ezsr(["demo", "train", "-o", str(tmp_path), "--teacher", str(tmp_path / "nope.safetensors")])
+    assert rc == 2 and "nope.safetensors" in capsys.readouterr().err
 
 
 def test_training_images_hold_only_the_seen_classes(tmp_path):

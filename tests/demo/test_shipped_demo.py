@@ -29,7 +29,7 @@ def spec():
 
 def test_shipped_weights_match_the_registry_sha256s(spec):
     assert verify_pretrained(spec) == str(DEMO / "ezsr-demo-teacher.safetensors")
-    assert verify_event_weights(spec) == DEMO / "ezsr-demo-event-modulation.safetensors"
+    assert verify_event_weights(spec) == DEMO / "ezsr-demo-event.safetensors"
     assert spec.knn_pool_path is not None
     assert default_model().name == "ezsr-demo"  # no official weights in this checkout
 
@@ -62,10 +62,11 @@ def test_pool_belongs_to_the_shipped_teacher(spec):
 def test_replaying_the_demo_recording_with_the_default_model(capsys):
     """The product's default path: no model options, the demo recording, headless.
 
-    Issue 9 asks for >= 80 % top-1 here; the shipped student reaches about 55 % (seen
-    classes ~73 %, the three held-out classes ~10 %: docs/results.md), so this checks
-    what holds today: the default model is the demo, it answers with the demo's labels,
-    and it is far above chance (1/12)."""
+    Issue 9 asks for >= 80 % top-1 here. The shipped event encoder reaches 74-77 % on
+    this path (docs/results.md: a few segments, stars and a ring on busy backgrounds,
+    fail systematically), so this guards what holds today, well above chance (1/12) and
+    above the previous student's 55 %, and must be raised to 0.80 when a better student
+    ships."""
     rc = ezsr_live(["--replay", str(RECORDING), "--headless", "--speed", "4", "--device", "cpu", "--top-k", "3"])
     assert rc == 0
     results = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
@@ -78,4 +79,4 @@ def test_replaying_the_demo_recording_with_the_default_model(capsys):
     truth = label_at(read_ground_truth(RECORDING.with_suffix(".json")), middles)
     scored = [(r["topk"][0]["label"], gt) for r, gt in zip(results, truth) if gt is not None]
     accuracy = np.mean([pred == gt for pred, gt in scored])
-    assert accuracy >= 0.40, f"top-1 {accuracy:.2f} on {len(scored)} results"
+    assert accuracy >= 0.65, f"top-1 {accuracy:.2f} on {len(scored)} results"

@@ -125,3 +125,10 @@ def test_evaluation_reports_accuracy_with_and_without_knn(trained_run, image_tre
     assert [r["class_name"] for r in rows] == list(CLASSES)
     assert sum(int(r["samples"]) for r in rows) == 18
     assert (report_dir / "confusion.png").is_file() and (report_dir / "confusion_knn.png").is_file()
+
+
+def test_evaluation_refuses_labels_and_points_to_class_names(tmp_path, capsys):
+    rc = main(["eval", "--dataset", "cifar10dvs", "--root", str(tmp_path), "--labels", "cat,dog"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "--labels" in err and "--class-names" in err

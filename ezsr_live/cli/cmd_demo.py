@@ -1,0 +1,150 @@
+"""``ezsr demo train -o WORK [--install]``: rebuild the bundled demo from scratch.
+
+One command for everything ``weights/demo/`` ships: the demo CLIP (teacher) trained on
+generated shapes, the ablation's event students and the shipped event encoder, the k-NN
+pools, the demo recording with its ground truth, and the ablation table. Fixed seeds:
+the same command gives the same files. ``--install`` then copies the shipped files into
+the weights folder and writes their sha256s into its registry.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+NAME = "demo"
+HELP = "rebuild the bundled demo model, recording and ablation from scratch (see docs/results.md)"
+
+#: name under which the registry holds the demo
+REGISTRY_ENTRY = "ezsr-demo"
+DEMO_FOLDER = "demo"
+TEACHER_FILE = "ezsr-demo-teacher.safetensors"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    t = sub.add_parser("train", help="train the demo teacher and students, build pools, recording and ablation",
+                       description="Train the demo CLIP on generated shapes, distil its event students, build "
+                                   "the k-NN pools, synthesise the demo recording and run the ablation, with "
+                                   "fixed seeds. One to two and a half hours on 2 CPU cores (docs/results.md has the "
+                                   "times), minutes for the students on a GPU.")
+    t.add_argument("-o", "--output", required=True, metavar="WORK",
+                   help="work folder: WORK/teacher (the teacher run), WORK/build (students, pools, recording, "
+                        "results.md)")
+    t.add_argument("--teacher", metavar="SAFETENSORS",
+                   help="use this trained teacher (with its .json sidecar) instead of training one")
+    t.add_argument("--install", action="store_true",
+                   help="copy the shipped files into the weights folder and pin their sha256s in its registry")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--teacher-steps", type=int, default=2500, help="teacher optimiser steps (default 2500)")
+    t.add_argument("--steps", type=int, help="optimiser steps per ablation student (default 1200)")
+    t.add_argument("--shipped-steps", type=int, help="optimiser steps of the shipped student (default 2400)")
+    t.add_argument("--threads", type=int, default=2, help="torch threads of the teacher (default 2)")
+    t.add_argument("--quick", action="store_true", help="tiny counts: a smoke test of every stage (numbers mean "
+                                                        "nothing; --install then needs EZSR_WEIGHTS_DIR elsewhere)")
+
+
+def _train_teacher(args: argparse.Namespace, out: Path) -> Path:
+    from ezsr_live.demo.teacher import TeacherConfig, train_and_save
+
+    if args.quick:
+        cfg = TeacherConfig(steps=2, batch_size=8, warmup_steps=1, eval_every=2, eval_images=12, seed=args.seed,
+                            threads=1)
+    else:
+        cfg = TeacherConfig(steps=args.teacher_steps, eval_images=2000, threads=args.threads, workers=1,
+                            seed=args.seed)
+    weights, summary = train_and_save(cfg, out)
+    print(f"teacher: {weights} (zero-shot top-1 {summary['final_top1']:.3f} on generated images)")
+    return weights
+
+
+def _build(args: argparse.Namespace, teacher: Path, out: Path) -> dict[str, Any]:
+    from ezsr_live.demo import build
+
+    overrides = {k: v for k, v in {"steps": args.steps, "shipped_steps": args.shipped_steps}.items() if v is not None}
+    make = build.BuildConfig.quick if args.quick else build.BuildConfig
+    cfg = make(teacher=str(teacher), out=str(out), seed=args.seed, teacher_name=TEACHER_FILE, **overrides)
+    doc = build.build(cfg, command="ezsr " + " ".join(shlex.quote(a) for a in args._argv))
+    print(f"build: {out} (ablation in {out / 'results.md'})")
+    return doc
+
+
+def _replace(src: Path, dest: Path) -> None:
+    """Copy a file or folder over ``dest`` by way of a sibling temporary, so a failure
+    never leaves half a file where the registry expects a whole one."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent)) / dest.name
+    if src.is_dir():
+        shutil.copytree(src, tmp)
+    else:
+        shutil.copy2(src, tmp)
+    if dest.is_dir():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+    tmp.parent.rmdir()
+
+
+def install(teacher: Path, build_dir: Path, weights: Path | None = None) -> dict[str, str]:
+    """Copy the teacher and the build's shipped files into ``weights/demo`` and pin their
+    sha256s in ``weights/registry.json``; returns the pinned hashes by file name."""
+    from ezsr_live.demo import build
+    from ezsr_live.errors import EzsrError
+    from ezsr_live.model.registry import sha256_of, weights_dir
+
+    weights = Path(weights) if weights is not None else weights_dir()
+    registry = weights / "registry.json"
+    try:
+        doc = json.loads(registry.read_text(encoding="utf-8"))
+        entry = next(m for m in doc["models"] if m.get("name") == REGISTRY_ENTRY)
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        raise EzsrError(f"{registry}: no readable registry with an {REGISTRY_ENTRY!r} entry ({exc})") from None
+    demo = weights / DEMO_FOLDER
+    demo.mkdir(parents=True, exist_ok=True)
+    sidecar = json.loads(teacher.with_suffix(".json").read_text(encoding="utf-8"))
+    sidecar["weights"] = TEACHER_FILE
+    _replace(teacher, demo / TEACHER_FILE)
+    (demo / TEACHER_FILE).with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    shipped = build_dir / build.SHIPPED_FILE
+    for src in (shipped, shipped.with_suffix(".json"), build_dir / build.RECORDING_NAME,
+                (build_dir / build.RECORDING_NAME).with_suffix(".json"), build_dir / build.POOL_NAME):
+        if not src.exists():
+            raise EzsrError(f"{src}: missing from the build; run `ezsr demo train` without --install first")
+        _replace(src, demo / src.name)
+    entry["pretrained"] = f"{DEMO_FOLDER}/{TEACHER_FILE}"
+    entry["pretrained_sha256"] = sha256_of(demo / TEACHER_FILE)
+    entry["event_weights"] = f"{DEMO_FOLDER}/{build.SHIPPED_FILE}"
+    entry["sha256"] = sha256_of(demo / build.SHIPPED_FILE)
+    entry["knn_pool"] = f"{DEMO_FOLDER}/{build.POOL_NAME}"
+    tmp = registry.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, registry)
+    return {TEACHER_FILE: entry["pretrained_sha256"], build.SHIPPED_FILE: entry["sha256"]}
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from ezsr_live.errors import EzsrError
+
+    from ezsr_live.model.registry import DEFAULT_WEIGHTS_DIR, weights_dir
+
+    logging.getLogger("ezsr_live").setLevel(logging.INFO)
+    if args.quick and args.install and weights_dir().resolve() == DEFAULT_WEIGHTS_DIR.resolve():
+        raise EzsrError(f"--quick builds are smoke tests: refusing to install one over the shipped demo in "
+                        f"{weights_dir()} (set EZSR_WEIGHTS_DIR to install it elsewhere)")
+    work = Path(args.output)
+    if args.teacher:
+        teacher = Path(args.teacher)
+        if not teacher.is_file() or not teacher.with_suffix(".json").is_file():
+            raise EzsrError(f"{teacher}: no such teacher (a .safetensors with its .json sidecar)")
+    else:
+        teacher = _train_teacher(args, work / "teacher")
+    _build(args, teacher, work / "build")
+    if args.install:
+        for name, digest in install(teacher, work / "build").items():
+            print(f"installed {name} sha256 {digest}")
+    return 0
