@@ -33,7 +33,7 @@ MODEL = ["--model", "ezsr-test-tiny", "--model-config", str(REPO / "tests" / "mo
 
 
 def measure(app, path: Path, seconds: float, max_fps: float, settings_dir: str, extra: list[str]) -> dict:
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
     from ezsr_live.cli.live import build_parser, build_pipeline
     from ezsr_live.gui.main_window import MainWindow
@@ -49,10 +49,11 @@ def measure(app, path: Path, seconds: float, max_fps: float, settings_dir: str, 
     window.start()
 
     def run_for(duration: float) -> None:
-        end = time.perf_counter() + duration
-        while time.perf_counter() < end:
-            app.processEvents()
-            time.sleep(0.0005)
+        # Qt's own event loop, as in the app: it sleeps in native code between events,
+        # where a processEvents() spin would hold the GIL the engine's threads need
+        loop = QEventLoop()
+        QTimer.singleShot(max(1, int(duration * 1000)), loop.quit)
+        loop.exec()
 
     # the first frame and result wait for Numba to load (or, after a kernel changed,
     # recompile) its kernels: seconds on a loaded machine, reported on its own line

@@ -87,6 +87,17 @@ class ReplaySource(EventSource):
         #: the furthest position released so far (the recording's span after one pass)
         self.span_us = 0
 
+    def warm_up(self) -> EventPacket | None:
+        """Decode the recording's first packet with a reader of its own and pace it once
+        (see :meth:`EventSource.warm_up`)."""
+        with open_reader(self.path, geometry=self.info.geometry, chunk_events=self.reader.chunk_events) as reader:
+            packet = next(iter(reader), None)
+        if packet is None or len(packet) == 0:
+            return None
+        t = packet["t"]
+        _pacing_slices(t, int(t[0]), int(t[0]), max(1, int(SLICE_WALL_S * 1e6)))
+        return packet[:4096]
+
     # ------------------------------------------------------------------ control
     def set_speed(self, speed: float | None) -> None:
         """Change the pace (None = as fast as possible) from any thread. The schedule

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 import torch
 
+from ezsr_live.events import EVENT_DTYPE
 from ezsr_live.kernels import ezsr_model_input
 from ezsr_live.windows import EventRingBuffer, Window, WindowSpec
 
@@ -188,9 +189,22 @@ class Pipeline:
 
     # ----------------------------------------------------------------- control
     def start(self) -> "Pipeline":
+        self._warm_up()
         self._source_thread.start()
         self._worker_thread.start()
         return self
+
+    def _warm_up(self) -> None:
+        """Load the source's and the worker's Numba kernels here, before their threads
+        start: there, the first call can take seconds (see ``EventSource.warm_up``)."""
+        warm = getattr(self.source, "warm_up", None)
+        try:
+            sample = warm() if warm is not None else None
+        except Exception as exc:  # the source's own thread will meet (and report) the same problem
+            log.debug("source warm-up failed: %s", exc)
+            sample = None
+        events = sample if sample is not None else np.zeros(0, EVENT_DTYPE)
+        ezsr_model_input(events, self.geometry, size=self.recognizer.input_size, coords=self.settings.coords)
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop both threads; True if they ended within ``timeout`` seconds."""

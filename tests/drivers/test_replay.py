@@ -204,3 +204,17 @@ def test_set_speed_wakes_a_slow_replay_promptly(samples_dir):
     assert wait_until(lambda: not thread.alive, timeout=10.0)
     assert source.status == "ended: end of recording"
     thread.stop()
+
+
+def test_warm_up_decodes_the_first_events_without_touching_the_replay(samples_dir):
+    path = samples_dir / EVT3
+    expected = open_reader(path).read_all()
+    source, _, _ = _replay(path, speed=None)  # one full pass: the replay's own reader is used up
+    fresh = ReplaySource(path, speed=None)
+    sample = fresh.warm_up()
+    assert sample is not None and 0 < len(sample) <= 4096
+    np.testing.assert_array_equal(sample, expected[:len(sample)])
+    # the replay itself still starts at its first event
+    first = next(iter(fresh))
+    np.testing.assert_array_equal(first[:len(sample)], sample)
+    fresh.close()

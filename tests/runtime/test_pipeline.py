@@ -169,3 +169,36 @@ def test_knn_translation_can_be_switched_off_and_on(tiny_model_name, tmp_path):
         while rec.knn is None and time.monotonic() < deadline:
             pipeline.results.take(0.05)
         assert rec.knn is not None and rec.knn.k == 2
+
+
+class _WarmUpRecorder:
+    """Wraps a real replay source; records on which thread warm_up ran and whether it
+    came before the source's iteration."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def warm_up(self):
+        import threading
+
+        self.calls.append(("warm_up", threading.current_thread().name))
+        return self.inner.warm_up()
+
+    def __iter__(self):
+        self.calls.append(("iter", None))
+        return iter(self.inner)
+
+
+def test_start_warms_the_source_up_on_the_calling_thread_before_its_thread_runs(recognizer):
+    import threading
+
+    source = _WarmUpRecorder(open_source(str(DEMO), speed=None))
+    pipeline = Pipeline(source, recognizer, RuntimeSettings(window=WindowSpec.by_time_ms(20), top_k=3))
+    with pipeline:
+        results = list(pipeline.iter_results())
+    assert results
+    assert source.calls[0] == ("warm_up", threading.current_thread().name)
+    assert source.calls[1] == ("iter", None)
