@@ -20,6 +20,7 @@ ring buffer, its time windows) never see time go back.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -80,6 +81,9 @@ class ReplaySource(EventSource):
         # read without the lock once per slice: a plain attribute is the cheapest check
         self._control_pending = False
         self.reader = open_reader(self.path, geometry=geometry, chunk_events=chunk_events)
+        # the first pass's chunks when warm_up() has read the first one ahead
+        self._primed: Iterator[EventPacket] | None = None
+        self._primed_sample: EventPacket | None = None
         self.info = self.reader.info
         self.passes = 0
         #: position of the newest released event, in µs after the first event of the file
@@ -88,15 +92,20 @@ class ReplaySource(EventSource):
         self.span_us = 0
 
     def warm_up(self) -> EventPacket | None:
-        """Decode the recording's first packet with a reader of its own and pace it once
-        (see :meth:`EventSource.warm_up`)."""
-        with open_reader(self.path, geometry=self.info.geometry, chunk_events=self.reader.chunk_events) as reader:
-            packet = next(iter(reader), None)
-        if packet is None or len(packet) == 0:
-            return None
-        t = packet["t"]
-        _pacing_slices(t, int(t[0]), int(t[0]), max(1, int(SLICE_WALL_S * 1e6)))
-        return packet[:4096]
+        """Decode the recording's first packet and pace it once (see
+        :meth:`EventSource.warm_up`); the first pass then starts with that packet, so
+        nothing is read twice."""
+        if self._primed is None:
+            chunks = iter(self.reader)
+            first = next(chunks, None)
+            if first is None:
+                return None
+            self._primed = itertools.chain([first], chunks)
+            if len(first):
+                t = first["t"]
+                _pacing_slices(t, int(t[0]), int(t[0]), max(1, int(SLICE_WALL_S * 1e6)))
+            self._primed_sample = first[:4096]
+        return self._primed_sample
 
     # ------------------------------------------------------------------ control
     def set_speed(self, speed: float | None) -> None:
@@ -163,7 +172,8 @@ class ReplaySource(EventSource):
         being the file's first timestamp."""
         origin: int | None = None
         lo = hi = 0
-        for packet in self.reader:
+        chunks, self._primed = self._primed or self.reader, None
+        for packet in chunks:
             if origin is None:
                 origin = int(packet["t"][0])
                 lo = origin + start_us
