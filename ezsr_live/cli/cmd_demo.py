@@ -102,17 +102,21 @@ def install(teacher: Path, build_dir: Path, weights: Path | None = None) -> dict
         entry = next(m for m in doc["models"] if m.get("name") == REGISTRY_ENTRY)
     except (OSError, ValueError, KeyError, StopIteration) as exc:
         raise EzsrError(f"{registry}: no readable registry with an {REGISTRY_ENTRY!r} entry ({exc})") from None
+    shipped = build_dir / build.SHIPPED_FILE
+    sources = (shipped, shipped.with_suffix(".json"), build_dir / build.RECORDING_NAME,
+               (build_dir / build.RECORDING_NAME).with_suffix(".json"), build_dir / build.POOL_NAME)
+    # everything is checked before anything is replaced: a half install would leave files
+    # that the registry's pinned sha256s refuse
+    for src in sources:
+        if not src.exists():
+            raise EzsrError(f"{src}: missing from the build; run `ezsr demo train` without --install first")
     demo = weights / DEMO_FOLDER
     demo.mkdir(parents=True, exist_ok=True)
     sidecar = json.loads(teacher.with_suffix(".json").read_text(encoding="utf-8"))
     sidecar["weights"] = TEACHER_FILE
     _replace(teacher, demo / TEACHER_FILE)
     (demo / TEACHER_FILE).with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
-    shipped = build_dir / build.SHIPPED_FILE
-    for src in (shipped, shipped.with_suffix(".json"), build_dir / build.RECORDING_NAME,
-                (build_dir / build.RECORDING_NAME).with_suffix(".json"), build_dir / build.POOL_NAME):
-        if not src.exists():
-            raise EzsrError(f"{src}: missing from the build; run `ezsr demo train` without --install first")
+    for src in sources:
         _replace(src, demo / src.name)
     entry["pretrained"] = f"{DEMO_FOLDER}/{TEACHER_FILE}"
     entry["pretrained_sha256"] = sha256_of(demo / TEACHER_FILE)
@@ -129,7 +133,6 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from ezsr_live.errors import EzsrError
-
     from ezsr_live.model.registry import DEFAULT_WEIGHTS_DIR, weights_dir
 
     logging.getLogger("ezsr_live").setLevel(logging.INFO)

@@ -168,6 +168,20 @@ def test_a_quick_build_is_never_installed_over_the_shipped_demo(tmp_path, capsys
     assert (WEIGHTS / "registry.json").read_bytes() == before and not any(tmp_path.iterdir())
 
 
+def test_install_from_an_incomplete_build_changes_nothing(teacher, tmp_path):
+    from ezsr_live.cli.cmd_demo import install
+    from ezsr_live.errors import EzsrError
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(WEIGHTS / "registry.json", weights / "registry.json")
+    (tmp_path / "build").mkdir()
+    with pytest.raises(EzsrError, match=SHIPPED_FILE):
+        install(teacher, tmp_path / "build", weights)
+    assert not (weights / "demo").exists()
+    assert (weights / "registry.json").read_bytes() == (WEIGHTS / "registry.json").read_bytes()
+
+
 def test_a_missing_teacher_is_refused_by_name(tmp_path, capsys):
     rc = ezsr(["demo", "train", "-o", str(tmp_path), "--teacher", str(tmp_path / "nope.safetensors")])
     assert rc == 2 and "nope.safetensors" in capsys.readouterr().err
