@@ -45,6 +45,7 @@ import torch
 from ezsr_live.demo.recording import RecordingConfig, write_recording
 from ezsr_live.demo.shapes import SHAPE_CLASSES, ShapeGenerator, ShapesConfig, to_tensor
 from ezsr_live.demo.teacher import DEMO_MODEL, EVAL_SEED, class_embeddings, file_sha256, load_teacher
+from ezsr_live.train.config import LossConfig
 from ezsr_live.windows import DEFAULT_WINDOW_MS, WindowSpec
 
 if TYPE_CHECKING:
@@ -63,7 +64,6 @@ TEST_SEED_BASE = EVAL_SEED + 7  # not the teacher's own evaluation images
 RECORDING_NAME = "shapes_demo.raw"
 POOL_NAME = "ezsr-demo-pool"
 SEEN_POOL_NAME = "pool-seen-classes"
-STUDENT_NAMES = ("modulation", "infonce", "combined")
 #: the event encoder the demo ships (modulation loss, distilled on every class)
 SHIPPED_STUDENT = "shipped"
 SHIPPED_FILE = f"{DEMO_MODEL}-event.safetensors"
@@ -72,6 +72,40 @@ SHIPPED_FILE = f"{DEMO_MODEL}-event.safetensors"
 def student_file(name: str) -> str:
     """The stable file name of student ``name``'s deployable weights."""
     return SHIPPED_FILE if name == SHIPPED_STUDENT else f"{DEMO_MODEL}-event-{name}.safetensors"
+
+
+@dataclass(frozen=True)
+class StudentPlan:
+    """One event student of the build: its loss, its schedule, the classes it never sees."""
+
+    name: str
+    label: str  # its rows in the ablation
+    loss: LossConfig
+    steps: int
+    held_out: tuple[str, ...]
+
+    @property
+    def pools(self) -> tuple[str, ...]:
+        # a pool lacking classes the student saw says nothing: the seen-classes pool only
+        # matters to students that hold classes out
+        return ("all", "seen") if self.held_out else ("all",)
+
+    @property
+    def stage(self) -> str:
+        return "distil the shipped student" if self.name == SHIPPED_STUDENT else f"distil {self.name} student"
+
+
+def student_plans(cfg: "BuildConfig") -> list[StudentPlan]:
+    """The ablation's students (classes held out; the InfoNCE baseline first, as in the
+    paper's table), then the shipped one (every class). Training and report order."""
+    return [
+        StudentPlan("infonce", "InfoNCE student", LossConfig(kind="infonce"), cfg.steps, HELD_OUT),
+        StudentPlan("modulation", "modulation student", LossConfig(kind="modulation"), cfg.steps, HELD_OUT),
+        StudentPlan("combined", f"modulation + {cfg.infonce_weight:g} InfoNCE student",
+                    LossConfig(kind="modulation", infonce_weight=cfg.infonce_weight), cfg.steps, HELD_OUT),
+        StudentPlan(SHIPPED_STUDENT, "shipped: modulation student on all classes (no class held out)",
+                    LossConfig(kind="modulation"), cfg.shipped_steps, ()),
+    ]
 
 
 @dataclass
@@ -156,23 +190,18 @@ def export_student(trained: Path, dest: Path, extra: dict[str, Any]) -> Path:
     return dest
 
 
-def train_student(cfg: BuildConfig, name: str, images: Path, work: Path,
-                  held_out: Sequence[str] = HELD_OUT) -> tuple[Path, dict[str, Any]]:
-    """Distil student ``name`` on ``images`` (which must lack the ``held_out`` classes);
+def train_student(cfg: BuildConfig, plan: StudentPlan, images: Path, work: Path) -> tuple[Path, dict[str, Any]]:
+    """Distil ``plan``'s student on ``images`` (which must lack its held-out classes);
     returns its exported weights and training figures."""
-    from ezsr_live.train import LossConfig, TrainConfig, train
+    from ezsr_live.train import TrainConfig, train
 
-    loss = {"modulation": LossConfig(kind="modulation"),
-            "infonce": LossConfig(kind="infonce"),
-            "combined": LossConfig(kind="modulation", infonce_weight=cfg.infonce_weight),
-            SHIPPED_STUDENT: LossConfig(kind="modulation")}[name]
-    steps = cfg.shipped_steps if name == SHIPPED_STUDENT else cfg.steps
-    run_dir = work / f"student-{name}"
+    loss, steps = plan.loss, plan.steps
+    run_dir = work / f"student-{plan.name}"
     tcfg = TrainConfig(data=str(images), out=str(run_dir), model=DEMO_MODEL, pretrained=str(cfg.teacher),
                        steps=steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup_steps=cfg.warmup_steps,
                        device="cpu", workers=cfg.workers, seed=cfg.seed, checkpoint_every=steps,
                        log_every=max(1, steps // 20), loss=loss, progress=False,
-                       run_name=Path(student_file(name)).stem)
+                       run_name=Path(student_file(plan.name)).stem)
     t0 = time.perf_counter()
     result = train(tcfg)
     wall = time.perf_counter() - t0
@@ -182,8 +211,8 @@ def train_student(cfg: BuildConfig, name: str, images: Path, work: Path,
                "loss": dataclasses.asdict(loss), "wall_s": round(wall, 1),
                "pairs_per_s": round(float(np.median(rates)), 1) if rates else None,
                "final_loss": float(result.history[-1]["loss"]) if result.history else None,
-               "held_out_classes": list(held_out), "train_images": cfg.train_images}
-    dest = export_student(result.encoder_path, Path(cfg.out) / student_file(name), {"demo": figures})
+               "held_out_classes": list(plan.held_out), "train_images": cfg.train_images}
+    dest = export_student(result.encoder_path, Path(cfg.out) / student_file(plan.name), {"demo": figures})
     return dest, figures
 
 
@@ -243,19 +272,14 @@ def run_ablation(cfg: BuildConfig, clip: "ClipBundle", students: dict[str, Path]
                    input="rgb")]
     rows.append(scores("teacher image tower on event frames", ablation.embed(clip.model.visual, synth_events.inputs),
                        ablation.embed(clip.model.visual, rec.inputs), input="events"))
-    labels = {"infonce": "InfoNCE student", "modulation": "modulation student",
-              "combined": f"modulation + {cfg.infonce_weight:g} InfoNCE student",
-              SHIPPED_STUDENT: "shipped: modulation student on all classes (no class held out)"}
-    for name in ("infonce", "modulation", "combined", SHIPPED_STUDENT):
-        if name not in students:
-            continue
-        tower, _ = make_event_encoder(clip.model, DEMO_MODEL, students[name], size, keep_rgb_tower=True)
+    for plan in (p for p in student_plans(cfg) if p.name in students):
+        tower, _ = make_event_encoder(clip.model, DEMO_MODEL, students[plan.name], size, keep_rgb_tower=True)
         e_syn, e_rec = ablation.embed(tower, synth_events.inputs), ablation.embed(tower, rec.inputs)
-        rows.append(scores(labels[name], e_syn, e_rec, input="events", student=name))
-        # the shipped student saw every class: only the shipped (full) pool is meaningful for it
-        for pool_name, knn in translators.items() if name != SHIPPED_STUDENT else [("all", translators["all"])]:
-            rows.append(scores(f"{labels[name]} + k-NN ({pool_name} pool)", knn(e_syn), knn(e_rec),
-                               input="events", student=name, pool=pool_name))
+        rows.append(scores(plan.label, e_syn, e_rec, input="events", student=plan.name))
+        for pool_name in plan.pools:
+            knn = translators[pool_name]
+            rows.append(scores(f"{plan.label} + k-NN ({pool_name} pool)", knn(e_syn), knn(e_rec),
+                               input="events", student=plan.name, pool=pool_name))
     counts = {"synthetic_windows": len(synth_events.targets),
               "synthetic_held_out_windows": int(np.isin(synth_events.targets, held).sum()),
               "recording_windows": len(rec.targets),
@@ -323,20 +347,19 @@ def build(cfg: BuildConfig, command: str | None = None) -> dict[str, Any]:
             work.mkdir(parents=True, exist_ok=True)
         else:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ezsr-demo-build-")))
-        images, all_images = work / "images-seen", work / "images-all"
+        # one image tree per set of held-out classes (the same images for every student of a set)
+        trees = {HELD_OUT: (work / "images-seen", SEEN), (): (work / "images-all", SHAPE_CLASSES)}
         with stages("render training images"):
-            for folder, classes in ((images, SEEN), (all_images, SHAPE_CLASSES)):
+            for folder, classes in trees.values():
                 if folder.exists():
                     shutil.rmtree(folder)
                 render_training_images(folder, cfg.train_images, cfg.seed, classes, clip.image_size)
         students: dict[str, Path] = {}
         student_figures: dict[str, dict[str, Any]] = {}
-        for name in STUDENT_NAMES:
-            with stages(f"distil {name} student"):
-                students[name], student_figures[name] = train_student(cfg, name, images, work)
-        with stages("distil the shipped student"):
-            students[SHIPPED_STUDENT], student_figures[SHIPPED_STUDENT] = train_student(
-                cfg, SHIPPED_STUDENT, all_images, work, held_out=())
+        for plan in student_plans(cfg):
+            with stages(plan.stage):
+                students[plan.name], student_figures[plan.name] = train_student(
+                    cfg, plan, trees[plan.held_out][0], work)
         with stages("k-NN pools"):
             full, seen = build_pools(clip.model, out, model_id, cfg.pool_images, cfg.seed, clip.image_size)
         with stages("demo recording"):

@@ -42,7 +42,6 @@ from ezsr_live.model.defaults import KNN_ALPHA, KNN_K, KNN_TAU
 
 log = logging.getLogger(__name__)
 
-DEFAULT_K, DEFAULT_TAU, DEFAULT_ALPHA = KNN_K, KNN_TAU, KNN_ALPHA
 EXACT_LIMIT = 200_000
 POOL_FORMAT = "ezsr-live pool"
 POOL_VERSION = 1
@@ -53,7 +52,7 @@ INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
 # the translation itself: pure functions
 # ----------------------------------------------------------------------------------
 def translate(e: torch.Tensor, sims: torch.Tensor, neighbours: torch.Tensor,
-              tau: float = DEFAULT_TAU, alpha: float = DEFAULT_ALPHA) -> torch.Tensor:
+              tau: float = KNN_TAU, alpha: float = KNN_ALPHA) -> torch.Tensor:
     """``e`` (B, D), ``sims`` (B, k) (``-inf`` for absent neighbours), ``neighbours`` (B, k, D)
     -> translated, normalised (B, D). Computed in float32 whatever the input dtype."""
     dtype = e.dtype
@@ -64,8 +63,8 @@ def translate(e: torch.Tensor, sims: torch.Tensor, neighbours: torch.Tensor,
     return torch.nn.functional.normalize(mixed, dim=-1).to(dtype)
 
 
-def exact_translate(e: torch.Tensor, pool: torch.Tensor, k: int = DEFAULT_K,
-                    tau: float = DEFAULT_TAU, alpha: float = DEFAULT_ALPHA) -> torch.Tensor:
+def exact_translate(e: torch.Tensor, pool: torch.Tensor, k: int = KNN_K,
+                    tau: float = KNN_TAU, alpha: float = KNN_ALPHA) -> torch.Tensor:
     """Exact k-NN translation with a matmul + top-k against the whole pool (N, D) on the
     pool's device; graph-capturable (no host synchronisation)."""
     sims = e.to(pool.dtype) @ pool.T
@@ -360,7 +359,7 @@ def create_pool(path: str | os.PathLike, vectors: np.ndarray, model_id: str, *, 
     recall = None
     if index_kind(index) != "flat":
         queries = probe_queries(xb)
-        k = min(DEFAULT_K, len(xb))
+        k = min(KNN_K, len(xb))
         depth, recall = tune_search_depth(index, queries, exact_neighbours(xb, queries, k), target_recall)
         set_search_depth(index, depth)
         log.info("tuned %s search depth %s: recall@%d %.3f", index_kind(index), depth, k, recall)
@@ -376,7 +375,7 @@ def create_pool(path: str | os.PathLike, vectors: np.ndarray, model_id: str, *, 
 class KnnTranslator:
     """Translate event embeddings with a pool searched by faiss (CPU path)."""
 
-    def __init__(self, pool: Pool, k: int = DEFAULT_K, tau: float = DEFAULT_TAU, alpha: float = DEFAULT_ALPHA):
+    def __init__(self, pool: Pool, k: int = KNN_K, tau: float = KNN_TAU, alpha: float = KNN_ALPHA):
         if k < 1:
             raise ModelError(f"--knn-k must be >= 1, got {k}")
         if tau <= 0:
@@ -411,8 +410,8 @@ class DeviceKnn:
     """Exact k-NN translation by matmul + top-k on the encoder's device (CUDA path): no
     faiss, no host round trip, so it can live inside a captured CUDA graph."""
 
-    def __init__(self, pool_matrix: torch.Tensor, k: int = DEFAULT_K, tau: float = DEFAULT_TAU,
-                 alpha: float = DEFAULT_ALPHA):
+    def __init__(self, pool_matrix: torch.Tensor, k: int = KNN_K, tau: float = KNN_TAU,
+                 alpha: float = KNN_ALPHA):
         if pool_matrix.ndim != 2 or pool_matrix.shape[0] < 1:
             raise ModelError("a device pool must be a non-empty (N, D) matrix")
         self.pool = pool_matrix

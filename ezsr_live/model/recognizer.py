@@ -23,6 +23,7 @@ import torch
 
 from ezsr_live.errors import ModelError
 from ezsr_live.model import knn as knn_mod
+from ezsr_live.model.defaults import KNN_ALPHA, KNN_K, KNN_TAU
 from ezsr_live.model.clip_loader import configure_cpu_threads, load_clip, resolve_device
 from ezsr_live.model.event_encoder import make_event_encoder
 from ezsr_live.model.templates import TemplateSet
@@ -65,9 +66,9 @@ class RecognizerConfig:
     templates: str | TemplateSet | None = None
     top_k: int = 5
     knn_pool: str | None = None
-    knn_k: int = knn_mod.DEFAULT_K
-    knn_tau: float = knn_mod.DEFAULT_TAU
-    knn_alpha: float = knn_mod.DEFAULT_ALPHA
+    knn_k: int = KNN_K
+    knn_tau: float = KNN_TAU
+    knn_alpha: float = KNN_ALPHA
 
 
 def _input_dtype(encoder: torch.nn.Module) -> torch.dtype:

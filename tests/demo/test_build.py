@@ -19,7 +19,7 @@ from ezsr_live.cli.cmd_demo import TEACHER_FILE
 from ezsr_live.cli.toolbox import main as ezsr
 from ezsr_live.demo import build as demo_build
 from ezsr_live.demo.build import (HELD_OUT, POOL_NAME, RECORDING_NAME, SEEN, SEEN_POOL_NAME, SHIPPED_FILE,
-                                  SHIPPED_STUDENT, STUDENT_NAMES, student_file)
+                                  SHIPPED_STUDENT, student_file)
 from ezsr_live.demo.recording import RecordingConfig, Segment, label_at, read_ground_truth, segment_order, write_recording
 from ezsr_live.demo.shapes import SHAPE_CLASSES
 from ezsr_live.demo.teacher import DEMO_MODEL, file_sha256, load_teacher
@@ -27,6 +27,7 @@ from ezsr_live.model.registry import lookup, verify_event_weights, verify_pretra
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 LABELS_FILE = WEIGHTS / "demo" / "labels.txt"
+STUDENT_NAMES = ("infonce", "modulation", "combined")  # the ablation's students
 
 
 @pytest.fixture(scope="module")
