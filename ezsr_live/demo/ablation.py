@@ -3,8 +3,10 @@
 Every encoder is scored against the same test inputs, computed once:
 
 * synthetic event windows: fresh generated images (a seed no training or pool image
-  uses), each turned into one window of synthesised events, reported over all classes
-  and over the held-out classes alone;
+  uses), each turned into one window of synthesised events, reported over all classes,
+  over the held-out classes alone, and over the *visible* shapes alone (those that differ
+  from their background in luminance by a given contrast: the generator picks colours by
+  RGB distance, and a shape as bright as its background gives an event camera no edges);
 * the demo recording, cut into windows as the live app cuts them; a window is scored
   against the ground-truth label at its end time.
 
@@ -34,6 +36,8 @@ class TestSet:
 
     inputs: torch.Tensor  # (N, 3, S, S)
     targets: np.ndarray  # (N,) int64
+    #: (N,) each shape's least log-luminance difference to a background colour, where known
+    luma_contrast: np.ndarray | None = None
 
 
 def synthetic_sets(classes: Sequence[str], n_images: int, seed: int, image_size: int,
@@ -47,7 +51,9 @@ def synthetic_sets(classes: Sequence[str], n_images: int, seed: int, image_size:
         ezsr_model_input(synthesize(img, synth, np.random.SeedSequence([seed, i]), geometry=geometry).events,
                          geometry, size=image_size)
         for i, img in enumerate(images)])
-    return TestSet(to_tensor(images), targets), TestSet(torch.from_numpy(frames), targets.copy())
+    contrast = np.array([s.luma_contrast for s in samples], dtype=np.float64)
+    return (TestSet(to_tensor(images), targets, contrast),
+            TestSet(torch.from_numpy(frames), targets.copy(), contrast.copy()))
 
 
 def recording_set(path: str | os.PathLike, ground_truth: str | os.PathLike, classes: Sequence[str],
@@ -78,10 +84,12 @@ def embed(encoder: torch.nn.Module, inputs: torch.Tensor, batch_size: int = 256)
 
 
 def top1(embeddings: torch.Tensor, text: torch.Tensor, targets: np.ndarray,
-         subset: Sequence[int] | None = None) -> float | None:
-    """Top-1 accuracy over the items whose target is in ``subset`` (all when None);
-    None when no item qualifies."""
+         subset: Sequence[int] | None = None, where: np.ndarray | None = None) -> float | None:
+    """Top-1 accuracy over the items whose target is in ``subset`` (all when None) and,
+    if given, whose ``where`` is true; None when no item qualifies."""
     mask = np.ones(len(targets), bool) if subset is None else np.isin(targets, np.asarray(list(subset)))
+    if where is not None:
+        mask &= np.asarray(where, dtype=bool)
     if not mask.any():
         return None
     pred = (embeddings[torch.from_numpy(mask)] @ text.T).argmax(dim=1).numpy()

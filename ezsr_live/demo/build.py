@@ -61,6 +61,9 @@ SEEN: tuple[str, ...] = tuple(c for c in SHAPE_CLASSES if c not in HELD_OUT)
 POOL_SEED_BASE = 3_000_003
 TEST_SEED_BASE = EVAL_SEED + 7  # not the teacher's own evaluation images
 
+#: log-luminance contrast bins of the ablation's per-contrast breakdown (the event threshold is 0.2)
+CONTRAST_BINS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5, float("inf"))
+
 RECORDING_NAME = "shapes_demo.raw"
 POOL_NAME = "ezsr-demo-pool"
 SEEN_POOL_NAME = "pool-seen-classes"
@@ -255,6 +258,9 @@ def run_ablation(cfg: BuildConfig, clip: "ClipBundle", students: dict[str, Path]
     rec = ablation.recording_set(recording, ground_truth, SHAPE_CLASSES, WindowSpec.by_time_ms(cfg.window_ms), size)
     held = [SHAPE_CLASSES.index(c) for c in HELD_OUT]
     seen = [SHAPE_CLASSES.index(c) for c in SEEN]
+    visible = synth_events.luma_contrast >= cfg.recording.min_luma_contrast
+    contrast_bins = [(lo, hi, (synth_events.luma_contrast >= lo) & (synth_events.luma_contrast < hi))
+                     for lo, hi in zip(CONTRAST_BINS, CONTRAST_BINS[1:])]
     translators = {k: KnnTranslator(open_pool(p)) for k, p in pools.items()}
 
     def scores(name: str, event_emb: Any, rec_emb: Any, **extra: Any) -> dict[str, Any]:
@@ -262,6 +268,11 @@ def run_ablation(cfg: BuildConfig, clip: "ClipBundle", students: dict[str, Path]
                "synthetic_all": ablation.top1(event_emb, text, synth_events.targets),
                "synthetic_held_out": ablation.top1(event_emb, text, synth_events.targets, held),
                "synthetic_seen": ablation.top1(event_emb, text, synth_events.targets, seen),
+               "synthetic_visible": ablation.top1(event_emb, text, synth_events.targets, where=visible),
+               "synthetic_by_contrast": [
+                   {"from": lo, "to": hi if np.isfinite(hi) else None, "windows": int(m.sum()),
+                    "top1": ablation.top1(event_emb, text, synth_events.targets, where=m)}
+                   for lo, hi, m in contrast_bins],
                "recording_all": ablation.top1(rec_emb, text, rec.targets) if rec_emb is not None else None,
                "recording_held_out": (ablation.top1(rec_emb, text, rec.targets, held)
                                       if rec_emb is not None else None)}
@@ -282,6 +293,7 @@ def run_ablation(cfg: BuildConfig, clip: "ClipBundle", students: dict[str, Path]
                                input="events", student=plan.name, pool=pool_name))
     counts = {"synthetic_windows": len(synth_events.targets),
               "synthetic_held_out_windows": int(np.isin(synth_events.targets, held).sum()),
+              "synthetic_visible_windows": int(visible.sum()),
               "recording_windows": len(rec.targets),
               "recording_held_out_windows": int(np.isin(rec.targets, held).sum())}
     for row in rows:
@@ -303,18 +315,35 @@ def results_markdown(doc: dict[str, Any]) -> str:
         f"Held-out classes (no ablation student saw their events; the shipped student saw every class, "
         f"so its held-out columns are not zero-shot transfer): {', '.join(doc['held_out_classes'])}. "
         f"Synthetic: {counts.get('synthetic_windows')} windows of fresh images "
-        f"({counts.get('synthetic_held_out_windows')} held-out); recording: "
+        f"({counts.get('synthetic_held_out_windows')} held-out, {counts.get('synthetic_visible_windows')} "
+        f"visible: the shape differs from each background colour by at least "
+        f"{doc['config']['recording']['min_luma_contrast']:g} in log luminance, as in the recording); recording: "
         f"{counts.get('recording_windows')} windows of {doc['window_ms']:g} ms of `{RECORDING_NAME}` "
         f"({counts.get('recording_held_out_windows')} held-out), scored against the label at each window's end.",
         "",
-        "| encoder | synthetic, all | synthetic, held-out | synthetic, seen | recording, all | recording, held-out |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| encoder | synthetic, all | synthetic, held-out | synthetic, seen | synthetic, visible "
+        "| recording, all | recording, held-out |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(f"| {r['encoder']} | {_pct(r['synthetic_all'])} | {_pct(r['synthetic_held_out'])} | "
-                     f"{_pct(r['synthetic_seen'])} | {_pct(r['recording_all'])} | {_pct(r['recording_held_out'])} |")
+                     f"{_pct(r['synthetic_seen'])} | {_pct(r['synthetic_visible'])} | "
+                     f"{_pct(r['recording_all'])} | {_pct(r['recording_held_out'])} |")
     lines += ["", "Pools: `all` holds teacher embeddings of all 12 classes (shipped); `seen` lacks the "
-              "held-out classes.", "", "## Students", "",
+              "held-out classes.", ""]
+    by_contrast = [r for r in rows if r.get("input") == "events" and not r.get("pool") and r.get("synthetic_by_contrast")]
+    if by_contrast:
+        bins = by_contrast[0]["synthetic_by_contrast"]
+        names = [f"{b['from']:g}-{b['to']:g}" if b["to"] is not None else f">= {b['from']:g}" for b in bins]
+        lines += ["### Synthetic windows by the shape's luminance contrast", "",
+                  "Least log-luminance difference between the shape's colour and a background colour "
+                  "(the event threshold is 0.2); windows per bin: "
+                  + ", ".join(f"{n}: {b['windows']}" for n, b in zip(names, bins)) + ".", "",
+                  "| encoder | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        lines += [f"| {r['encoder']} | " + " | ".join(_pct(b["top1"]) for b in r["synthetic_by_contrast"]) + " |"
+                  for r in by_contrast]
+        lines.append("")
+    lines += ["## Students", "",
               "| student | steps | batch | lr | pairs/s | wall (s) | final loss |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, s in doc["students"].items():
         lines.append(f"| {name} | {s['steps']} | {s['batch_size']} | {s['lr']:g} | {s['pairs_per_s']} | "

@@ -5,13 +5,16 @@ seen by a camera making several consecutive small motions; the motions are chain
 (each starts at the pose where the previous one ended, poses stay within a few pixels
 of the centre), so the shape keeps moving for the whole segment. Segments follow each
 other without gaps, in a random order of the classes (every class ``repeats`` times,
-never the same class twice in a row) fixed by the seed.
+never the same class twice in a row) fixed by the seed. Every shape differs from its
+background in luminance, not only in hue (:attr:`RecordingConfig.min_luma_contrast`):
+what an event camera cannot see has no place in a ground truth.
 
 The ground truth is a list of ``{"t_start_us", "t_end_us", "label"}`` in the
 recording's own timestamps (half-open spans, the first segment starts at 0).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -21,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ezsr_live.demo.shapes import SHAPE_CLASSES, ShapeGenerator, ShapesConfig
+from ezsr_live.demo.shapes import SHAPE_CLASSES, ShapeGenerator, ShapesConfig, ShapeSample
 from ezsr_live.events import EVENT_DTYPE, EventPacket, Geometry
 from ezsr_live.synth import Pose, SynthConfig, Trajectory, synthesize
 
@@ -43,6 +46,10 @@ class RecordingConfig:
     max_rotation_deg: float = 3.0
     max_zoom: float = 0.05
     image_size: int = 64
+    #: every shape differs from each background colour by at least this much log luminance
+    #: (the event threshold is 0.2): a shape as bright as its background gives no events, and
+    #: a label for it would score the encoder on a shape the sensor cannot see
+    min_luma_contrast: float = 0.3
     synth: SynthConfig = field(default_factory=SynthConfig)
 
     def __post_init__(self) -> None:
@@ -50,6 +57,13 @@ class RecordingConfig:
             raise ValueError("a recording needs at least one class shown at least once")
         if not 0 < self.motion_ms[0] <= self.motion_ms[1] <= self.segment_ms[0] <= self.segment_ms[1]:
             raise ValueError("need 0 < motion_ms low <= high <= segment_ms low <= high")
+        if self.min_luma_contrast < 0:
+            raise ValueError("min_luma_contrast must be non-negative")
+
+    @property
+    def shapes(self) -> ShapesConfig:
+        """The generator settings of the segments' images (one class each)."""
+        return ShapesConfig(image_size=self.image_size, min_luma_contrast=self.min_luma_contrast)
 
     @property
     def geometry(self) -> Geometry:
@@ -87,16 +101,39 @@ def _random_pose(rng: np.random.Generator, cfg: RecordingConfig) -> Pose:
     )
 
 
+#: how many images of a class a segment may skip to find one whose shape clears
+#: ``min_luma_contrast`` (the generator falls back to the most contrasted colour when no
+#: colour clears it against a two-colour background; about 1 image in 20 at 0.3)
+MAX_IMAGE_TRIES = 64
+
+
+def segment_images(cfg: RecordingConfig, order: Sequence[str], seed: int = 0) -> list[ShapeSample]:
+    """The image of each segment of ``order``: segment ``k`` shows image ``k`` of its
+    class's generator, or the next (``k + n``, ``k + 2n``, ...) whose shape clears
+    ``cfg.min_luma_contrast``."""
+    generators = {c: ShapeGenerator(dataclasses.replace(cfg.shapes, classes=(c,)), RECORDING_SEED_BASE + seed)
+                  for c in cfg.classes}
+    samples: list[ShapeSample] = []
+    for k, label in enumerate(order):
+        tries = (generators[label].sample(k + j * len(order)) for j in range(MAX_IMAGE_TRIES))
+        sample = next((smp for smp in tries if smp.luma_contrast >= cfg.min_luma_contrast), None)
+        if sample is None:
+            raise ValueError(f"no {label} image among {MAX_IMAGE_TRIES} clears min_luma_contrast "
+                             f"{cfg.min_luma_contrast:g}: lower it")
+        samples.append(sample)
+    return samples
+
+
 def synthesize_recording(cfg: RecordingConfig, seed: int = 0) -> tuple[EventPacket, list[Segment]]:
     """All events of the recording (time-sorted) and its ground-truth segments."""
     rng = np.random.default_rng([RECORDING_SEED_BASE, seed])
-    generators = {c: ShapeGenerator(ShapesConfig(image_size=cfg.image_size, classes=(c,)), RECORDING_SEED_BASE + seed)
-                  for c in cfg.classes}
+    order = segment_order(cfg.classes, cfg.repeats, rng)
+    renderer = ShapeGenerator(cfg.shapes, RECORDING_SEED_BASE + seed)
     packets: list[EventPacket] = []
     segments: list[Segment] = []
     t = 0
-    for k, label in enumerate(segment_order(cfg.classes, cfg.repeats, rng)):
-        images, _ = generators[label].render([k])
+    for label, sample in zip(order, segment_images(cfg, order, seed)):
+        images = renderer.render_samples([sample])
         seg_end = t + int(round(rng.uniform(*cfg.segment_ms) * 1000))
         start, pose = t, Pose()
         while t < seg_end:

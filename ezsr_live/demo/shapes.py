@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ezsr_live.synth.render import log_luminance
+
 #: the demo's classes, in label order (``weights/demo/labels.txt`` lists exactly these)
 SHAPE_CLASSES: tuple[str, ...] = (
     "circle", "square", "triangle", "star", "hexagon", "cross",
@@ -92,6 +94,13 @@ class ShapesConfig:
     pixel_noise: float = 4.0
     #: least RGB distance between the shape's colour and the background's mean colour
     min_contrast: float = 90.0
+    #: least log-luminance difference (the event synthesiser's unit, whose threshold is
+    #: 0.2) between the shape's colour and each background colour. An event camera sees
+    #: only luminance: a shape as bright as its background gives no edge events however
+    #: different its hue. 0 (the teacher's images) keeps the RGB criterion alone; where no
+    #: colour qualifies, the one of most luminance contrast is drawn. The criterion applies
+    #: to the named colour: its small jitter can move a dark colour's contrast a little.
+    min_luma_contrast: float = 0.0
 
     def __post_init__(self) -> None:
         if self.image_size < 16:
@@ -107,8 +116,9 @@ class ShapesConfig:
         unknown_bg = set(self.backgrounds) - set(BACKGROUNDS)
         if unknown_bg or not self.backgrounds:
             raise ValueError(f"unknown or no backgrounds: {sorted(unknown_bg)}")
-        if self.max_distractors < 0 or self.pixel_noise < 0 or self.min_contrast < 0:
-            raise ValueError("max_distractors, pixel_noise and min_contrast must be non-negative")
+        if min(self.max_distractors, self.pixel_noise, self.min_contrast, self.min_luma_contrast) < 0:
+            raise ValueError("max_distractors, pixel_noise, min_contrast and min_luma_contrast "
+                             "must be non-negative")
 
 
 @dataclass
@@ -130,6 +140,18 @@ class ShapeSample:
     bg_angle: float
     caption: str
     distractors: np.ndarray = field(repr=False)  # (k, 8): x0 y0 x1 y1 half_width r g b
+
+    @property
+    def luma_contrast(self) -> float:
+        """Least log-luminance difference between the shape's colour and a background
+        colour: below the event threshold (0.2), parts of its outline give no events."""
+        return colour_luma_contrast(self.rgb, self.bg_colours)
+
+
+def colour_luma_contrast(rgb: np.ndarray, bg_colours: np.ndarray) -> float:
+    """Least absolute log-luminance difference between colour ``rgb`` (3,) and each row
+    of ``bg_colours`` (k, 3), all sRGB 0..255."""
+    return float(np.min(np.abs(log_luminance(bg_colours) - log_luminance(rgb))))
 
 
 # --------------------------------------------------------------------------- SDFs
@@ -274,11 +296,18 @@ class ShapeGenerator:
             bg_colours[1] = bg_colours[0]
         bg_mean = bg_colours.mean(axis=0)
         order = rng.permutation(len(names))
-        colour_name = names[order[0]]
-        for k in order:  # first colour (in a random order) with enough contrast
-            if np.linalg.norm(np.asarray(COLOURS[names[k]], float) - bg_mean) >= cfg.min_contrast:
-                colour_name = names[k]
-                break
+        # the first colour (in a random order) with enough contrast; the choice draws
+        # nothing from ``rng``, so the luminance criterion changes colours, never the rest
+        palette = [np.asarray(COLOURS[names[k]], float) for k in order]
+        luma = [colour_luma_contrast(c, bg_colours) for c in palette]
+        fits = [j for j, c in enumerate(palette)
+                if np.linalg.norm(c - bg_mean) >= cfg.min_contrast and luma[j] >= cfg.min_luma_contrast]
+        if fits:
+            colour_name = names[order[fits[0]]]
+        elif cfg.min_luma_contrast > 0:
+            colour_name = names[order[int(np.argmax(luma))]]
+        else:
+            colour_name = names[order[0]]
         rgb = np.clip(np.asarray(COLOURS[colour_name], float) + rng.normal(0, 10, 3), 0, 255)
         bg_period = float(rng.uniform(0.08, 0.22) * s)
         bg_angle = float(rng.uniform(0, np.pi))

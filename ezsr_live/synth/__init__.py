@@ -4,6 +4,7 @@
 event packet; see :mod:`.api`. The per-pixel loop is a Numba kernel (:mod:`.kernel`).
 """
 from .api import SynthConfig, SynthResult, events_from_log_frames, load_image, synthesize
+from .render import log_luminance
 from .trajectory import Pose, Trajectory, TrajectoryConfig, random_trajectory
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "TrajectoryConfig",
     "events_from_log_frames",
     "load_image",
+    "log_luminance",
     "random_trajectory",
     "synthesize",
 ]

@@ -17,6 +17,17 @@ from .trajectory import Trajectory, inverse_affine
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
+def log_luminance(rgb: np.ndarray, eps: float = 0.01) -> np.ndarray:
+    """``log(eps + Y)`` of sRGB colours (..., 3) in 0..255, ``Y`` their luma in [0, 1]: the
+    quantity whose changes the synthetic camera turns into events (``SynthConfig.log_eps``
+    is ``eps``). Two colours closer than the contrast threshold in this unit look the same
+    to an event camera, however different their hues."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    if rgb.shape[-1] != 3:
+        raise ValueError(f"colours must have 3 channels (last axis), got shape {rgb.shape}")
+    return np.log(eps + np.clip(rgb / 255.0, 0.0, 1.0) @ _LUMA.astype(np.float64))
+
+
 def fit_to_sensor(image: Image.Image | np.ndarray, width: int, height: int) -> np.ndarray:
     """Luminance (height, width) float32 in [0, 1] of ``image`` scaled to cover the sensor
     and centre-cropped. Accepts a PIL image or an (H, W) / (H, W, 3|4) array (uint8 or

@@ -7,6 +7,7 @@ the install goes to a copy of the weights folder.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -20,7 +21,8 @@ from ezsr_live.cli.toolbox import main as ezsr
 from ezsr_live.demo import build as demo_build
 from ezsr_live.demo.build import (HELD_OUT, POOL_NAME, RECORDING_NAME, SEEN, SEEN_POOL_NAME, SHIPPED_FILE,
                                   SHIPPED_STUDENT, student_file)
-from ezsr_live.demo.recording import RecordingConfig, Segment, label_at, read_ground_truth, segment_order, write_recording
+from ezsr_live.demo.recording import (RECORDING_SEED_BASE, RecordingConfig, Segment, label_at, read_ground_truth,
+                                      segment_images, segment_order, write_recording)
 from ezsr_live.demo.shapes import SHAPE_CLASSES
 from ezsr_live.demo.teacher import DEMO_MODEL, file_sha256, load_teacher
 from ezsr_live.model.registry import lookup, verify_event_weights, verify_pretrained
@@ -87,6 +89,14 @@ def test_quick_build_reports_every_ablation_row_and_stage(built):
     for row in doc["ablation"]:
         for key in ("synthetic_all", "synthetic_held_out", "synthetic_seen"):
             assert 0.0 <= row[key] <= 1.0
+        # the visible subset can be empty in a quick build's few images
+        assert row["synthetic_visible"] is None or 0.0 <= row["synthetic_visible"] <= 1.0
+        if row["input"] == "events":
+            bins = row["synthetic_by_contrast"]
+            assert [b["from"] for b in bins] == list(demo_build.CONTRAST_BINS[:-1])
+            assert sum(b["windows"] for b in bins) == row["counts"]["synthetic_windows"]
+    counts = doc["ablation"][0]["counts"]
+    assert 0 <= counts["synthetic_visible_windows"] <= counts["synthetic_windows"]
     assert all(r["recording_all"] is not None for r in doc["ablation"][1:])
     assert doc["ablation"][0]["counts"]["recording_windows"] > 0
     assert set(doc["stage_seconds"]) >= {"render training images", "k-NN pools", "demo recording", "ablation",
@@ -95,6 +105,7 @@ def test_quick_build_reports_every_ablation_row_and_stage(built):
     markdown = (out / "results.md").read_text(encoding="utf-8")
     assert "ezsr demo train" in markdown and "--quick" in markdown
     assert "| InfoNCE student + k-NN (seen pool) |" in markdown
+    assert "| synthetic, visible |" in markdown and "luminance contrast" in markdown
 
 
 def test_recording_reads_back_as_evt3_with_ground_truth_in_its_own_time(built):
@@ -212,6 +223,28 @@ def test_default_recording_shows_every_class_at_least_twice_within_the_size_budg
     assert all(a.label != b.label for a, b in zip(segments, segments[1:]))
     assert all(400_000 <= s.t_end_us - s.t_start_us <= 600_000 for s in segments)
     assert path.stat().st_size <= 5_000_000 and n_events > 0
+
+
+def test_every_shape_of_the_default_recording_differs_from_its_background_in_luminance():
+    """An event camera sees luminance only: the recording's generator picks colours whose
+    log luminance differs from each background colour by more than the event threshold."""
+    cfg = RecordingConfig()
+    assert cfg.min_luma_contrast > cfg.synth.threshold_on + 2 * cfg.synth.threshold_sigma
+    order = segment_order(cfg.classes, cfg.repeats, np.random.default_rng([RECORDING_SEED_BASE, 0]))
+    samples = segment_images(cfg, order, seed=0)
+    assert [s.class_name for s in samples] == order
+    assert min(s.luma_contrast for s in samples) >= cfg.min_luma_contrast
+    # without the criterion, several of the same segments would be near-invisible
+    plain = segment_images(dataclasses.replace(cfg, min_luma_contrast=0.0), order, seed=0)
+    assert sum(s.luma_contrast < cfg.synth.threshold_on for s in plain) >= 3
+
+
+def test_an_unreachable_luminance_contrast_is_refused_not_looped_on():
+    cfg = RecordingConfig(classes=("star",), repeats=1, segment_ms=(100.0, 120.0), min_luma_contrast=50.0)
+    with pytest.raises(ValueError, match="min_luma_contrast"):
+        segment_images(cfg, ["star"])
+    with pytest.raises(ValueError, match="non-negative"):
+        RecordingConfig(min_luma_contrast=-0.1)
 
 
 def test_segment_order_never_repeats_a_class_back_to_back():

@@ -1,6 +1,7 @@
 """The procedural shape generator: determinism, geometry, captions, the torch dataset."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,9 @@ from ezsr_live.demo.shapes import (
     ShapeGenerator,
     ShapesConfig,
     ShapesDataset,
+    colour_luma_contrast,
 )
+from ezsr_live.synth import Pose, SynthConfig, Trajectory, log_luminance, synthesize
 
 LABELS_FILE = Path(__file__).resolve().parents[2] / "weights" / "demo" / "labels.txt"
 
@@ -69,6 +72,41 @@ def test_the_shape_colour_shows_in_the_image():
         inside = gen.coverage(sample) > 0.99
         shade_free = img[inside].astype(float).mean(axis=0)
         assert np.linalg.norm(shade_free - sample.rgb) < 40
+
+
+def test_luminance_contrast_changes_only_the_colour_and_holds_where_a_colour_allows():
+    plain, strict = ShapeGenerator(ShapesConfig(), seed=9), ShapeGenerator(ShapesConfig(min_luma_contrast=0.3), seed=9)
+    changed = 0
+    for i in range(300):
+        a, b = plain.sample(i), strict.sample(i)
+        assert (a.class_name, a.centre, a.radius, a.angle, a.background, a.size_word) == \
+            (b.class_name, b.centre, b.radius, b.angle, b.background, b.size_word)
+        np.testing.assert_array_equal(a.bg_colours, b.bg_colours)
+        changed += a.colour_name != b.colour_name
+        contrast = {name: colour_luma_contrast(np.asarray(c, float), b.bg_colours) for name, c in COLOURS.items()}
+        # the named colour meets the criterion, or none does and the most contrasted is drawn
+        assert contrast[b.colour_name] >= 0.3 or contrast[b.colour_name] == max(contrast.values())
+    assert changed > 50  # RGB distance alone often picks a colour as bright as the background
+
+
+def test_a_shape_as_bright_as_its_background_gives_an_event_camera_no_edges():
+    """Why the luminance criterion exists: hue differences make no events."""
+    cfg = ShapesConfig(backgrounds=("plain",), max_distractors=0, pixel_noise=0.0)
+    lo = ShapeGenerator(cfg, seed=3)
+    hidden = next(s for s in map(lo.sample, range(500)) if s.luma_contrast < 0.05)
+    shown = dataclasses.replace(hidden, rgb=np.where(log_luminance(hidden.bg_colours[0]) > -1.0, 0.0, 255.0)
+                                * np.ones(3))
+    assert shown.luma_contrast > 1.0
+    motion = Trajectory(Pose(), Pose(tx=3.0, ty=-2.0), 50_000)
+    quiet = SynthConfig(shot_noise_hz=0.0, hot_pixel_fraction=0.0)
+    counts = [len(synthesize(lo.render_samples([smp])[0], quiet, 0, trajectory=motion).events)
+              for smp in (hidden, shown)]
+    assert counts[1] > 100 and counts[0] < 0.05 * counts[1], counts
+
+
+def test_negative_contrasts_are_refused():
+    with pytest.raises(ValueError, match="min_luma_contrast"):
+        ShapesConfig(min_luma_contrast=-0.1)
 
 
 def test_radii_below_the_documented_minimum_are_refused():
