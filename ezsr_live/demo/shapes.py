@@ -298,11 +298,11 @@ class ShapeGenerator:
         order = rng.permutation(len(names))
         # the first colour (in a random order) with enough contrast; the choice draws
         # nothing from ``rng``, so the luminance criterion changes colours, never the rest
-        palette = [np.asarray(COLOURS[names[k]], float) for k in order]
-        luma = [colour_luma_contrast(c, bg_colours) for c in palette]
-        fits = [j for j, c in enumerate(palette)
-                if np.linalg.norm(c - bg_mean) >= cfg.min_contrast and luma[j] >= cfg.min_luma_contrast]
-        if fits:
+        palette = np.array([COLOURS[names[k]] for k in order], dtype=float)
+        luma = np.abs(log_luminance(palette)[:, None] - log_luminance(bg_colours)[None, :]).min(axis=1)
+        fits = np.flatnonzero((np.linalg.norm(palette - bg_mean, axis=1) >= cfg.min_contrast)
+                              & (luma >= cfg.min_luma_contrast))
+        if len(fits):
             colour_name = names[order[fits[0]]]
         elif cfg.min_luma_contrast > 0:
             colour_name = names[order[int(np.argmax(luma))]]
