@@ -145,13 +145,13 @@ class ShapeSample:
     def luma_contrast(self) -> float:
         """Least log-luminance difference between the shape's colour and a background
         colour: below the event threshold (0.2), parts of its outline give no events."""
-        return colour_luma_contrast(self.rgb, self.bg_colours)
+        return float(colour_luma_contrast(self.rgb, self.bg_colours))
 
 
-def colour_luma_contrast(rgb: np.ndarray, bg_colours: np.ndarray) -> float:
-    """Least absolute log-luminance difference between colour ``rgb`` (3,) and each row
-    of ``bg_colours`` (k, 3), all sRGB 0..255."""
-    return float(np.min(np.abs(log_luminance(bg_colours) - log_luminance(rgb))))
+def colour_luma_contrast(rgb: np.ndarray, bg_colours: np.ndarray) -> np.ndarray:
+    """Least absolute log-luminance difference between each colour of ``rgb`` (..., 3)
+    and the rows of ``bg_colours`` (k, 3), all sRGB 0..255; shape ``rgb.shape[:-1]``."""
+    return np.abs(log_luminance(rgb)[..., None] - log_luminance(bg_colours)).min(axis=-1)
 
 
 # --------------------------------------------------------------------------- SDFs
@@ -299,7 +299,7 @@ class ShapeGenerator:
         # the first colour (in a random order) with enough contrast; the choice draws
         # nothing from ``rng``, so the luminance criterion changes colours, never the rest
         palette = np.array([COLOURS[names[k]] for k in order], dtype=float)
-        luma = np.abs(log_luminance(palette)[:, None] - log_luminance(bg_colours)[None, :]).min(axis=1)
+        luma = colour_luma_contrast(palette, bg_colours)
         fits = np.flatnonzero((np.linalg.norm(palette - bg_mean, axis=1) >= cfg.min_contrast)
                               & (luma >= cfg.min_luma_contrast))
         if len(fits):

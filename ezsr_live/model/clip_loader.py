@@ -19,7 +19,7 @@ import open_clip
 import torch
 
 from ezsr_live.errors import ModelError
-from ezsr_live.model.defaults import DEVICE_CHOICES  # noqa: F401  (re-exported)
+from ezsr_live.model.defaults import DEVICE_CHOICES
 
 log = logging.getLogger(__name__)
 

@@ -85,10 +85,11 @@ def freeze_tower(tower: torch.nn.Module, prefixes: tuple[str, ...] | list[str]) 
             roots = sorted({n.split(".")[0] for n, _ in named})
             raise EzsrError(f"--freeze {prefix!r} matches no parameter of the tower (its top-level modules: "
                             f"{', '.join(roots)})")
-    frozen = [n for n, p in named if any(_under(n, pre) for pre in prefixes)]
+    frozen = []
     for n, p in named:
-        if n in frozen:
+        if any(_under(n, pre) for pre in prefixes):
             p.requires_grad_(False)
+            frozen.append(n)
     return frozen
 
 
