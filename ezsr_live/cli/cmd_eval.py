@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="'FOLDER NAME' lines, or for N-ImageNet the 1000 synsets in ImageNet order")
     parser.add_argument("--window", default="events", choices=("events", "whole"),
                         help="events: --window-events from a seeded random start (official); whole: every event")
-    parser.add_argument("--window-events", type=int, default=15_000)
+    parser.add_argument("--window-events", type=int, default=None, metavar="N",
+                        help="events per window (default: the window the model was trained on, from "
+                             "weights/registry.json when it counts events, else 15,000 as the official models)")
     parser.add_argument("--length-jitter", type=int, default=0,
                         help="draw the window length within +-N events (the official N-ImageNet script uses 2000)")
     parser.add_argument("--seed", type=int, default=0)
@@ -35,18 +37,22 @@ def run(args: argparse.Namespace) -> int:
     from ezsr_live.model import knn as knn_mod
     from ezsr_live.model.cli_options import config_from_args
     from ezsr_live.model.recognizer import Recognizer
+    from ezsr_live.windows import DEFAULT_WINDOW_EVENTS
 
     if args.labels is not None:
         # the dataset's classes are the vocabulary: a --labels list would silently score nothing
         raise EzsrError("--labels does not apply to eval: the dataset's classes are the vocabulary; "
                         "rename them with --class-names FILE ('FOLDER NAME' lines)")
     eval_set = discover(args.dataset, args.root, list_file=args.list, class_names_file=args.class_names)
+    rcfg = config_from_args(args)
+    window_events = args.window_events
+    if window_events is None:
+        window_events = int(rcfg.window[1]) if rcfg.window and rcfg.window[0] == "events" else DEFAULT_WINDOW_EVENTS
     try:
-        config = EvalConfig(args.window, args.window_events, args.length_jitter, args.seed, max(1, args.batch_size),
+        config = EvalConfig(args.window, window_events, args.length_jitter, args.seed, max(1, args.batch_size),
                             args.limit, not args.no_progress)
     except ValueError as exc:
         raise EzsrError(str(exc)) from None
-    rcfg = config_from_args(args)
     rcfg.labels = list(dict.fromkeys(eval_set.class_names))
     rcfg.knn_pool = None  # scored both ways below
     recognizer = Recognizer.from_config(rcfg)

@@ -68,10 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     w = parser.add_argument_group("windows")
     mode = w.add_mutually_exclusive_group()
     mode.add_argument("--window-ms", type=_positive_float, default=None, metavar="T",
-                      help=f"recognise the last T milliseconds of events (default: {DEFAULT_WINDOW_MS:g} ms)")
+                      help="recognise the last T milliseconds of events (default: the window the model was trained "
+                           f"on, from weights/registry.json: {DEFAULT_WINDOW_EVENTS:,} events for the official EZSR "
+                           f"models, {DEFAULT_WINDOW_MS:g} ms for the bundled demo; {DEFAULT_WINDOW_MS:g} ms for a "
+                           "model the registry does not know)")
     mode.add_argument("--window-events", type=_positive_int, default=None, metavar="N",
-                      help=f"recognise the last N events instead; EZSR's models were trained on windows of about "
-                           f"{DEFAULT_WINDOW_EVENTS:,} events, so --window-events {DEFAULT_WINDOW_EVENTS} matches them")
+                      help="recognise the last N events instead (default: as for --window-ms)")
     w.add_argument("--coords", choices=("resize", "direct"), default="resize",
                    help="sensor → model input: 'resize' (nearest resize + centre crop, default) or 'direct' "
                         "(scale coordinates, as the official N-ImageNet evaluation)")
@@ -91,10 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def window_spec_from_args(args: argparse.Namespace) -> WindowSpec:
+def window_spec_from_args(args: argparse.Namespace, model_window: tuple[str, float] | None = None) -> WindowSpec:
+    """The user's window, else the one the model was trained on, else DEFAULT_WINDOW_MS."""
     if args.window_events is not None:
         return WindowSpec.by_events(args.window_events)
-    return WindowSpec.by_time_ms(args.window_ms if args.window_ms is not None else DEFAULT_WINDOW_MS)
+    if args.window_ms is not None:
+        return WindowSpec.by_time_ms(args.window_ms)
+    if model_window is not None:
+        kind, value = model_window
+        return WindowSpec.by_events(int(value)) if kind == "events" else WindowSpec.by_time_ms(value)
+    return WindowSpec.by_time_ms(DEFAULT_WINDOW_MS)
 
 
 def build_pipeline(args: argparse.Namespace):
@@ -103,12 +111,16 @@ def build_pipeline(args: argparse.Namespace):
     from ezsr_live.model.recognizer import Recognizer
     from ezsr_live.pipeline import Pipeline, RuntimeSettings
 
-    settings = RuntimeSettings(window=window_spec_from_args(args), top_k=args.top_k, coords=args.coords)
     spec, options = source_spec_and_options(args)
     source = open_source(spec, **options)
     recorder = None
     try:
-        recognizer = Recognizer.from_config(config_from_args(args))
+        rcfg = config_from_args(args)
+        window = window_spec_from_args(args, rcfg.window)
+        if args.window_ms is None and args.window_events is None:
+            log.info("window: %s (%s)", window, "the model's own" if rcfg.window else "the default")
+        settings = RuntimeSettings(window=window, top_k=args.top_k, coords=args.coords)
+        recognizer = Recognizer.from_config(rcfg)
         recorder = Recorder(args.record, source.geometry, source.info) if args.record else None
         pipeline = Pipeline(source, recognizer, settings, tap=recorder)
     except BaseException:

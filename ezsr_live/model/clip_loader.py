@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +20,8 @@ import open_clip
 import torch
 
 from ezsr_live.errors import ModelError
-from ezsr_live.model.defaults import DEVICE_CHOICES
+from ezsr_live.model.defaults import DEVICE_CHOICES, QUICKGELU_SUFFIX
+from ezsr_live.model.event_encoder import unpickling_refusal
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +99,45 @@ def ensure_model_config(model_name: str) -> bool:
     return False
 
 
+def _is_tag(pretrained: str | None) -> bool:
+    return bool(pretrained) and not os.path.isfile(str(pretrained))
+
+
+def uses_quick_gelu(model_name: str, pretrained: str | None) -> bool:
+    """Whether ``model_name`` with ``pretrained`` must be built with QuickGELU.
+
+    open_clip's built-in ``ViT-B-16`` config says GELU, while its ``openai`` weights were
+    trained with QuickGELU (the tag's pretrained config records ``quick_gelu``); open_clip
+    3.x builds what the architecture config says and only logs a warning. The weights'
+    own training is what counts, so the tag decides; the architecture config decides for
+    files and random weights. timm towers (EVA02) ignore the flag in open_clip anyway."""
+    ensure_model_config(model_name)
+    config = open_clip.get_model_config(model_name) or {}
+    if config.get("quick_gelu", False):
+        return True
+    if _is_tag(pretrained):
+        return bool(open_clip.get_pretrained_cfg(model_name, str(pretrained)).get("quick_gelu", False))
+    return False
+
+
+def canonical_model_name(model_name: str, pretrained: str | None) -> str:
+    """``ViT-B-16`` with ``openai`` -> ``ViT-B-16-quickgelu``: the architecture actually built,
+    so that ``ViT-B-16``/``ViT-B-16-quickgelu`` with the same weights share one identity."""
+    if model_name.endswith(QUICKGELU_SUFFIX) or not uses_quick_gelu(model_name, pretrained):
+        return model_name
+    config = open_clip.get_model_config(model_name) or {}
+    return model_name if config.get("quick_gelu", False) else model_name + QUICKGELU_SUFFIX
+
+
 def model_identity(model_name: str, pretrained: str | None) -> str:
     """A short identity for the RGB CLIP embedding space: ``NAME/TAG``, ``NAME/FILE`` or
-    ``NAME/random``. Pools record it; a pool from another space is refused."""
+    ``NAME/random``, NAME being the architecture built (:func:`canonical_model_name`).
+    Pools and text-embedding caches record it; those of another space are refused."""
     if not pretrained:
         return f"{model_name}/random"
     if os.path.isfile(pretrained):
         return f"{model_name}/{Path(pretrained).name}"
-    return f"{model_name}/{pretrained}"
+    return f"{canonical_model_name(model_name, pretrained)}/{pretrained}"
 
 
 @dataclass
@@ -166,23 +199,35 @@ def load_clip(
     pretrained: str | None = None,
     device: str | torch.device = "cpu",
     precision: str = "fp32",
+    *,
+    load_weights: bool = True,
 ) -> ClipBundle:
     """Build a CLIP model with open_clip (``create_model_and_transforms``) in eval mode.
 
-    ``precision`` is open_clip's (``fp32``, ``fp16``, ``bf16``). open_clip failures
-    (unknown architecture, unknown tag, unreadable checkpoint, failed download) become
-    ModelError with open_clip's message.
+    ``precision`` is open_clip's (``fp32``, ``fp16``, ``bf16``). The architecture follows
+    the weights: OpenAI tags get QuickGELU whatever the name (:func:`uses_quick_gelu`).
+    ``load_weights=False`` builds the architecture ``pretrained`` describes without
+    fetching its weights (the caller loads them from elsewhere, e.g. an official file
+    that carries its own text tower); the bundle keeps the tag's identity. open_clip
+    failures (unknown architecture, unknown tag, unreadable checkpoint, failed download)
+    become ModelError with open_clip's message.
     """
     dev = resolve_device(device)
     ensure_model_config(model_name)
     try:
+        quick_gelu = uses_quick_gelu(model_name, pretrained)
         with _quiet_root_info():
             model, _, preprocess = open_clip.create_model_and_transforms(
-                model_name, pretrained=pretrained, precision=precision, device=dev, weights_only=True
+                model_name, pretrained=pretrained if load_weights else None, precision=precision, device=dev,
+                weights_only=True, force_quick_gelu=quick_gelu,
             )
             tokenizer = open_clip.get_tokenizer(model_name)
+    except pickle.UnpicklingError as exc:
+        raise ModelError(f"{pretrained}: refused: {unpickling_refusal(exc)}") from None
     except (RuntimeError, ValueError, FileNotFoundError, OSError, KeyError) as exc:
         raise ModelError(f"cannot load CLIP model {model_name!r} (pretrained={pretrained!r}): {exc}") from exc
+    if quick_gelu:
+        log.debug("%s with %s: built with QuickGELU, as those weights were trained", model_name, pretrained)
     model.eval()
     log.debug("loaded %s (pretrained=%s) on %s in %s", model_name, pretrained, dev, precision)
     return ClipBundle(model, tokenizer, preprocess, model_name, pretrained, dev, precision)

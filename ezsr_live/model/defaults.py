@@ -9,3 +9,6 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 KNN_K = 16
 KNN_TAU = 0.05
 KNN_ALPHA = 0.5
+
+#: open_clip's name suffix for towers built with QuickGELU (OpenAI's activation)
+QUICKGELU_SUFFIX = "-quickgelu"

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from ezsr_live.errors import ModelError
-from ezsr_live.model.defaults import KNN_ALPHA, KNN_K, KNN_TAU
+from ezsr_live.model.defaults import KNN_ALPHA, KNN_K, KNN_TAU, QUICKGELU_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +246,11 @@ class PoolMeta:
 
 def _check_pool_model(path: Path, meta: PoolMeta, model_id: str, embed_dim: int | None) -> None:
     if meta.model != model_id:
+        name, _, tag = model_id.partition("/")
+        if name.endswith(QUICKGELU_SUFFIX) and meta.model == f"{name[:-len(QUICKGELU_SUFFIX)]}/{tag}":
+            raise ModelError(f"{path}: pool was embedded with {meta.model} built with GELU, but those weights were "
+                             f"trained with QuickGELU ({model_id} is loaded); its vectors are off: rebuild the pool "
+                             "with 'ezsr pool build'")
         raise ModelError(f"{path}: pool was built with model {meta.model}, "
                          f"but {model_id} is loaded; rebuild the pool with this model")
     if embed_dim is not None and meta.embed_dim != embed_dim:

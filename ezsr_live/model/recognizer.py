@@ -25,7 +25,7 @@ from ezsr_live.errors import ModelError
 from ezsr_live.model import knn as knn_mod
 from ezsr_live.model.defaults import KNN_ALPHA, KNN_K, KNN_TAU
 from ezsr_live.model.clip_loader import configure_cpu_threads, load_clip, resolve_device
-from ezsr_live.model.event_encoder import make_event_encoder
+from ezsr_live.model.event_encoder import has_text_tower, load_text_tower, make_event_encoder, read_event_weights
 from ezsr_live.model.templates import TemplateSet
 from ezsr_live.model.vocabulary import Vocabulary
 
@@ -69,6 +69,11 @@ class RecognizerConfig:
     knn_k: int = KNN_K
     knn_tau: float = KNN_TAU
     knn_alpha: float = KNN_ALPHA
+    #: the input the event weights were trained on, from the registry: ("events", N) or
+    #: ("ms", T); the live window and ``ezsr eval`` use it unless told otherwise
+    window: tuple[str, float] | None = None
+    #: "event_weights": the weights file carries its own text tower (official bigE)
+    text_tower: str = "pretrained"
 
 
 def _input_dtype(encoder: torch.nn.Module) -> torch.dtype:
@@ -144,18 +149,24 @@ class Recognizer:
     def from_config(cls, cfg: RecognizerConfig) -> "Recognizer":
         """Load CLIP, the event encoder, the vocabulary and the pool as ``cfg`` says."""
         model, pretrained, event_weights = cfg.model, cfg.pretrained, cfg.event_weights
+        text_tower = cfg.text_tower
         if cfg.registry_name:
             from ezsr_live.model.registry import lookup, verify_event_weights, verify_pretrained
 
             spec = lookup(cfg.registry_name)
             model, pretrained = spec.base_model, verify_pretrained(spec)
             event_weights = event_weights or verify_event_weights(spec)
+            text_tower = spec.text_tower
         device = resolve_device(cfg.device)
         precision = cfg.precision or ("fp16" if device.type == "cuda" else "fp32")
         if device.type == "cpu":
             configure_cpu_threads(cfg.threads)
-        clip = load_clip(model, pretrained, device, precision)
-        encoder, _info = make_event_encoder(clip.model, model, event_weights, clip.image_size)
+        weights = read_event_weights(event_weights) if event_weights else None
+        own_text = text_tower == "event_weights" and weights is not None and has_text_tower(weights[0])
+        clip = load_clip(model, pretrained, device, precision, load_weights=not own_text)
+        if own_text:
+            load_text_tower(clip.model, weights[0], weights[1].path)
+        encoder, _info = make_event_encoder(clip.model, model, weights, clip.image_size)
         vocabulary = Vocabulary(clip.encode_text, clip.identity, cfg.labels, cfg.templates)
         translator = None
         if cfg.knn_pool:

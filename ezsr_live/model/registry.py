@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ log = logging.getLogger(__name__)
 
 #: ``weights/`` beside the package (a source checkout); EZSR_WEIGHTS_DIR overrides it.
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-_REQUIRED = ("name", "base_model", "input_size", "representation")
 
 
 def weights_dir() -> Path:
@@ -45,6 +45,12 @@ class ModelSpec:
     templates: str | None = None  # default prompt templates (a file beside the registry, or a set name)
     knn_pool: str | None = None  # default k-NN pool folder beside the registry
     rank: int = 0  # default-model preference when several are available: higher first
+    #: the live window the event weights were trained on: ("events", N) or ("ms", T)
+    window: tuple[str, float] | None = None
+    #: "pretrained": the tag supplies the text tower; "event_weights": the event-weights
+    #: file carries its own (official bigE), used when present, the tag's otherwise
+    text_tower: str = "pretrained"
+    description: str | None = None
 
     def _local(self, name: str | None) -> Path | None:
         if not name:
@@ -87,6 +93,94 @@ class ModelSpec:
         p = Path(self.event_weights)
         return p if p.is_absolute() else self.root / p
 
+    @property
+    def window_text(self) -> str:
+        if self.window is None:
+            return "none recorded"
+        kind, value = self.window
+        return f"{int(value):,} events" if kind == "events" else f"{value:g} ms"
+
+
+def _field(path: Path, entry: dict[str, Any], key: str, kinds: tuple[type, ...], required: bool = False) -> Any:
+    """``entry[key]`` after checking its JSON type (bool is not accepted as a number)."""
+    name = entry.get("name", "?")
+    if key not in entry or entry[key] is None:
+        if required:
+            raise ModelError(f"{path}: entry {name!r}: {key!r} is required")
+        return None
+    value = entry[key]
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        want = " or ".join(k.__name__ for k in kinds)
+        raise ModelError(f"{path}: entry {name!r}: {key!r} must be {want}, got {json.dumps(value)}")
+    return value
+
+
+def _relative_inside(path: Path, entry: dict[str, Any], key: str, value: str | None) -> str | None:
+    """Registry file names resolve inside the weights folder: an absolute path or ``..``
+    climbing out of it could point the loader at any file on the machine."""
+    if value is None:
+        return None
+    p = Path(value)
+    if p.is_absolute() or ".." in p.parts:
+        if os.environ.get("EZSR_REGISTRY_ALLOW_PATHS") != "1":
+            raise ModelError(f"{path}: entry {entry.get('name', '?')!r}: {key} {value!r} must be a file name "
+                             "inside the registry's folder (set EZSR_REGISTRY_ALLOW_PATHS=1 to allow other paths)")
+    return value
+
+
+def _sha(path: Path, entry: dict[str, Any], key: str) -> str | None:
+    sha = _field(path, entry, key, (str,))
+    if sha is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha):
+        raise ModelError(f"{path}: entry {entry.get('name', '?')!r}: {key} must be 64 hex digits or null")
+    return sha.lower() if sha else None
+
+
+def _choice(path: Path, entry: dict[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
+    value = _field(path, entry, key, (str,))
+    if value is not None and value not in choices:
+        raise ModelError(f"{path}: entry {entry.get('name', '?')!r}: {key} must be one of {', '.join(choices)}, "
+                         f"got {value!r}")
+    return value
+
+
+def _window(path: Path, entry: dict[str, Any]) -> tuple[str, float] | None:
+    window = _field(path, entry, "window", (dict,))
+    if window is None:
+        return None
+    if len(window) != 1 or not set(window) <= {"events", "ms"}:
+        raise ModelError(f"{path}: entry {entry.get('name', '?')!r}: window must be {{\"events\": N}} "
+                         f"or {{\"ms\": T}}, got {json.dumps(window)}")
+    (kind, value), = window.items()
+    ok = (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5_000_000) if kind == "events" \
+        else (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 60_000)
+    if not ok:
+        raise ModelError(f"{path}: entry {entry.get('name', '?')!r}: window {kind} out of range: {json.dumps(value)}")
+    return kind, float(value)
+
+
+def _spec(path: Path, entry: dict[str, Any]) -> ModelSpec:
+    input_size = _field(path, entry, "input_size", (int,), required=True)
+    if not 16 <= input_size <= 4096:
+        raise ModelError(f"{path}: entry {entry.get('name', '?')!r}: input_size {input_size} is out of range")
+    return ModelSpec(
+        name=_field(path, entry, "name", (str,), required=True),
+        base_model=_field(path, entry, "base_model", (str,), required=True),
+        pretrained=_field(path, entry, "pretrained", (str,)),
+        event_weights=_relative_inside(path, entry, "event_weights", _field(path, entry, "event_weights", (str,))),
+        sha256=_sha(path, entry, "sha256"),
+        input_size=input_size,
+        representation=_field(path, entry, "representation", (str,), required=True),
+        root=path.parent,
+        pretrained_sha256=_sha(path, entry, "pretrained_sha256"),
+        labels=_field(path, entry, "labels", (str,)),
+        templates=_field(path, entry, "templates", (str,)),
+        knn_pool=_relative_inside(path, entry, "knn_pool", _field(path, entry, "knn_pool", (str,))),
+        rank=_field(path, entry, "rank", (int,)) or 0,
+        window=_window(path, entry),
+        text_tower=_choice(path, entry, "text_tower", ("pretrained", "event_weights")) or "pretrained",
+        description=_field(path, entry, "description", (str,)),
+    )
+
 
 def load_registry(path: str | os.PathLike | None = None) -> dict[str, ModelSpec]:
     """Read a registry file (default ``weights/registry.json``) into ``{name: ModelSpec}``."""
@@ -102,23 +196,23 @@ def load_registry(path: str | os.PathLike | None = None) -> dict[str, ModelSpec]
         raise ModelError(f"{path}: registry must be an object with a 'models' list")
     specs: dict[str, ModelSpec] = {}
     for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or any(k not in entry for k in _REQUIRED):
-            raise ModelError(f"{path}: entry {i} lacks one of {', '.join(_REQUIRED)}")
-        sha = entry.get("sha256")
-        if sha is not None and (not isinstance(sha, str) or len(sha) != 64):
-            raise ModelError(f"{path}: entry {entry['name']!r}: sha256 must be 64 hex digits or null")
-        spec = ModelSpec(
-            name=str(entry["name"]), base_model=str(entry["base_model"]),
-            pretrained=entry.get("pretrained"), event_weights=entry.get("event_weights"),
-            sha256=sha.lower() if sha else None, input_size=int(entry["input_size"]),
-            representation=str(entry["representation"]), root=path.parent,
-            pretrained_sha256=entry.get("pretrained_sha256"), labels=entry.get("labels"),
-            templates=entry.get("templates"), knn_pool=entry.get("knn_pool"), rank=int(entry.get("rank", 0)),
-        )
+        if not isinstance(entry, dict):
+            raise ModelError(f"{path}: entry {i} is not an object")
+        spec = _spec(path, entry)
         if spec.name in specs:
             raise ModelError(f"{path}: duplicate registry name {spec.name!r}")
         specs[spec.name] = spec
     return specs
+
+
+def spec_for_weights_file(path: str | os.PathLike, registry: str | os.PathLike | None = None) -> ModelSpec | None:
+    """The registry entry whose event-weights file has this file name (the official
+    release files keep their names: ``EZSR-OPENAI-VITB16.pt`` is ``ezsr-openai-vitb16``)."""
+    name = Path(path).name
+    for spec in load_registry(registry).values():
+        if spec.event_weights and Path(spec.event_weights).name == name:
+            return spec
+    return None
 
 
 def lookup(name: str, registry: str | os.PathLike | None = None) -> ModelSpec:
@@ -171,9 +265,3 @@ def default_model(registry: str | os.PathLike | None = None) -> ModelSpec | None
     """The best registered model whose weights are present here (highest rank first)."""
     specs = [s for s in load_registry(registry).values() if s.available()]
     return max(specs, key=lambda s: s.rank) if specs else None
-
-
-def describe(spec: ModelSpec) -> dict[str, Any]:
-    return {"name": spec.name, "base_model": spec.base_model, "pretrained": spec.pretrained,
-            "event_weights": spec.event_weights, "sha256": spec.sha256,
-            "input_size": spec.input_size, "representation": spec.representation}

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 
 from ezsr_live.errors import EzsrError
 from ezsr_live.events import Geometry
-from ezsr_live.model.clip_loader import load_clip, register_model_config, resolve_device
+from ezsr_live.model.clip_loader import load_clip, register_model_config, resolve_device, uses_quick_gelu
 
 from . import checkpoint as ckpt
 from .data import ResumableDistributedSampler, SynthPairDataset, find_images, worker_init
@@ -62,6 +62,14 @@ class _Student(torch.nn.Module):
         e = self.tower(x)
         return self.modulation(e) if self.modulation is not None else e
 
+
+
+def _pretrained_name(pretrained: str | None) -> str | None:
+    """What the sidecar records of the teacher's weights: the tag, or a file's name (a
+    path from the training machine would mislead elsewhere)."""
+    if pretrained and Path(pretrained).is_file():
+        return Path(pretrained).name
+    return pretrained
 
 def lr_at(step: int, base: float, warmup: int, total: int, min_ratio: float) -> float:
     """Learning rate for optimiser step ``step`` (0-based): linear warm-up, cosine decay."""
@@ -311,7 +319,9 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
         bar.close()
     if env.is_main:
         encoder_path = ckpt.save_encoder(tower, modulation, out / ckpt.ENCODER_FILE, cfg.model, input_size,
-                                         run_name, step=step, loss=dataclasses.asdict(cfg.loss))
+                                         run_name, step=step, loss=dataclasses.asdict(cfg.loss),
+                                         pretrained=_pretrained_name(cfg.pretrained),
+                                         quick_gelu=uses_quick_gelu(cfg.model, cfg.pretrained))
         _plot_log(out, rows)
         log.info("event weights: %s (step %d)", encoder_path, step)
     barrier()
