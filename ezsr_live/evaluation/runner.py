@@ -1,6 +1,11 @@
 """Zero-shot evaluation on an event dataset: windows -> EZSR frames -> event embeddings
 -> scores against the class names' text embeddings, with and without k-NN translation.
 
+Files are decoded in DataLoader workers (``workers``) so that decoding overlaps the
+model, and under ``torchrun`` each rank scores every world-size-th sample; rank 0
+gathers the per-sample predictions and writes the report, which is therefore the same
+whatever the number of processes and workers.
+
 Windows follow the official EZSR evaluation: 15,000 consecutive events from a random
 start, the start drawn from a generator seeded with (seed, sample index) so that a run is
 reproducible and independent of batching and ``--limit``; or the whole sample. (The
@@ -11,9 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -23,7 +29,7 @@ from ezsr_live.events import EventPacket
 from ezsr_live.kernels import ezsr_model_input
 
 from .datasets import EvalSample, EvalSet
-from .report import Scores, write_confusion_png, write_per_class_csv
+from .report import Scores, write_confusion_png, write_per_class_csv, write_predictions_csv
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +59,14 @@ class EvalReport:
     variants: dict[str, Scores]
     files: dict[str, str] = field(default_factory=dict)
 
+    predictions: list["SamplePrediction"] = field(default_factory=list)
+    is_main: bool = True  # False on the other ranks of a torchrun evaluation (no report there)
+    wall_s: float = 0.0  # decoding and scoring, all ranks gathered (start-up not included)
+
     def summary(self) -> dict[str, float | int | str]:
         out: dict[str, float | int | str] = {"dataset": self.dataset, "samples": self.n_samples,
-                                             "unreadable": len(self.unreadable)}
+                                             "unreadable": len(self.unreadable), "wall_s": round(self.wall_s, 3),
+                                             "samples_per_s": round(self.n_samples / max(self.wall_s, 1e-9), 2)}
         for name, s in self.variants.items():
             out[f"top1_{name}"] = s.top1_acc
             out[f"top5_{name}"] = s.top5_acc
@@ -94,6 +105,70 @@ def class_text_matrix(class_names: Sequence[str], encode: Callable[[list[str]], 
     return matrix[[unique.index(n) for n in class_names]]
 
 
+TOP = 5
+
+
+@dataclass(frozen=True)
+class SamplePrediction:
+    """One scored sample: its index in the set, true label and top-5 labels per variant."""
+
+    index: int
+    label: int
+    top: dict[str, tuple[int, ...]]
+
+
+class SampleFrames(torch.utils.data.Dataset):
+    """Model inputs of the selected samples, decoded wherever the DataLoader runs it; an
+    unreadable file yields an empty frame and its error instead of stopping the run."""
+
+    def __init__(self, eval_set: EvalSet, order: Sequence[int], config: EvalConfig, size: int):
+        self.eval_set, self.order, self.config, self.size = eval_set, list(order), config, size
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int, str]:
+        from ezsr_live.errors import FormatError
+
+        index = self.order[i]
+        sample = self.eval_set.samples[index]
+        try:
+            frame = sample_frame(sample, index, self.eval_set, self.config, self.size)
+            return torch.from_numpy(frame), sample.label, index, ""
+        except FormatError as exc:
+            return torch.zeros(3, self.size, self.size), sample.label, index, str(exc)
+
+
+def selected_samples(eval_set: EvalSet, config: EvalConfig) -> list[int]:
+    """The indices evaluated: all, or a seeded random ``limit`` of them, in set order."""
+    order = list(range(len(eval_set.samples)))
+    if config.limit is not None and config.limit < len(order):
+        order = sorted(np.random.default_rng(config.seed).permutation(len(order))[: config.limit].tolist())
+    return order
+
+
+def _gather(records: list, unreadable: list[str]) -> tuple[list, list[str], bool]:
+    """Every rank's records on rank 0 (no-op without a process group)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return records, unreadable, True
+    everything: list = [None] * dist.get_world_size()
+    dist.all_gather_object(everything, (records, unreadable))
+    if dist.get_rank() != 0:
+        return [], [], False
+    merged = sorted((r for part, _ in everything for r in part), key=lambda r: r.index)
+    return merged, sorted(u for _, part in everything for u in part), True
+
+
+def _shard(order: list[int]) -> list[int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return order[dist.get_rank()::dist.get_world_size()]
+    return order
+
+
 def evaluate(
     eval_set: EvalSet,
     embed: Callable[[torch.Tensor], torch.Tensor],
@@ -103,71 +178,72 @@ def evaluate(
     *,
     knn: Callable[[torch.Tensor], torch.Tensor] | None = None,
     out_dir: str | Path | None = None,
+    workers: int = 0,
+    provenance: dict[str, Any] | None = None,
 ) -> EvalReport:
     """Score every selected sample; ``embed`` maps (B, 3, S, S) frames to normalised
-    embeddings, ``knn`` (optional) translates them. Writes per-class CSV, confusion PNGs
-    and summary.json into ``out_dir`` when given."""
-    from ezsr_live.errors import FormatError
-
-    order = list(range(len(eval_set.samples)))
-    if config.limit is not None and config.limit < len(order):
-        order = sorted(np.random.default_rng(config.seed).permutation(len(order))[: config.limit].tolist())
-    n_classes = len(eval_set.class_names)
-    variants = {"plain": Scores(n_classes)}
-    if knn is not None:
-        variants["knn"] = Scores(n_classes)
+    embeddings, ``knn`` (optional) translates them. Writes per-class and per-sample CSVs,
+    confusion PNGs and summary.json (with ``provenance``) into ``out_dir`` when given."""
+    started = time.perf_counter()
+    order = _shard(selected_samples(eval_set, config))
     text = torch.nn.functional.normalize(text_matrix.float(), dim=-1)
+    k = min(TOP, text.shape[0])
+    loader = torch.utils.data.DataLoader(
+        SampleFrames(eval_set, order, config, input_size), batch_size=max(1, config.batch_size),
+        num_workers=workers, shuffle=False, persistent_workers=False)
+    records: list[SamplePrediction] = []
     unreadable: list[str] = []
     bar = None
     if config.progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(order), unit="sample", desc=f"evaluating {eval_set.dataset}", dynamic_ncols=True)
-    frames: list[np.ndarray] = []
-    labels: list[int] = []
-
-    def flush() -> None:
-        if not frames:
-            return
-        batch = torch.from_numpy(np.stack(frames))
-        e = embed(batch).float()
-        y = np.asarray(labels)
-        variants["plain"].add((e.to(text.device) @ text.T).cpu().numpy(), y)
-        if knn is not None:
-            variants["knn"].add((knn(e).float().to(text.device) @ text.T).cpu().numpy(), y)
-        frames.clear()
-        labels.clear()
+    for frames, labels, indices, errors in loader:
+        ok = [i for i, err in enumerate(errors) if not err]
+        for err in errors:
+            if err:
+                log.warning("skipping unreadable sample: %s", err)
+        unreadable += [str(eval_set.samples[int(indices[i])].path) for i, err in enumerate(errors) if err]
+        if ok:
+            e = embed(frames[ok]).float()
+            tops = {"plain": (e.to(text.device) @ text.T).topk(k, dim=1).indices.cpu()}
+            if knn is not None:
+                tops["knn"] = (knn(e).float().to(text.device) @ text.T).topk(k, dim=1).indices.cpu()
+            for row, i in enumerate(ok):
+                records.append(SamplePrediction(int(indices[i]), int(labels[i]),
+                                                {name: tuple(t[row].tolist()) for name, t in tops.items()}))
         if bar is not None:
-            bar.set_postfix(top1=f"{variants['plain'].top1_acc:.3f}")
-
-    for index in order:
-        sample = eval_set.samples[index]
-        try:
-            frames.append(sample_frame(sample, index, eval_set, config, input_size))
-            labels.append(sample.label)
-        except FormatError as exc:
-            log.warning("skipping unreadable sample: %s", exc)
-            unreadable.append(str(sample.path))
-        if len(frames) >= config.batch_size:
-            flush()
-        if bar is not None:
-            bar.update(1)
-    flush()
+            bar.update(len(errors))
     if bar is not None:
         bar.close()
-    if variants["plain"].count == 0:
+    records, unreadable, is_main = _gather(records, unreadable)
+    if not is_main:
+        return EvalReport(eval_set.dataset, 0, [], {}, is_main=False)
+    if not records:
         raise EzsrError(f"{eval_set.root}: no sample could be evaluated")
-    report = EvalReport(eval_set.dataset, variants["plain"].count, unreadable, variants)
+    variants = {name: Scores(len(eval_set.class_names)) for name in records[0].top}
+    for name, scores in variants.items():
+        scores.add_top(np.array([r.top[name] for r in records]), np.array([r.label for r in records]))
+    report = EvalReport(eval_set.dataset, len(records), unreadable, variants, predictions=records,
+                        wall_s=time.perf_counter() - started)
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        report.files["per_class"] = str(write_per_class_csv(out / "per_class.csv", eval_set.class_names, variants))
-        for name, scores in variants.items():
-            png = out / ("confusion.png" if name == "plain" else f"confusion_{name}.png")
-            report.files[f"confusion_{name}"] = str(write_confusion_png(
-                png, scores.confusion, eval_set.class_names,
-                f"{eval_set.dataset} ({name}): top-1 {scores.top1_acc:.3f}"))
-        summary = out / "summary.json"
-        summary.write_text(json.dumps({**report.summary(), "unreadable_files": unreadable}, indent=1) + "\n")
-        report.files["summary"] = str(summary)
+        _write_files(Path(out_dir), report, eval_set, provenance or {})
     return report
+
+
+def _write_files(out: Path, report: EvalReport, eval_set: EvalSet, provenance: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    names = eval_set.class_names
+    report.files["per_class"] = str(write_per_class_csv(out / "per_class.csv", names, report.variants))
+    report.files["predictions"] = str(write_predictions_csv(
+        out / "predictions.csv", report.predictions, [str(s.path) for s in eval_set.samples], names))
+    for name, scores in report.variants.items():
+        png = out / ("confusion.png" if name == "plain" else f"confusion_{name}.png")
+        title = f"{eval_set.dataset} ({name}): top-1 = {100 * scores.top1_acc:.1f} %, {scores.count} samples"
+        report.files[f"confusion_{name}"] = str(write_confusion_png(png, scores.confusion, names, title))
+    summary = out / "summary.json"
+    doc = {**report.summary(), "unreadable_files": report.unreadable,
+           "provenance": {**provenance, "dataset_root": str(eval_set.root.resolve()), "classes": len(names),
+                          "samples_found": len(eval_set.samples), "samples_evaluated": report.n_samples}}
+    summary.write_text(json.dumps(doc, indent=1) + "\n")
+    report.files["summary"] = str(summary)
