@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "ezsr_live.cli.cmd_synth",
     "ezsr_live.cli.cmd_train",
     "ezsr_live.cli.cmd_eval",
+    "ezsr_live.cli.cmd_geometry",
     "ezsr_live.cli.cmd_demo",
 )
 
