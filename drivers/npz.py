@@ -37,7 +37,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from ezsr_live.errors import FormatError
-from ezsr_live.events import EVENT_DTYPE, EventPacket, Geometry, SourceInfo
+from ezsr_live.events import EVENT_DTYPE, EventPacket, Geometry, SourceInfo, as_event_packet
 
 from .base import Chunk, EventReader, EventWriter
 from .registry import register_reader, register_writer
@@ -261,6 +261,7 @@ class NpzWriter(EventWriter):
         self._closed = False
 
     def write(self, events: EventPacket) -> None:
+        events = as_event_packet(events, source=self.path)
         rec = np.empty(len(events), dtype=NPZ_EVENT_DTYPE)
         rec["x"] = events["x"]
         rec["y"] = events["y"]
