@@ -44,6 +44,7 @@ from ezsr_live.events import (
     EventPacket,
     Geometry,
     SourceInfo,
+    as_event_packet,
 )
 
 from .base import Chunk, EventReader, EventWriter
@@ -291,6 +292,7 @@ class Aedat4Writer(EventWriter):
                               f"({int(t[i + 1])} µs after {int(t[i])} µs); .aedat4 needs non-decreasing time, reorder first")
 
     def write(self, events: EventPacket) -> None:
+        events = as_event_packet(events, source=self.path)
         if not len(events):
             return
         t = np.ascontiguousarray(events["t"], dtype=np.int64)

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ezsr_live.errors import SourceError
-from ezsr_live.events import EVENT_DTYPE, EventPacket, Geometry, SourceInfo, drop_outside
+from ezsr_live.events import EventPacket, Geometry, SourceInfo, as_event_packet, drop_outside
 
 from .sources import EventSource, register_names, register_scheme
 
@@ -39,15 +39,8 @@ def import_sdk() -> Any:
 
 
 def slice_events_to_packet(events: Any) -> EventPacket:
-    """Convert the SDK's EventCD array (x, y, p, t) to our dtype, vectorised."""
-    events = np.asarray(events)
-    out = np.empty(len(events), dtype=EVENT_DTYPE)
-    if len(events):
-        out["t"] = events["t"]
-        out["x"] = events["x"]
-        out["y"] = events["y"]
-        out["p"] = events["p"] != 0
-    return out
+    """Convert the SDK's EventCD array (x, y, p, t) to our dtype by field name, vectorised."""
+    return as_event_packet(np.asarray(events), source="Metavision SDK events")
 
 
 class MetavisionCameraSource(EventSource):

@@ -1,9 +1,17 @@
-"""N-ImageNet ``.npz`` reader and writer.
+"""N-ImageNet (and SpikingJelly) ``.npz`` reader, N-ImageNet ``.npz`` writer.
 
 N-ImageNet (Kim et al., ICCV 2021) ships each sample as a NumPy ``.npz`` holding either
 
 * ``event_data``: a structured array with fields ``x``, ``y``, ``t``, ``p``, or
 * four 1-D arrays ``x_pos``, ``y_pos``, ``timestamp``, ``polarity``.
+
+SpikingJelly's converted datasets (``events_np/CLASS/*.npz`` of CIFAR10-DVS, N-MNIST,
+N-Caltech101, DVS128 Gesture) hold four 1-D arrays ``t``, ``x``, ``y``, ``p``
+(``np.savez_compressed(t=..., x=..., y=..., p=...)``; CIFAR10-DVS's ``t`` is big-endian
+uint32). Every layout is read by member and field *name*, never by position
+(:data:`COLUMN_LAYOUTS`). SpikingJelly records no sensor size, so without ``geometry=``
+such a file's geometry is its largest coordinates + 1 (one streaming pass at open);
+dataset evaluation passes the dataset's sensor instead.
 
 Timestamps are integer microseconds (the dataset's own loader divides them by 1e6 to
 get seconds); polarity is stored as bool or 0/1 (some tools use -1/1): any value > 0
@@ -37,7 +45,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from ezsr_live.errors import FormatError
-from ezsr_live.events import EVENT_DTYPE, EventPacket, Geometry, SourceInfo
+from ezsr_live.events import EVENT_DTYPE, EventPacket, Geometry, SourceInfo, as_event_packet
 
 from .base import Chunk, EventReader, EventWriter
 from .registry import register_reader, register_writer
@@ -46,7 +54,12 @@ NIMAGENET_GEOMETRY = Geometry(640, 480)
 #: dtype of the ``event_data`` member that :class:`NpzWriter` writes
 NPZ_EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("p", "?")])
 STRUCTURED_KEY = "event_data"
-COLUMN_KEYS = {"x": "x_pos", "y": "y_pos", "t": "timestamp", "p": "polarity"}
+#: layouts of four 1-D members: layout name -> member name of each field
+COLUMN_LAYOUTS: dict[str, dict[str, str]] = {
+    "columns": {"x": "x_pos", "y": "y_pos", "t": "timestamp", "p": "polarity"},  # N-ImageNet
+    "spikingjelly": {"x": "x", "y": "y", "t": "t", "p": "p"},  # SpikingJelly's events_np
+}
+COLUMN_KEYS = COLUMN_LAYOUTS["columns"]
 SENSOR_SIZE_KEY = "sensor_size"
 
 #: what zipfile / zlib / numpy's header parser raise on damaged archives
@@ -135,6 +148,8 @@ class NpzReader(EventReader):
         try:
             with zipfile.ZipFile(self.path) as zf:
                 self._members, layout, sensor = self._inspect(zf)
+                if geometry is None and sensor is None and layout == "spikingjelly":
+                    sensor = self._scan_geometry(zf)
         except FormatError:
             raise
         except _ARCHIVE_ERRORS as exc:
@@ -167,17 +182,19 @@ class NpzReader(EventReader):
             for f in "xytp":
                 _check_kind(self.path, STRUCTURED_KEY, m.dtype[f], f)
             members, layout = [m], STRUCTURED_KEY
-        elif all(k in names for k in COLUMN_KEYS.values()):
-            members = [member(COLUMN_KEYS[f]) for f in "xytp"]
+        else:
+            layout = next((k for k, keys in COLUMN_LAYOUTS.items() if all(v in names for v in keys.values())), None)
+            if layout is None:
+                expected = " or ".join(", ".join(keys.values()) for keys in COLUMN_LAYOUTS.values())
+                raise FormatError(self.path, f"no event arrays: expected '{STRUCTURED_KEY}' or {expected}; "
+                                  f"found {', '.join(sorted(names)) or 'nothing'}")
+            keys = COLUMN_LAYOUTS[layout]
+            members = [member(keys[f]) for f in "xytp"]
             for f, m in zip("xytp", members):
                 _check_kind(self.path, m.name, m.dtype, f)
             if len({m.count for m in members}) != 1:
-                raise FormatError(self.path, "x_pos, y_pos, timestamp and polarity differ in length: "
+                raise FormatError(self.path, f"{', '.join(keys[f] for f in 'xytp')} differ in length: "
                                   + ", ".join(f"{m.name}={m.count}" for m in members))
-            layout = "columns"
-        else:
-            raise FormatError(self.path, f"no event arrays: expected '{STRUCTURED_KEY}' or "
-                              f"{', '.join(COLUMN_KEYS.values())}; found {', '.join(sorted(names)) or 'nothing'}")
         return members, layout, self._sensor_size(zf, names)
 
     def _sensor_size(self, zf: zipfile.ZipFile, names: dict[str, str]) -> Geometry | None:
@@ -194,6 +211,20 @@ class NpzReader(EventReader):
             return Geometry(int(size[0]), int(size[1]))
         except ValueError as exc:
             raise FormatError(self.path, f"{SENSOR_SIZE_KEY}: {exc}") from None
+
+    def _scan_geometry(self, zf: zipfile.ZipFile) -> Geometry:
+        """Largest x and y + 1, streamed (for layouts that record no sensor)."""
+        extent = []
+        for m in self._members[:2]:  # x, y
+            top = -1
+            for part in self._slices(zf, m):
+                if len(part):
+                    top = max(top, int(part.max()))
+            extent.append(top + 1)
+        if min(extent) < 1 or max(extent) > 65535:
+            raise FormatError(self.path, f"cannot infer the sensor geometry from coordinates up to {extent}; "
+                              "pass a geometry")
+        return Geometry(*extent)
 
     def _slices(self, zf: zipfile.ZipFile, m: _Member) -> Iterator[np.ndarray]:
         """The member's array, ``chunk_events`` elements at a time."""
@@ -261,6 +292,7 @@ class NpzWriter(EventWriter):
         self._closed = False
 
     def write(self, events: EventPacket) -> None:
+        events = as_event_packet(events, source=self.path)
         rec = np.empty(len(events), dtype=NPZ_EVENT_DTYPE)
         rec["x"] = events["x"]
         rec["y"] = events["y"]

@@ -66,6 +66,7 @@ from ezsr_live.events import (
     EventPacket,
     Geometry,
     SourceInfo,
+    as_event_packet,
 )
 
 from . import _raw_codec as codec
@@ -412,9 +413,7 @@ class _RawWriter(EventWriter):
 
     def write(self, events: EventPacket) -> None:
         """Append CD events, in the order given (any time order; see the module docstring)."""
-        events = np.asarray(events)
-        if events.dtype != EVENT_DTYPE:
-            raise TypeError(f"expected a packet of EVENT_DTYPE, got {events.dtype}")
+        events = as_event_packet(events, source=self.path)
         if len(events) == 0:
             return
         t, x, y, p = events["t"], events["x"], events["y"], events["p"]

@@ -3,8 +3,8 @@
 The engine lives here and never imports Qt. Sources live in :mod:`ezsr_live.drivers`
 (``drivers/`` in the repository), the Qt front end in :mod:`ezsr_live.gui` (``gui/``).
 """
-from ezsr_live.events import EVENT_DTYPE, TRIGGER_DTYPE, Geometry, SourceInfo
-from ezsr_live.errors import EzsrError, FormatError, ModelError, SourceError
+from ezsr_live.events import EVENT_DTYPE, TRIGGER_DTYPE, Geometry, SourceInfo, as_event_packet, make_events
+from ezsr_live.errors import EventArrayError, EzsrError, FormatError, ModelError, SourceError
 
 __version__ = "0.1.0"
 
@@ -13,6 +13,9 @@ __all__ = [
     "TRIGGER_DTYPE",
     "Geometry",
     "SourceInfo",
+    "as_event_packet",
+    "make_events",
+    "EventArrayError",
     "EzsrError",
     "FormatError",
     "ModelError",

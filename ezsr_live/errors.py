@@ -30,3 +30,9 @@ class SourceError(EzsrError):
 
 class ModelError(EzsrError):
     """Model weights, configurations or pools that do not fit together."""
+
+
+class EventArrayError(EzsrError, ValueError):
+    """An array handed in as events that cannot be read as events by name: a missing
+    field, values outside the packet's types, an ambiguous plain array. Also a
+    ValueError, for callers that treat it as a bad argument."""

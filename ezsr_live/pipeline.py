@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 import torch
 
-from ezsr_live.events import EVENT_DTYPE
+from ezsr_live.events import EVENT_DTYPE, as_event_packet
 from ezsr_live.kernels import ezsr_model_input
 from ezsr_live.windows import EventRingBuffer, Window, WindowSpec
 
@@ -323,10 +323,13 @@ class Pipeline:
             stop()
 
     def _source_loop(self) -> None:
+        name = getattr(getattr(self.source, "info", None), "name", None) or "source packet"
         try:
             for packet in self.source:
                 if self._stop.is_set():
                     break
+                # by field name, once, so that the tap (a recorder) and the ring see the same events
+                packet = as_event_packet(packet, source=name)
                 if self.tap is not None:
                     self.tap(packet)
                 self.ring.push(packet)

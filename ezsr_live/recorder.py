@@ -5,7 +5,7 @@ import logging
 import os
 import threading
 
-from ezsr_live.events import EventPacket, Geometry, SourceInfo
+from ezsr_live.events import EventPacket, Geometry, SourceInfo, as_event_packet
 from ezsr_live.handover import PacketBuffer
 from ezsr_live.reorder import BoundedReorder
 
@@ -53,7 +53,8 @@ class Recorder:
     def write(self, packet: EventPacket) -> None:
         if self.error is not None:
             raise self.error
-        self._backlog.put(packet)
+        # converted here, so that a bad array fails in the caller's thread, not the writer's
+        self._backlog.put(as_event_packet(packet, source=self.path))
 
     def _run(self) -> None:
         try:

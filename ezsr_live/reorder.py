@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ezsr_live.events import EventPacket, empty_events
+from ezsr_live.events import EventPacket, as_event_packet, empty_events
 
 
 class BoundedReorder:
@@ -28,6 +28,7 @@ class BoundedReorder:
 
     def push(self, events: EventPacket) -> EventPacket:
         """Take the next packet in file order; return the events that are now final."""
+        events = as_event_packet(events)
         if len(events) == 0:
             return empty_events(0)
         t = events["t"]

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ezsr_live.events import EventPacket
+from ezsr_live.events import EventPacket, as_event_packet
 
 
 @dataclass
@@ -34,6 +34,7 @@ class RecordingSummary:
 
     def add(self, events: EventPacket) -> None:
         """Fold one packet in; exact integer arithmetic whatever the stream length."""
+        events = as_event_packet(events)
         n = len(events)
         if n == 0:
             return

@@ -32,7 +32,7 @@ from typing import Iterable, Iterator
 import numpy as np
 from numba import njit
 
-from ezsr_live.events import EVENT_DTYPE, EventPacket
+from ezsr_live.events import EVENT_DTYPE, EventPacket, as_event_packet
 
 __all__ = ["WindowSpec", "Window", "EventRingBuffer", "iter_windows", "DEFAULT_WINDOW_EVENTS", "DEFAULT_WINDOW_MS"]
 
@@ -259,9 +259,9 @@ class EventRingBuffer:
 
     # ------------------------------------------------------------------ producer
     def push(self, events: EventPacket) -> None:
-        """Append a packet (copied). Events beyond the capacity evict the oldest."""
-        if events.dtype != EVENT_DTYPE:
-            events = events.astype(EVENT_DTYPE)
+        """Append a packet (copied). Events beyond the capacity evict the oldest.
+        Arrays of another dtype are converted by field name (:func:`as_event_packet`)."""
+        events = as_event_packet(events, source="events pushed into the ring buffer")
         n = len(events)
         if n == 0:
             return
@@ -385,10 +385,10 @@ class EventRingBuffer:
 
 def _as_packets(source: Iterable[EventPacket] | EventPacket) -> Iterator[EventPacket]:
     if isinstance(source, np.ndarray):
-        yield source
+        yield as_event_packet(source, source="iter_windows events")
         return
     for packet in source:
-        yield packet
+        yield as_event_packet(packet, source="iter_windows packet")
 
 
 def iter_windows(
@@ -438,8 +438,7 @@ class _PendingEvents:
     def __len__(self) -> int:
         return len(self.events)
 
-    def append(self, packet: EventPacket) -> None:
-        packet = packet.astype(EVENT_DTYPE, copy=False)
+    def append(self, packet: EventPacket) -> None:  # packets come through _as_packets
         clocks = np.maximum.accumulate(packet["t"])
         np.maximum(clocks, self.clock, out=clocks)
         self.clock = int(clocks[-1])

@@ -12,10 +12,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ezsr_live.model.cli_options import add_model_arguments
 
     parser.add_argument("--dataset", required=True, choices=DATASETS)
-    parser.add_argument("--root", required=True, metavar="DIR", help="the split's folder of class folders")
+    parser.add_argument("--root", required=True, metavar="DIR",
+                        help="one split's folder of class folders, as the release unpacks it "
+                             "(N-MNIST/Test, Caltech101, N_Imagenet/extracted_val, ...)")
     parser.add_argument("--list", metavar="FILE", help="only the samples listed (relative paths, one per line)")
     parser.add_argument("--class-names", metavar="FILE",
-                        help="'FOLDER NAME' lines, or for N-ImageNet the 1000 synsets in ImageNet order")
+                        help="'FOLDER NAME' lines, or for N-ImageNet the 1000 synsets in ImageNet order "
+                             "or the devkit's mapping.txt")
     parser.add_argument("--window", default="events", choices=("events", "whole"),
                         help="events: --window-events from a seeded random start (official); whole: every event")
     parser.add_argument("--window-events", type=int, default=None, metavar="N",

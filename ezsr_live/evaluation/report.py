@@ -47,16 +47,21 @@ class Scores:
             return np.where(totals > 0, np.diag(self.confusion) / np.maximum(totals, 1), np.nan)
 
 
-def write_per_class_csv(path: Path, class_names: Sequence[str], variants: dict[str, Scores]) -> Path:
-    """One row per class: sample count and top-1 accuracy under each variant."""
+def write_per_class_csv(
+    path: Path, class_names: Sequence[str], variants: dict[str, Scores], *, folders: Sequence[str] | None = None
+) -> Path:
+    """One row per class: its folder (rows stay distinct where two synsets share a
+    name), sample count and top-1 accuracy under each variant."""
     first = next(iter(variants.values()))
     totals = first.confusion.sum(axis=1)
     per = {name: s.per_class() for name, s in variants.items()}
+    folders = list(folders) if folders is not None else [""] * len(class_names)
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["class_index", "class_name", "samples"] + [f"top1_{name}" for name in variants])
+        w.writerow(["class_index", "class_name", "class_folder", "samples"] + [f"top1_{name}" for name in variants])
         for i, cname in enumerate(class_names):
-            w.writerow([i, cname, int(totals[i])] + [("" if np.isnan(per[n][i]) else f"{per[n][i]:.4f}") for n in variants])
+            w.writerow([i, cname, folders[i], int(totals[i])]
+                       + [("" if np.isnan(per[n][i]) else f"{per[n][i]:.4f}") for n in variants])
     return path
 
 

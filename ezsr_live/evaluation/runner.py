@@ -87,14 +87,21 @@ def select_window(events: EventPacket, config: EvalConfig, rng: np.random.Genera
 
 
 def sample_frame(sample: EvalSample, index: int, eval_set: EvalSet, config: EvalConfig, size: int) -> np.ndarray:
-    """(3, size, size) model input of one sample; raises FormatError for a bad file."""
+    """(3, size, size) model input of one sample; raises FormatError for a bad file.
+
+    The sample is read and framed in the dataset's fixed sensor, never in the bounding
+    box of its own events (a narrow sample would be magnified and cropped differently
+    from its neighbours); events outside that sensor are dropped, and said."""
     from ezsr_live.drivers.registry import open_reader
 
-    with open_reader(sample.path) as reader:
+    with open_reader(sample.path, geometry=eval_set.geometry) as reader:
         events = reader.read_all()
-        geometry = eval_set.geometry or reader.geometry
+        outside = reader.stats.out_of_bounds
+    if outside:
+        log.warning("%s: %d events lie outside the %s sensor of %s and were dropped",
+                    sample.path, outside, eval_set.geometry, eval_set.dataset)
     window = select_window(events, config, np.random.default_rng([config.seed, index]))
-    return ezsr_model_input(window, geometry, size=size, coords=eval_set.coords)
+    return ezsr_model_input(window, eval_set.geometry, size=size, coords=eval_set.coords)
 
 
 def class_text_matrix(class_names: Sequence[str], encode: Callable[[list[str]], torch.Tensor]) -> torch.Tensor:
@@ -234,7 +241,8 @@ def evaluate(
 def _write_files(out: Path, report: EvalReport, eval_set: EvalSet, provenance: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     names = eval_set.class_names
-    report.files["per_class"] = str(write_per_class_csv(out / "per_class.csv", names, report.variants))
+    report.files["per_class"] = str(write_per_class_csv(out / "per_class.csv", names, report.variants,
+                                                        folders=eval_set.folders))
     report.files["predictions"] = str(write_predictions_csv(
         out / "predictions.csv", report.predictions, [str(s.path) for s in eval_set.samples], names))
     for name, scores in report.variants.items():

@@ -6,7 +6,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from ezsr_live.events import EVENT_DTYPE, EventPacket, Geometry
+from ezsr_live.events import EventPacket, Geometry, as_event_packet
 
 GeometryLike = Union[Geometry, Sequence[int]]
 
@@ -33,14 +33,10 @@ def width_height(geometry: GeometryLike) -> tuple[int, int]:
 
 
 def event_columns(events: EventPacket) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Views (no copy) of the t, x, y, p columns of a packet of :data:`EVENT_DTYPE`."""
-    if not isinstance(events, np.ndarray) or events.ndim != 1 or events.dtype.names is None:
-        raise TypeError("events must be a 1-D structured array of EVENT_DTYPE")
-    if events.dtype != EVENT_DTYPE:
-        missing = {"t", "x", "y", "p"} - set(events.dtype.names)
-        if missing:
-            raise TypeError(f"events lack fields {sorted(missing)}; expected EVENT_DTYPE")
-        events = events.astype(EVENT_DTYPE, copy=False)
+    """The t, x, y, p columns of a packet: views (no copy) of an :data:`EVENT_DTYPE`
+    packet, otherwise of its conversion by field name (:func:`as_event_packet`; a
+    structured ``astype`` would assign by position and mix the fields up)."""
+    events = as_event_packet(events)
     return events["t"], events["x"], events["y"], events["p"]
 
 

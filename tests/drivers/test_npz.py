@@ -61,6 +61,25 @@ def test_column_layout_with_other_dtypes_and_signed_polarity(tmp_path: Path, com
     np.testing.assert_array_equal(events_read, events)
 
 
+@pytest.mark.parametrize("name", ["nmnist_sample.bin", "dvxplorer_320x240.aedat4"])
+def test_spikingjelly_events_np_layout_is_read_by_name(samples_dir: Path, tmp_path: Path, name: str) -> None:
+    """SpikingJelly's converted datasets: np.savez_compressed(t=, x=, y=, p=), t as the
+    big-endian uint32 of the source words (CIFAR10-DVS), x/y uint32, p int64 0/1."""
+    with open_reader(samples_dir / name) as source:
+        events = source.read_all()
+    events["t"] -= events["t"][0]  # uint32 µs, as SpikingJelly keeps them
+    path = tmp_path / "sj.npz"
+    # keyword order deliberately not t, x, y, p: members are found by name
+    np.savez_compressed(path, p=events["p"].astype(np.int64), y=events["y"].astype(np.uint32),
+                        x=events["x"].astype(np.uint32), t=events["t"].astype(">u4"))
+    reader = open_reader(path, chunk_events=1000)
+    assert reader.info.header["layout"] == "spikingjelly"
+    assert reader.read_all().tobytes() == events.tobytes()
+    # no sensor_size member: the coordinates' extent, unless the caller knows the sensor
+    assert reader.geometry == Geometry(int(events["x"].max()) + 1, int(events["y"].max()) + 1)
+    assert open_reader(path, geometry=Geometry(1280, 720)).geometry == Geometry(1280, 720)
+
+
 def test_coordinates_outside_the_sensor_are_dropped_and_counted(tmp_path: Path) -> None:
     path = tmp_path / "o.npz"
     np.savez(path, x_pos=np.array([1, 700, -3, 5]), y_pos=np.array([1, 2, 3, 480]),
@@ -126,7 +145,8 @@ def test_object_arrays_are_refused_without_unpickling(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("arrays, problem", [
-    ({"frames": np.zeros(3)}, "no event arrays"),
+    ({"frames": np.zeros(3)}, "no event arrays: expected 'event_data' or x_pos, y_pos, timestamp, polarity or x, y, t, p"),
+    ({"t": np.zeros(3), "x": np.zeros(3, int), "y": np.zeros(3, int), "p": np.zeros(3, int)}, "integer microseconds"),
     ({"event_data": np.zeros(3, dtype=[("x", "<u2"), ("y", "<u2"), ("t", "<f8"), ("p", "?")])}, "integer microseconds"),
     ({"event_data": np.zeros(3, dtype=[("x", "<u2"), ("y", "<u2"), ("p", "?")])}, "lacks field"),
     ({"x_pos": np.zeros(3, int), "y_pos": np.zeros(3, int), "timestamp": np.zeros(2, int), "polarity": np.zeros(3, int)}, "differ in length"),

@@ -202,3 +202,30 @@ def test_start_warms_the_source_up_on_the_calling_thread_before_its_thread_runs(
     assert results
     assert source.calls[0] == ("warm_up", threading.current_thread().name)
     assert source.calls[1] == ("iter", None)
+
+
+class TonicOrderSource:
+    """A user's own source: the demo recording's packets as tonic-ordered arrays
+    (x, y, t, p int64), the kind a third-party loader yields."""
+
+    def __init__(self, path) -> None:
+        self.reader = open_reader(path, chunk_events=20_000)
+        self.geometry = self.reader.geometry
+
+    def __iter__(self):
+        for packet in self.reader:
+            out = np.zeros(len(packet), [("x", "<i8"), ("y", "<i8"), ("t", "<i8"), ("p", "<i8")])
+            for name in "xytp":
+                out[name] = packet[name]
+            yield out
+
+
+def test_packets_of_another_field_order_reach_ring_and_tap_by_name(recognizer):
+    tapped = []
+    pipeline = Pipeline(TonicOrderSource(DEMO), recognizer, RuntimeSettings(window=WindowSpec.by_time_ms(20)),
+                        tap=tapped.append)
+    with pipeline:
+        results = list(pipeline.iter_results())
+    original = open_reader(DEMO).read_all()
+    assert np.concatenate(tapped).tobytes() == original.tobytes()
+    assert results and results[-1].t_us == int(original["t"].max())
