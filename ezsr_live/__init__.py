@@ -8,7 +8,19 @@ from ezsr_live.errors import EventArrayError, EzsrError, FormatError, ModelError
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # the model stack (torch, open_clip) loads only when the API is first used
+    if name in ("load", "ZeroShotModel"):
+        from ezsr_live import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'ezsr_live' has no attribute {name!r}")
+
+
 __all__ = [
+    "load",
+    "ZeroShotModel",
     "EVENT_DTYPE",
     "TRIGGER_DTYPE",
     "Geometry",

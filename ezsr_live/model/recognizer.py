@@ -62,8 +62,8 @@ class RecognizerConfig:
     precision: str | None = None  # None: fp16 on CUDA, fp32 elsewhere
     cuda_graph: bool = True
     threads: int | None = None
-    labels: str | Sequence[str] = "imagenet"
-    templates: str | TemplateSet | None = None
+    labels: str | Sequence[str] | None = None  # None: the registered model's own, else imagenet
+    templates: str | TemplateSet | None = None  # None: the registered model's own, else openai
     top_k: int = 5
     knn_pool: str | None = None
     knn_k: int = KNN_K
@@ -149,7 +149,7 @@ class Recognizer:
     def from_config(cls, cfg: RecognizerConfig) -> "Recognizer":
         """Load CLIP, the event encoder, the vocabulary and the pool as ``cfg`` says."""
         model, pretrained, event_weights = cfg.model, cfg.pretrained, cfg.event_weights
-        text_tower = cfg.text_tower
+        text_tower, labels, templates = cfg.text_tower, cfg.labels, cfg.templates
         if cfg.registry_name:
             from ezsr_live.model.registry import lookup, verify_event_weights, verify_pretrained
 
@@ -157,6 +157,8 @@ class Recognizer:
             model, pretrained = spec.base_model, verify_pretrained(spec)
             event_weights = event_weights or verify_event_weights(spec)
             text_tower = spec.text_tower
+            labels = labels or spec.labels_arg
+            templates = templates or spec.templates_arg
         device = resolve_device(cfg.device)
         precision = cfg.precision or ("fp16" if device.type == "cuda" else "fp32")
         if device.type == "cpu":
@@ -167,7 +169,7 @@ class Recognizer:
         if own_text:
             load_text_tower(clip.model, weights[0], weights[1].path)
         encoder, _info = make_event_encoder(clip.model, model, weights, clip.image_size)
-        vocabulary = Vocabulary(clip.encode_text, clip.identity, cfg.labels, cfg.templates)
+        vocabulary = Vocabulary(clip.encode_text, clip.identity, labels or "imagenet", templates)
         translator = None
         if cfg.knn_pool:
             translator = knn_mod.KnnTranslator.open(cfg.knn_pool, clip.identity, clip.embed_dim,

@@ -205,11 +205,13 @@ def load_registry(path: str | os.PathLike | None = None) -> dict[str, ModelSpec]
     return specs
 
 
-def spec_for_weights_file(path: str | os.PathLike, registry: str | os.PathLike | None = None) -> ModelSpec | None:
+def spec_for_weights_file(path: str | os.PathLike, registry: str | os.PathLike | None = None, *,
+                          specs: dict[str, ModelSpec] | None = None) -> ModelSpec | None:
     """The registry entry whose event-weights file has this file name (the official
-    release files keep their names: ``EZSR-OPENAI-VITB16.pt`` is ``ezsr-openai-vitb16``)."""
+    release files keep their names: ``EZSR-OPENAI-VITB16.pt`` is ``ezsr-openai-vitb16``).
+    ``specs``: an already loaded registry."""
     name = Path(path).name
-    for spec in load_registry(registry).values():
+    for spec in (specs if specs is not None else load_registry(registry)).values():
         if spec.event_weights and Path(spec.event_weights).name == name:
             return spec
     return None
@@ -261,7 +263,8 @@ def verify_pretrained(spec: ModelSpec) -> str | None:
     return str(path)
 
 
-def default_model(registry: str | os.PathLike | None = None) -> ModelSpec | None:
+def default_model(registry: str | os.PathLike | None = None, *,
+                  specs: dict[str, ModelSpec] | None = None) -> ModelSpec | None:
     """The best registered model whose weights are present here (highest rank first)."""
-    specs = [s for s in load_registry(registry).values() if s.available()]
-    return max(specs, key=lambda s: s.rank) if specs else None
+    present = [s for s in (specs if specs is not None else load_registry(registry)).values() if s.available()]
+    return max(present, key=lambda s: s.rank) if present else None
