@@ -32,7 +32,8 @@ import numpy as np
 import dv_processing as dv
 from ezsr_live.events import EVENT_DTYPE
 from ezsr_live.kernels import ezsr_histogram, ezsr_model_input
-from ezsr_live.windows import EventRingBuffer, WindowSpec
+from ezsr_live.runtime.ring import EventRingBuffer
+from ezsr_live.windows import WindowSpec
 
 SENSORS = [(1280, 720), (346, 260)]
 

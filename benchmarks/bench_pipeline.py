@@ -38,7 +38,8 @@ from ezsr_live.model import knn as knn_mod  # noqa: E402
 from ezsr_live.model.clip_loader import configure_cpu_threads, load_clip, register_model_config  # noqa: E402
 from ezsr_live.model.event_encoder import make_event_encoder  # noqa: E402
 from ezsr_live.model.recognizer import Recognizer  # noqa: E402
-from ezsr_live.pipeline import Pipeline, RuntimeSettings  # noqa: E402
+from ezsr_live.runtime.pipeline import Pipeline  # noqa: E402
+from ezsr_live.runtime.settings import RuntimeSettings  # noqa: E402
 from ezsr_live.windows import WindowSpec  # noqa: E402
 
 TINY_CONFIG = HERE.parent / "tests" / "model" / "fixtures" / "ezsr-test-tiny.json"

@@ -262,9 +262,11 @@ class Aedat4Reader(EventReader):
 
 @register_writer(".aedat4")
 class Aedat4Writer(EventWriter):
-    """Writes events (and triggers) to an .aedat4 file with dv-processing."""
+    """Writes events (and triggers) to an .aedat4 file with dv-processing, which needs
+    non-decreasing time (``open_writer`` reorders the stream for it)."""
 
     format = "aedat4"
+    requires_monotonic = True
 
     def __init__(self, path: str | os.PathLike, geometry: Geometry, *, info: SourceInfo | None = None) -> None:
         super().__init__(path, geometry, info=info)

@@ -17,11 +17,11 @@ import numpy as np
 
 from ezsr_live.events import (
     DEFAULT_CHUNK_EVENTS,
-    EVENT_DTYPE,
     TRIGGER_DTYPE,
     EventPacket,
     Geometry,
     SourceInfo,
+    concat_events,
 )
 
 
@@ -91,8 +91,7 @@ class EventReader(abc.ABC):
 
     def read_all(self) -> EventPacket:
         """Every CD event of the file in one packet (convenience for small files)."""
-        parts = list(self)
-        return np.concatenate(parts) if parts else np.zeros(0, EVENT_DTYPE)
+        return concat_events(list(self))
 
     def close(self) -> None:
         """Release file handles (readers open files per iteration, so this is often a no-op)."""
@@ -108,6 +107,9 @@ class EventWriter(abc.ABC):
     """A recording opened for writing; use as a context manager."""
 
     format: ClassVar[str] = ""
+    #: the format stores events only in non-decreasing time: :func:`~ezsr_live.drivers.open_writer`
+    #: then wraps the writer in a :class:`~ezsr_live.drivers.reorder.ReorderingWriter`
+    requires_monotonic: ClassVar[bool] = False
 
     def __init__(self, path: str | os.PathLike, geometry: Geometry, *, info: SourceInfo | None = None) -> None:
         self.path = os.fspath(path)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from ezsr_live.errors import FormatError
 from ezsr_live.events import DEFAULT_CHUNK_EVENTS, Geometry
 
 from .base import EventReader, EventWriter
+from .reorder import DEFAULT_REORDER_WINDOW_US, ReorderingWriter
 
 # modules that register formats; imported on first use, not at package import, so
 # that `import ezsr_live.drivers` stays cheap (dv-processing loads only when needed)
@@ -104,12 +105,26 @@ def open_reader(
     return cls(path, geometry=geometry, chunk_events=chunk_events)
 
 
-def open_writer(path: str | os.PathLike, geometry: Geometry, **kwargs: object) -> EventWriter:
-    """Create a recording, choosing the writer by extension."""
+def open_writer(
+    path: str | os.PathLike,
+    geometry: Geometry,
+    *,
+    reorder_window_us: int = DEFAULT_REORDER_WINDOW_US,
+    **kwargs: Any,
+) -> EventWriter:
+    """Create a recording, choosing the writer by extension.
+
+    A format that declares ``requires_monotonic`` (.aedat4) gets the stream through a
+    :class:`~ezsr_live.drivers.reorder.ReorderingWriter`: sorted stably within
+    ``reorder_window_us`` of sensor time, later events re-timed and counted.
+    """
     _load()
     path = os.fspath(path)
     ext = _extension(path)
     cls = _WRITERS.get(ext)
     if cls is None:
         raise FormatError(path, f"cannot write {ext!r} files; writable: {', '.join(sorted(_WRITERS))}")
-    return cls(path, geometry, **kwargs)
+    writer = cls(path, geometry, **kwargs)
+    if cls.requires_monotonic:
+        return ReorderingWriter(writer, reorder_window_us)
+    return writer

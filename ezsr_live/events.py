@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -231,8 +231,21 @@ def drop_outside(packet: EventPacket, geometry: Geometry) -> tuple[EventPacket, 
     return (packet if n_bad == 0 else packet[inside]), n_bad
 
 
-def concat_events(packets: list[EventPacket]) -> EventPacket:
-    """Concatenate packets (an empty list gives an empty packet)."""
+def event_bytes(events: EventPacket) -> np.ndarray:
+    """The raw bytes of a packet, (n * itemsize,) uint8: numpy copies packed structured
+    arrays field by field, ten times slower than bytes."""
+    return np.ascontiguousarray(events).view(np.uint8)
+
+
+def copy_events(events: EventPacket) -> EventPacket:
+    """A copy of a packet (byte-wise: the fast way for :data:`EVENT_DTYPE`)."""
+    return event_bytes(events).copy().view(EVENT_DTYPE)
+
+
+def concat_events(packets: Sequence[EventPacket]) -> EventPacket:
+    """Concatenate packets byte-wise (an empty sequence gives an empty packet)."""
     if not packets:
         return empty_events(0)
-    return np.concatenate(packets)
+    if any(p.dtype != EVENT_DTYPE for p in packets):
+        return np.concatenate(packets)
+    return np.concatenate([event_bytes(p) for p in packets]).view(EVENT_DTYPE)

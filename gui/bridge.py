@@ -1,6 +1,6 @@
 """Hand-overs from the engine's threads to the GUI thread, always newest-first.
 
-* :class:`ResultPoller` polls the pipeline's :class:`~ezsr_live.pipeline.LatestSlot`
+* :class:`ResultPoller` polls the pipeline's :class:`~ezsr_live.runtime.handover.LatestSlot`
   from a QTimer in the GUI thread: ``take(0)`` never blocks, and a slot holds one
   result, so a slow GUI sees fewer results, never older ones.
 * :class:`FrameRenderer` is a QThread that cuts the newest display window from the

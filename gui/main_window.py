@@ -46,7 +46,7 @@ def _rate(value: float, unit: str) -> str:
 
 
 class MainWindow(QMainWindow):
-    """One window around one running :class:`~ezsr_live.pipeline.Pipeline`.
+    """One window around one running :class:`~ezsr_live.runtime.pipeline.Pipeline`.
 
     :meth:`start` starts the pipeline, the result poller and the display renderer;
     closing the window (or :meth:`shutdown`) stops all of them and remembers the window

@@ -10,7 +10,7 @@ import pytest
 
 from ezsr_live.cli.toolbox import main as ezsr
 from ezsr_live.drivers import open_reader, writer_extensions
-from ezsr_live.summary import summarize_reader
+from ezsr_live.drivers.summary import summarize_reader
 
 from .conftest import SAMPLE_FILES
 

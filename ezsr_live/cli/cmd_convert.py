@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 
 from ezsr_live.cli.options import add_geometry_option
-from ezsr_live.drivers import open_reader, open_writer
-from ezsr_live.errors import FormatError
-from ezsr_live.reorder import BoundedReorder
+from ezsr_live.drivers.convert import convert
+from ezsr_live.drivers.reorder import DEFAULT_REORDER_WINDOW_US
 
 NAME = "convert"
 HELP = "Convert a recording between formats (chosen by extension), streaming in constant memory."
@@ -23,56 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reorder-window-us",
         type=int,
-        default=50_000,
+        default=DEFAULT_REORDER_WINDOW_US,
         metavar="US",
         help="for formats that need monotonic time (.aedat4): sort stably within this "
-        "much sensor time (default 50000 µs)",
+        f"much sensor time (default {DEFAULT_REORDER_WINDOW_US} µs)",
     )
-
-
-def convert(
-    src: str, dst: str, *, geometry=None, reorder_window_us: int = 50_000, **writer_options: object
-) -> dict[str, int]:
-    """Convert ``src`` into ``dst``; the output appears only when complete (atomic rename).
-
-    Returns counters: events written, events moved by reordering, late events re-timed.
-    """
-    if os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
-        raise FormatError(dst, "output is the input file")
-    reader = open_reader(src, geometry=geometry)
-    directory, base = os.path.split(os.path.abspath(dst))
-    tmp = os.path.join(directory, f".partial-{os.getpid()}-{base}")
-    writer = open_writer(tmp, reader.geometry, info=reader.info, **writer_options)
-    reorder = BoundedReorder(reorder_window_us) if getattr(writer, "requires_monotonic", False) else None
-    ok = False
-    try:
-        with reader:
-            for chunk in reader.iter_chunks():
-                events = reorder.push(chunk.events) if reorder else chunk.events
-                if len(events):
-                    writer.write(events)
-                if len(chunk.triggers):
-                    writer.write_triggers(chunk.triggers)
-            if reorder:
-                rest = reorder.flush()
-                if len(rest):
-                    writer.write(rest)
-        writer.close()
-        os.replace(tmp, dst)
-        ok = True
-    finally:
-        if not ok:
-            try:
-                writer.close()
-            except Exception:  # the original error matters more than a failed cleanup
-                pass
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return {
-        "events_written": writer.n_written,
-        "reordered_events": reorder.moved_events if reorder else 0,
-        "late_events": reorder.late_events if reorder else 0,
-    }
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from ezsr_live.cli.options import add_geometry_option
 from ezsr_live.drivers import open_reader
-from ezsr_live.summary import summarize_reader
+from ezsr_live.drivers.summary import summarize_reader
 
 NAME = "info"
 HELP = "Print one JSON object describing a recording (format, geometry, event statistics, header)."

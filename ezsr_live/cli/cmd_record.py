@@ -7,8 +7,8 @@ import threading
 
 from ezsr_live.cli.options import add_geometry_option
 from ezsr_live.drivers.sources import open_source
-from ezsr_live.handover import SourceThread
-from ezsr_live.recorder import Recorder
+from ezsr_live.runtime.handover import SourceThread
+from ezsr_live.runtime.recorder import Recorder
 
 NAME = "record"
 HELP = "Record a live source (camera, tcp://, unix://, or a replayed file) to .aedat4, .raw or .npz."

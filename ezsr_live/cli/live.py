@@ -22,8 +22,8 @@ from ezsr_live.cli.config import apply_config_file
 from ezsr_live.cli.options import add_source_options, source_spec_and_options
 from ezsr_live.drivers.sources import open_source
 from ezsr_live.errors import EzsrError
-from ezsr_live.handover import SourceThread
-from ezsr_live.recorder import Recorder
+from ezsr_live.runtime.handover import SourceThread
+from ezsr_live.runtime.recorder import Recorder
 from ezsr_live.windows import DEFAULT_WINDOW_EVENTS, DEFAULT_WINDOW_MS, WindowSpec
 
 log = logging.getLogger("ezsr_live")
@@ -109,7 +109,8 @@ def build_pipeline(args: argparse.Namespace):
     """Open the source, the recogniser and the recorder that ``args`` describe."""
     from ezsr_live.model.cli_options import config_from_args
     from ezsr_live.model.recognizer import Recognizer
-    from ezsr_live.pipeline import Pipeline, RuntimeSettings
+    from ezsr_live.runtime.pipeline import Pipeline
+    from ezsr_live.runtime.settings import RuntimeSettings
 
     spec, options = source_spec_and_options(args)
     source = open_source(spec, **options)

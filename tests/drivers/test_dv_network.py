@@ -17,7 +17,7 @@ from ezsr_live.drivers.dv_network import parse_network_uri
 from ezsr_live.drivers.sources import open_source
 from ezsr_live.errors import SourceError
 from ezsr_live.events import Geometry
-from ezsr_live.handover import SourceThread
+from ezsr_live.runtime.handover import SourceThread
 
 SERVER = Path(__file__).with_name("dv_stream_server.py")
 SAMPLE = "dvxplorer_320x240.aedat4"

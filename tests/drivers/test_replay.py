@@ -8,7 +8,7 @@ from ezsr_live.drivers import open_reader
 from ezsr_live.drivers.replay import SLICE_WALL_S, ReplaySource
 from ezsr_live.drivers.sources import open_source
 from ezsr_live.errors import SourceError
-from ezsr_live.handover import SourceThread, wait_until
+from ezsr_live.runtime.handover import SourceThread, wait_until
 
 EVT3 = "evt3_gen41_1280x720.raw"
 AEDAT4 = "dvxplorer_320x240.aedat4"

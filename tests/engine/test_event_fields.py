@@ -19,8 +19,9 @@ from ezsr_live.kernels import (
     time_surface,
     voxel_grid,
 )
-from ezsr_live.recorder import Recorder
-from ezsr_live.windows import EventRingBuffer, WindowSpec, iter_windows
+from ezsr_live.runtime.recorder import Recorder
+from ezsr_live.runtime.ring import EventRingBuffer
+from ezsr_live.windows import WindowSpec, iter_windows
 
 GEOMETRY = Geometry(640, 480)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ezsr_live.events import empty_events
-from ezsr_live.handover import PacketBuffer, SourceThread
+from ezsr_live.runtime.handover import PacketBuffer, SourceThread
 
 
 def _packet(n: int, t0: int = 0) -> np.ndarray:

@@ -8,7 +8,8 @@ import pytest
 
 from ezsr_live.drivers import open_reader
 from ezsr_live.events import EVENT_DTYPE, make_events
-from ezsr_live.windows import EventRingBuffer, Window, WindowSpec, iter_windows
+from ezsr_live.runtime.ring import EventRingBuffer
+from ezsr_live.windows import Window, WindowSpec, iter_windows
 
 EVT3_WRAP_US = 1 << 24
 

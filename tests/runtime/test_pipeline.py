@@ -9,7 +9,9 @@ import pytest
 from ezsr_live.drivers import open_reader
 from ezsr_live.drivers.sources import open_source
 from ezsr_live.model.recognizer import Recognizer, RecognizerConfig
-from ezsr_live.pipeline import LatestSlot, Pipeline, RuntimeSettings
+from ezsr_live.runtime.handover import LatestSlot
+from ezsr_live.runtime.pipeline import Pipeline
+from ezsr_live.runtime.settings import RuntimeSettings
 from ezsr_live.windows import WindowSpec
 
 from ..conftest import REPO_ROOT

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -61,13 +61,6 @@ class RecordingSummary:
         d.pop("extra")
         d.update(self.extra)
         return d
-
-
-def summarize_packets(packets: Iterable[EventPacket]) -> RecordingSummary:
-    summary = RecordingSummary()
-    for packet in packets:
-        summary.add(packet)
-    return summary
 
 
 def summarize_reader(reader: Any) -> RecordingSummary:

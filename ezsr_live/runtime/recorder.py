@@ -5,9 +5,10 @@ import logging
 import os
 import threading
 
+from ezsr_live.drivers import open_writer
+from ezsr_live.drivers.reorder import DEFAULT_REORDER_WINDOW_US, ReorderingWriter
 from ezsr_live.events import EventPacket, Geometry, SourceInfo, as_event_packet
-from ezsr_live.handover import PacketBuffer
-from ezsr_live.reorder import BoundedReorder
+from ezsr_live.runtime.handover import PacketBuffer
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +23,9 @@ class Recorder:
     Calling it (or :meth:`write`) only hands the packet to a writer thread, so a slow
     format (dv-processing's .aedat4 writer takes one Python call per event) never slows
     the live source; if the writer falls more than ``backlog_events`` behind, the oldest
-    packets are dropped and counted in :attr:`events_dropped`. Writers that need
-    monotonic time (.aedat4) get the stream through a
-    :class:`~ezsr_live.reorder.BoundedReorder`.
+    packets are dropped and counted in :attr:`events_dropped`. Formats that need
+    monotonic time (.aedat4) are reordered by the writer
+    :func:`~ezsr_live.drivers.open_writer` returns for them.
     """
 
     def __init__(
@@ -33,14 +34,11 @@ class Recorder:
         geometry: Geometry,
         info: SourceInfo | None = None,
         *,
-        reorder_window_us: int = 50_000,
+        reorder_window_us: int = DEFAULT_REORDER_WINDOW_US,
         backlog_events: int = DEFAULT_BACKLOG_EVENTS,
     ) -> None:
-        from ezsr_live.drivers import open_writer
-
         self.path = os.fspath(path)
-        self._writer = open_writer(self.path, geometry, info=info)
-        self._reorder = BoundedReorder(reorder_window_us) if getattr(self._writer, "requires_monotonic", False) else None
+        self._writer = open_writer(self.path, geometry, info=info, reorder_window_us=reorder_window_us)
         self._backlog = PacketBuffer(max_events=backlog_events, max_packets=1 << 16)
         self.error: BaseException | None = None
         self._closed = False
@@ -64,13 +62,8 @@ class Recorder:
                     if self._backlog.drained:
                         break
                     continue
-                out = self._reorder.push(packet) if self._reorder else packet
-                if len(out):
-                    self._writer.write(out)
-            if self._reorder:
-                rest = self._reorder.flush()
-                if len(rest):
-                    self._writer.write(rest)
+                if len(packet):
+                    self._writer.write(packet)
         except BaseException as exc:  # re-raised to the producer and at close
             self.error = exc
 
@@ -82,9 +75,9 @@ class Recorder:
         self._backlog.close()
         self._thread.join()
         self._writer.close()
-        if self._reorder and self._reorder.late_events:
+        if isinstance(self._writer, ReorderingWriter) and self._writer.late_events:
             log.warning("%s: %d late events were re-timed to keep time monotonic",
-                        self.path, self._reorder.late_events)
+                        self.path, self._writer.late_events)
         if self.events_dropped:
             log.warning("%s: the writer fell behind; %d events were not recorded", self.path, self.events_dropped)
         if self.error is not None:

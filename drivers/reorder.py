@@ -7,16 +7,25 @@ time, so memory stays bounded whatever the stream length. As long as no event is
 older than the window, its output equals a stable sort of the whole stream by ``t``;
 an event that arrives later than that is re-timed to the newest emitted timestamp and
 counted in :attr:`BoundedReorder.late_events`.
+
+:class:`ReorderingWriter` puts a reorderer in front of a writer whose format declares
+``requires_monotonic``; :func:`~ezsr_live.drivers.open_writer` does that by itself, so
+``ezsr convert``, ``ezsr record`` and ``--record`` all write such formats from any input.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ezsr_live.events import EventPacket, as_event_packet, empty_events
+from ezsr_live.events import EventPacket, as_event_packet, concat_events, empty_events
+
+from .base import EventWriter
+
+#: how much sensor time a reorderer holds back by default (µs)
+DEFAULT_REORDER_WINDOW_US = 50_000
 
 
 class BoundedReorder:
-    def __init__(self, window_us: int = 50_000) -> None:
+    def __init__(self, window_us: int = DEFAULT_REORDER_WINDOW_US) -> None:
         if window_us < 0:
             raise ValueError("window_us must be >= 0")
         self.window_us = int(window_us)
@@ -45,7 +54,7 @@ class BoundedReorder:
             self.moved_events += 1
         tmax = int(t.max())
         self._t_seen_max = tmax if self._t_seen_max is None else max(self._t_seen_max, tmax)
-        buf = np.concatenate((self._pending, events)) if len(self._pending) else events
+        buf = concat_events([self._pending, events]) if len(self._pending) else events
         # stable: events with equal timestamps keep their file order
         buf = buf[np.argsort(buf["t"], kind="stable")]
         k = int(np.searchsorted(buf["t"], self._t_seen_max - self.window_us, side="right"))
@@ -60,3 +69,51 @@ class BoundedReorder:
         if len(out):
             self._watermark = int(out["t"][-1])
         return out
+
+
+class ReorderingWriter(EventWriter):
+    """A writer for a format that needs monotonic time, fed through a
+    :class:`BoundedReorder`; the counters say what the reordering did."""
+
+    def __init__(self, inner: EventWriter, window_us: int = DEFAULT_REORDER_WINDOW_US) -> None:
+        # not EventWriter.__init__: path, geometry and counts are the inner writer's
+        self.inner = inner
+        self.path = inner.path
+        self.geometry = inner.geometry
+        self.source_info = inner.source_info
+        self.format = inner.format  # type: ignore[misc]
+        self.reorder = BoundedReorder(window_us)
+        self._closed = False
+
+    @property  # type: ignore[override]
+    def n_written(self) -> int:
+        return self.inner.n_written
+
+    @property
+    def moved_events(self) -> int:
+        """Events that were out of order on input."""
+        return self.reorder.moved_events
+
+    @property
+    def late_events(self) -> int:
+        """Events later than the window, re-timed to keep time monotonic."""
+        return self.reorder.late_events
+
+    def write(self, events: EventPacket) -> None:
+        out = self.reorder.push(events)
+        if len(out):
+            self.inner.write(out)
+
+    def write_triggers(self, triggers: np.ndarray) -> None:
+        self.inner.write_triggers(triggers)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            rest = self.reorder.flush()
+            if len(rest):
+                self.inner.write(rest)
+        finally:
+            self.inner.close()

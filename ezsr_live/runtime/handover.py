@@ -3,7 +3,9 @@
 :class:`PacketBuffer` sits between a source thread and its consumer: when the consumer
 falls behind, the *oldest* packets are dropped (live data is worth more than stale
 data) and the drops are counted. :class:`SourceThread` runs any iterable source in its
-own thread and feeds such a buffer.
+own thread and feeds such a buffer. :class:`LatestSlot` hands the newest result to a
+consumer (the GUI, the headless printer) and counts what was overwritten unread. The
+third hand-over, window → worker, is :class:`~ezsr_live.runtime.ring.EventRingBuffer`.
 """
 from __future__ import annotations
 
@@ -153,6 +155,46 @@ class SourceThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class LatestSlot:
+    """Holds only the newest item; counts items that were overwritten unread."""
+
+    def __init__(self) -> None:
+        self._item: Any = None
+        self._cond = threading.Condition()
+        self._closed = False
+        self.overwritten = 0
+        self.published = 0
+
+    def put(self, item: Any) -> None:
+        with self._cond:
+            if self._item is not None:
+                self.overwritten += 1
+            self._item = item
+            self.published += 1
+            self._cond.notify_all()
+
+    def take(self, timeout: float | None = None) -> Any:
+        """The newest item (removing it), waiting up to ``timeout``; None if none."""
+        with self._cond:
+            if self._item is None and not self._closed:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+    def peek(self) -> Any:
+        with self._cond:
+            return self._item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, poll: float = 0.01) -> bool:

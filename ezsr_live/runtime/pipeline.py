@@ -3,7 +3,7 @@
 Three owners, two hand-overs, nothing queued without bound:
 
 * the **source thread** iterates an :class:`~ezsr_live.drivers.sources.EventSource` and
-  pushes packets into a fixed-capacity :class:`~ezsr_live.windows.EventRingBuffer`
+  pushes packets into a fixed-capacity :class:`~ezsr_live.runtime.ring.EventRingBuffer`
   (optionally taping them to a recorder first);
 * the **inference worker** takes the newest window whenever it is free (latest wins:
   windows that came and went meanwhile are skipped and counted, never queued), turns it
@@ -23,7 +23,6 @@ import dataclasses
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
@@ -31,7 +30,11 @@ import torch
 
 from ezsr_live.events import EVENT_DTYPE, as_event_packet
 from ezsr_live.kernels import ezsr_model_input
-from ezsr_live.windows import EventRingBuffer, Window, WindowSpec
+from ezsr_live.runtime.handover import LatestSlot
+from ezsr_live.runtime.metrics import Result, RollingPercentiles
+from ezsr_live.runtime.ring import EventRingBuffer
+from ezsr_live.runtime.settings import RuntimeSettings
+from ezsr_live.windows import Window, WindowSpec
 
 log = logging.getLogger(__name__)
 
@@ -46,102 +49,6 @@ class RecognizerLike(Protocol):
     input_size: int
 
     def recognize(self, frames: torch.Tensor, k: int | None = None) -> list[list[Any]]: ...
-
-
-@dataclass
-class RuntimeSettings:
-    """Settings that may change while running (GUI, API); applied at the next window."""
-
-    window: WindowSpec = field(default_factory=lambda: WindowSpec.by_time_ms(50.0))
-    top_k: int = 5
-    coords: str = "resize"  # "resize" (live default) or "direct" (N-ImageNet evaluation)
-    knn_enabled: bool = True
-    knn_k: int | None = None
-    knn_tau: float | None = None
-    knn_alpha: float | None = None
-    paused: bool = False
-
-
-@dataclass(frozen=True)
-class Result:
-    """One recognition, with the metrics that describe how fresh and how fast it was."""
-
-    seq: int
-    t_us: int  # sensor time at the window's end (its newest event)
-    t_window_start_us: int
-    topk: tuple[tuple[str, float], ...]
-    n_events: int
-    event_rate: float  # events per second of sensor time within the window
-    latency_ms: float  # last event of the window available → result published
-    infer_ms: float  # frame building + recogniser
-    fps: float  # results per second (wall clock, last second)
-    windows_skipped: int  # cumulative
-    events_dropped: int  # cumulative, at the source
-    latency_p50_ms: float
-    latency_p99_ms: float
-
-    def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["topk"] = [{"label": lab, "prob": round(p, 6)} for lab, p in self.topk]
-        d["t_window_end_us"] = self.t_us
-        for key in ("event_rate", "latency_ms", "infer_ms", "fps", "latency_p50_ms", "latency_p99_ms"):
-            d[key] = round(d[key], 3)
-        return d
-
-
-class LatestSlot:
-    """Holds only the newest item; counts items that were overwritten unread."""
-
-    def __init__(self) -> None:
-        self._item: Any = None
-        self._cond = threading.Condition()
-        self._closed = False
-        self.overwritten = 0
-        self.published = 0
-
-    def put(self, item: Any) -> None:
-        with self._cond:
-            if self._item is not None:
-                self.overwritten += 1
-            self._item = item
-            self.published += 1
-            self._cond.notify_all()
-
-    def take(self, timeout: float | None = None) -> Any:
-        """The newest item (removing it), waiting up to ``timeout``; None if none."""
-        with self._cond:
-            if self._item is None and not self._closed:
-                self._cond.wait(timeout)
-            item, self._item = self._item, None
-            return item
-
-    def peek(self) -> Any:
-        with self._cond:
-            return self._item
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-
-class RollingPercentiles:
-    """p50/p99 over the last ``n`` samples (bounded memory)."""
-
-    def __init__(self, n: int = 1000) -> None:
-        self._values: collections.deque[float] = collections.deque(maxlen=n)
-
-    def add(self, value: float) -> None:
-        self._values.append(value)
-
-    def percentile(self, q: float) -> float:
-        if not self._values:
-            return 0.0
-        return float(np.percentile(np.fromiter(self._values, float), q))
 
 
 class Pipeline:
