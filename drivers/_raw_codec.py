@@ -31,11 +31,13 @@ base x of a group of 32 pixels) plus a 32-bit valid mask, event k at base x + k.
 (lower) 32-bit half; otherwise the word is one little-endian 64-bit integer with the
 head in the upper half.
 
-Time wrap (both families): a TIME_HIGH whose value (in µs) is lower than the previous
-TIME_HIGH's by more than ``10 << 12`` µs counts one wrap of the time counter (2^24 µs for
-EVT 3.0, 2^34 µs for EVT 2.x); smaller drops are taken as written (the time steps back).
-In TIME_HIGH units that threshold is :data:`EVT3_MAX_BACK_STEP` (10) and
-:data:`EVT2_MAX_BACK_STEP` (640).
+Time wrap, as OpenEB's decoders read it: an EVT 3.0 TIME_HIGH lower than the previous one
+by at least 2,048 units (half the 12-bit range) counts one wrap of the 2^24 µs counter;
+an EVT 2.x TIME_HIGH lower than the previous one by at least the full 2^34 µs range less
+10,000 µs counts one wrap of the 2^34 µs counter. Smaller drops are taken as written (the
+time steps back). After an EVT 3.0 TIME_HIGH that changes the high bits, the low 12 bits
+are zero until the next TIME_LOW (OpenEB clears them). The thresholds in TIME_HIGH units
+are :data:`EVT3_WRAP_DROP` and :data:`EVT2_WRAP_DROP`.
 
 Decoders drop, and count in the state array: CD events before the first TIME_HIGH,
 events whose coordinates fall outside the geometry (never written), and words of an
@@ -46,8 +48,11 @@ output buffers need ``limit + MAX_EVENTS_PER_WORD`` rows at most.
 Encoders emit plain words (EVT 3.0: TIME_HIGH, TIME_LOW, ADDR_Y, ADDR_X; EVT 2.0:
 TIME_HIGH, CD words; no vector words), in the order given, whatever the time order,
 for times relative to a ``t_origin`` that decoders add back. TIME_HIGH words are
-chosen so that the decoders' wrap rule reads back exactly the intended absolute value
-(see :func:`_next_time_high`). Encoders stop when the output buffer cannot take the next
+chosen so that every conforming reader reads back exactly the intended absolute value,
+whichever wrap threshold it uses (OpenEB's decoders above, and Prophesee's sample
+decoders, which need a drop of nearly the whole range): a wrap is always written as a
+drop from the top of the range to (near) zero, a step back never drops by as much as
+half the range, and a TIME_LOW follows every TIME_HIGH (see :func:`_next_time_high`). Encoders stop when the output buffer cannot take the next
 event's words and return where they stopped; all encoder state is in the state array,
 so the caller just flushes and calls again.
 """
@@ -82,8 +87,8 @@ ENC_OUTPUT_FULL = 1
 ENC_TIME_EPOCH_BACKWARDS = 2  # time went back into an earlier wrap period: not representable
 ENC_TOO_FAR_AHEAD = 3  # a forward jump needing more than MAX_TIME_HIGH_WALK TIME_HIGH words
 
-#: most TIME_HIGH words (half a wrap period each) an encoder writes to jump forward to
-#: one event: 2^43 µs (~100 days) for EVT 3.0, 2^53 µs for EVT 2.0
+#: bound on a forward jump to one event, in half wrap periods (an encoder writes at most
+#: two TIME_HIGH words per period): 2^43 µs (~100 days) for EVT 3.0, 2^53 µs for EVT 2.0
 MAX_TIME_HIGH_WALK = 1 << 20
 
 EVT3_HIGH_BITS = 12  # TIME_HIGH payload width
@@ -91,9 +96,17 @@ EVT3_LOW_BITS = 12  # TIME_LOW payload width: time high unit = 4096 µs
 EVT2_HIGH_BITS = 28
 EVT2_LOW_BITS = 6  # time high unit = 64 µs
 
-#: largest TIME_HIGH drop (in TIME_HIGH units) that is *not* a wrap: 10 << 12 µs
-EVT3_MAX_BACK_STEP = (10 << 12) >> EVT3_LOW_BITS
-EVT2_MAX_BACK_STEP = (10 << 12) >> EVT2_LOW_BITS
+#: smallest TIME_HIGH drop (in TIME_HIGH units) that OpenEB's decoders read as a wrap:
+#: EVT 3.0 half the 12-bit range; EVT 2.x the 2^34 µs range less 10,000 µs
+EVT3_WRAP_DROP = 1 << (EVT3_HIGH_BITS - 1)
+EVT2_WRAP_DROP = -((10_000 - (((1 << EVT2_HIGH_BITS) - 1) << EVT2_LOW_BITS)) >> EVT2_LOW_BITS)
+#: what the encoders write, so that every conforming reader agrees: a wrap is a drop of at
+#: least this much (Prophesee's sample decoders want the range less 10 units), ...
+EVT3_WRITE_WRAP_DROP = (1 << EVT3_HIGH_BITS) - 1 - 10
+EVT2_WRITE_WRAP_DROP = (1 << EVT2_HIGH_BITS) - 1 - 10
+#: ... and a step back is at most this much (below every reader's wrap threshold)
+EVT3_WRITE_MAX_BACK = EVT3_WRAP_DROP - 1
+EVT2_WRITE_MAX_BACK = EVT2_WRAP_DROP - 1
 
 #: most CD events one word can carry (EVT 3.0 VECT_12, EVT 2.1 32-bit mask)
 EVT3_MAX_EVENTS_PER_WORD = 12
@@ -124,18 +137,20 @@ def new_encoder_state() -> np.ndarray:
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _on_time_high(state, payload, high_bits, low_bits, max_back_step):
-    """Apply a TIME_HIGH payload: unwrap and set the high part of the current time."""
+def _on_time_high(state, payload, high_bits, low_bits, wrap_drop, clear_low):
+    """Apply a TIME_HIGH payload: unwrap and set the high part of the current time;
+    ``clear_low``: a changed TIME_HIGH zeroes the low bits (EVT 3.0, as OpenEB)."""
+    keep_low = True
     if state[ST_HAVE_TIME_HIGH]:
-        if state[ST_PREV_TIME_HIGH] - payload > max_back_step:
+        if state[ST_PREV_TIME_HIGH] - payload >= wrap_drop:
             state[ST_WRAPS] += 1
+        keep_low = not clear_low or state[ST_PREV_TIME_HIGH] == payload
     else:
         state[ST_HAVE_TIME_HIGH] = 1
     state[ST_PREV_TIME_HIGH] = payload
     low_mask = (np.int64(1) << low_bits) - 1
-    state[ST_TIME] = (
-        (state[ST_WRAPS] << (high_bits + low_bits)) | (payload << low_bits) | (state[ST_TIME] & low_mask)
-    )
+    low = state[ST_TIME] & low_mask if keep_low else np.int64(0)
+    state[ST_TIME] = (state[ST_WRAPS] << (high_bits + low_bits)) | (payload << low_bits) | low
 
 
 @njit(nogil=True, cache=True)
@@ -212,7 +227,7 @@ def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, he
             pol = (w >> 11) & 1
         elif kind == 0x8:  # TIME_HIGH
             state[ST_TIME] = t
-            _on_time_high(state, w & 0xFFF, EVT3_HIGH_BITS, EVT3_LOW_BITS, EVT3_MAX_BACK_STEP)
+            _on_time_high(state, w & 0xFFF, EVT3_HIGH_BITS, EVT3_LOW_BITS, EVT3_WRAP_DROP, True)
             have_th = 1
             t = state[ST_TIME]
         elif kind == 0xA:  # EXT_TRIGGER
@@ -272,7 +287,7 @@ def _evt2_head(state, head, valid, out, n_out, triggers, n_triggers, width, heig
             valid >>= 1
             k += 1
     elif kind == 0x8:  # TIME_HIGH
-        _on_time_high(state, head & 0xFFFFFFF, EVT2_HIGH_BITS, EVT2_LOW_BITS, EVT2_MAX_BACK_STEP)
+        _on_time_high(state, head & 0xFFFFFFF, EVT2_HIGH_BITS, EVT2_LOW_BITS, EVT2_WRAP_DROP, False)
     elif kind == 0xA:  # EXT_TRIGGER
         if state[ST_HAVE_TIME_HIGH]:
             t = (state[ST_TIME] & ~np.int64(63)) | ((head >> 22) & 63)
@@ -361,29 +376,31 @@ def decode_evt21(words, start, out, n_out, limit, triggers, n_triggers, width, h
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _next_time_high(current, target, high_bits, max_back_step):
+def _next_time_high(current, target, high_bits, wrap_drop, max_back):
     """The next absolute TIME_HIGH value to write on the way from ``current`` to ``target``
-    (both absolute: ``wraps << high_bits | payload``), such that the decoder's wrap rule
-    reads back exactly that value; -1 if ``target`` cannot be reached.
+    (both absolute: ``wraps << high_bits | payload``); -1 if ``target`` cannot be reached.
 
-    Forward moves inside one wrap period are one word; a move into the next period is one
-    word when the payload drops by more than ``max_back_step`` (so the decoder counts the
-    wrap), otherwise half-period steps. Backward moves are steps of at most
-    ``max_back_step`` (the decoder takes them as written); they cannot cross back into an
-    earlier wrap period, because the decoder's wrap count never decreases.
+    Forward inside one wrap period: one word. Into a later period: a direct drop when it
+    is at least ``wrap_drop`` (every reader counts it as one wrap), else first the top of
+    the range, then payload 0 of the next period (a drop of the whole range), then on.
+    Backward: steps of at most ``max_back`` (no reader counts a wrap); never into an
+    earlier period, because a reader's wrap count never decreases.
     """
     period = np.int64(1) << high_bits
+    top = period - 1
     cur_epoch = current >> high_bits
     tgt_epoch = target >> high_bits
     if target > current:
         if tgt_epoch == cur_epoch:
             return target
-        if tgt_epoch == cur_epoch + 1 and target - current < period - max_back_step:
+        if tgt_epoch == cur_epoch + 1 and (current & top) - (target & top) >= wrap_drop:
             return target
-        return current + (period >> 1)
+        if (current & top) != top:
+            return (cur_epoch << high_bits) | top
+        return (cur_epoch + 1) << high_bits
     if tgt_epoch != cur_epoch:
         return np.int64(-1)
-    return max(target, current - max_back_step)
+    return max(target, current - max_back)
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -393,7 +410,7 @@ def _time_high_word(value, high_bits):
 
 
 @njit(nogil=True, cache=True)
-def _walk_time_high(state, target, high_bits, max_back_step, out, n_words, reserve):
+def _walk_time_high(state, target, high_bits, wrap_drop, max_back, out, n_words, reserve):
     """Write the TIME_HIGH words that take the decoder from the state's time high to
     ``target``. Returns ``(n_words, status)``; after :data:`ENC_OUTPUT_FULL` a new call
     resumes the walk from the state. ``reserve`` words stay free for the event after."""
@@ -416,7 +433,7 @@ def _walk_time_high(state, target, high_bits, max_back_step, out, n_words, reser
     while current != target:
         if n_words + 1 + reserve > cap:
             return n_words, ENC_OUTPUT_FULL
-        current = _next_time_high(current, target, high_bits, max_back_step)
+        current = _next_time_high(current, target, high_bits, wrap_drop, max_back)
         if current < 0:
             return n_words, ENC_TIME_EPOCH_BACKWARDS
         out[n_words] = _time_high_word(current, high_bits)
@@ -444,7 +461,8 @@ def encode_evt3(t, x, y, p, is_trigger, start, t_origin, out, state):
     while i < n:
         ti = np.int64(t[i]) - t_origin
         n_words, status = _walk_time_high(
-            state, ti >> EVT3_LOW_BITS, EVT3_HIGH_BITS, EVT3_MAX_BACK_STEP, out, n_words, _EVT3_WORDS_PER_EVENT
+            state, ti >> EVT3_LOW_BITS, EVT3_HIGH_BITS, EVT3_WRITE_WRAP_DROP, EVT3_WRITE_MAX_BACK, out, n_words,
+            _EVT3_WORDS_PER_EVENT
         )
         if status != ENC_OK:
             return i, n_words, status
@@ -480,7 +498,8 @@ def encode_evt2(t, x, y, p, is_trigger, start, t_origin, out, state):
     while i < n:
         ti = np.int64(t[i]) - t_origin
         n_words, status = _walk_time_high(
-            state, ti >> EVT2_LOW_BITS, EVT2_HIGH_BITS, EVT2_MAX_BACK_STEP, out, n_words, _EVT2_WORDS_PER_EVENT
+            state, ti >> EVT2_LOW_BITS, EVT2_HIGH_BITS, EVT2_WRITE_WRAP_DROP, EVT2_WRITE_MAX_BACK, out, n_words,
+            _EVT2_WORDS_PER_EVENT
         )
         if status != ENC_OK:
             return i, n_words, status
