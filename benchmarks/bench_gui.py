@@ -35,13 +35,13 @@ MODEL = ["--model", "ezsr-test-tiny", "--model-config", str(REPO / "tests" / "mo
 def measure(app, path: Path, seconds: float, max_fps: float, settings_dir: str, extra: list[str]) -> dict:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
-    from ezsr_live.cli.live import build_parser, build_pipeline
+    from ezsr_live.cli.live import build_parser, build_run
     from ezsr_live.gui.main_window import MainWindow
 
     args = build_parser().parse_args(["--replay", str(path), "--loop", "--speed", "max", *MODEL,
                                       "--labels", "car,pedestrian,bicycle,disc,tree", "--window-ms", "20",
                                       *extra])
-    pipeline, _ = build_pipeline(args)
+    pipeline = build_run(args).pipeline
     settings = QSettings(os.path.join(settings_dir, "bench.ini"), QSettings.Format.IniFormat)
     window = MainWindow(pipeline, settings=settings, max_display_fps=max_fps)
     window.resize(1280, 800)

@@ -1,24 +1,28 @@
-"""`ezsr-live` with a window: build the pipeline, show :class:`MainWindow`, run Qt's loop."""
+"""`ezsr-live` with a window: show :class:`MainWindow` around a built live run, run Qt's loop.
+
+The CLI parses the options, builds the run (:func:`ezsr_live.runtime.live.build_live_run`)
+and hands it here with the window's own options; this module never parses anything,
+and the CLI turns the outcome into a message and an exit code.
+"""
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from ezsr_live.runtime.live import LiveRun
+
 from .main_window import MainWindow
 from .settings import APPLICATION, ORGANIZATION
 
 log = logging.getLogger(__name__)
-
-#: exit code when a pipeline thread failed (as the headless mode)
-EXIT_RUNTIME = 1
 #: --screenshot waits for this many results, so that the status bar has figures too
 SCREENSHOT_AFTER_RESULTS = 3
 
@@ -34,19 +38,29 @@ def application() -> QApplication:
     return app  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class WindowOptions:
+    """How the window shows a run and when it ends it."""
+
+    smooth: int = 1  # average the shown probabilities over the last N results
+    screenshot: str | None = None  # save one after the first results, then close
+    max_results: int | None = None
+    duration_s: float | None = None
+    restore_vocabulary: bool = False  # bring back the last session's vocabulary
+
+
 class _RunLimits:
     """Ends the run as ``--screenshot``, ``--max-results`` and ``--duration-s`` ask."""
 
-    def __init__(self, window: MainWindow, args: argparse.Namespace) -> None:
+    def __init__(self, window: MainWindow, options: WindowOptions) -> None:
         self.window = window
-        self.screenshot = getattr(args, "screenshot", None)
-        self.max_results = getattr(args, "max_results", None)
+        self.screenshot = options.screenshot
+        self.max_results = options.max_results
         self.screenshot_saved: bool | None = None
         window.resultShown.connect(self._result_shown)
         window.pipelineEnded.connect(self._pipeline_ended)
-        duration_s = getattr(args, "duration_s", None)
-        if duration_s is not None:
-            QTimer.singleShot(int(duration_s * 1000), window.close)
+        if options.duration_s is not None:
+            QTimer.singleShot(int(options.duration_s * 1000), window.close)
 
     def _result_shown(self, _result: Any) -> None:
         n = self.window.n_results
@@ -76,16 +90,18 @@ class _RunLimits:
             log.info("screenshot saved to %s", self.screenshot)
 
 
-def run_app(args: argparse.Namespace) -> int:
-    """Run the live window for parsed ``ezsr-live`` arguments; the process exit code."""
-    from ezsr_live.cli.live import build_parser, build_pipeline
-
+def run_app(run: LiveRun, options: WindowOptions | None = None) -> str | None:
+    """Show the window around ``run`` (built, not started) until it closes; then stop
+    and close the run. Returns None when all went well, else what went wrong."""
+    options = options or WindowOptions()
     app = application()
-    pipeline, recorder = build_pipeline(args)
-    # the remembered vocabulary comes back unless --labels chose one
-    restore = getattr(args, "labels", None) == build_parser().get_default("labels")
-    window = MainWindow(pipeline, smooth=max(1, int(getattr(args, "smooth", 1) or 1)), restore_vocabulary=restore)
-    limits = _RunLimits(window, args)
+    pipeline = run.pipeline
+    try:
+        window = MainWindow(pipeline, smooth=max(1, options.smooth), restore_vocabulary=options.restore_vocabulary)
+    except BaseException:
+        run.close()
+        raise
+    limits = _RunLimits(window, options)
     previous_handler = None
     keepalive = QTimer()
     if threading.current_thread() is threading.main_thread():
@@ -102,15 +118,12 @@ def run_app(args: argparse.Namespace) -> int:
         keepalive.stop()
         window.shutdown()
         window.deleteLater()
-        if recorder is not None:
-            recorder.close()
+        run.close()
         if previous_handler is not None:
             signal.signal(signal.SIGINT, previous_handler)
     if pipeline.error is not None:
-        print(f"ezsr-live: {pipeline.error}", file=sys.stderr)
-        return EXIT_RUNTIME
+        return str(pipeline.error)
     if limits.screenshot and not limits.screenshot_saved:
-        print(f"ezsr-live: could not save the screenshot to {limits.screenshot}", file=sys.stderr)
-        return EXIT_RUNTIME
+        return f"could not save the screenshot to {limits.screenshot}"
     log.info("%d results shown; %d frames painted", window.n_results, window.event_view.frames_painted)
-    return 0
+    return None

@@ -9,7 +9,7 @@ HELP = "Zero-shot top-1/top-5 accuracy on an event dataset, with and without k-N
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ezsr_live.evaluation.datasets import DATASETS
-    from ezsr_live.model.cli_options import add_model_arguments
+    from ezsr_live.cli.model_options import add_model_arguments
 
     parser.add_argument("--dataset", required=True, choices=DATASETS)
     parser.add_argument("--root", required=True, metavar="DIR",
@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace, device: str, is_main: bool) -> int:
     from ezsr_live.errors import EzsrError
     from ezsr_live.evaluation import EvalConfig, class_text_matrix, discover, evaluate
     from ezsr_live.model import knn as knn_mod
-    from ezsr_live.model.cli_options import config_from_args
+    from ezsr_live.cli.model_options import config_from_args
     from ezsr_live.model.recognizer import Recognizer
     from ezsr_live.windows import DEFAULT_WINDOW_EVENTS
 

@@ -6,8 +6,15 @@ from typing import Callable
 
 from ezsr_live.errors import EzsrError
 
-#: exit code for bad input, unknown devices, wrong weights: anything the user can fix
+#: the exit codes of every command (``ezsr`` and ``ezsr-live``), defined once:
+#: done
+EXIT_OK = 0
+#: a thread failed while running (bad data mid-file, a model error, ...)
+EXIT_RUNTIME = 1
+#: bad input, unknown devices, wrong weights: anything the user can fix, refused at start
 EXIT_USAGE = 2
+#: interrupted (Ctrl-C, SIGTERM)
+EXIT_INTERRUPTED = 130
 
 
 def run_guarded(prog: str, body: Callable[[], int | None]) -> int:
@@ -19,6 +26,6 @@ def run_guarded(prog: str, body: Callable[[], int | None]) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return EXIT_OK

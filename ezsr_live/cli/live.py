@@ -17,43 +17,18 @@ import threading
 import time
 from typing import IO, Sequence
 
-from ezsr_live.cli.common import EXIT_USAGE, run_guarded
+from ezsr_live.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, run_guarded
 from ezsr_live.cli.config import apply_config_file
-from ezsr_live.cli.options import add_source_options, source_spec_and_options
-from ezsr_live.drivers.sources import open_source
+from ezsr_live.cli.options import add_source_options, positive_float, positive_int, source_options_from_args
 from ezsr_live.errors import EzsrError
-from ezsr_live.runtime.handover import SourceThread
-from ezsr_live.runtime.recorder import Recorder
-from ezsr_live.windows import DEFAULT_WINDOW_EVENTS, DEFAULT_WINDOW_MS, WindowSpec
+from ezsr_live.runtime.live import LiveOptions, LiveRun, build_live_run
+from ezsr_live.windows import DEFAULT_WINDOW_EVENTS, DEFAULT_WINDOW_MS
 
 log = logging.getLogger("ezsr_live")
 
-#: exit code when a thread fails at run time (bad data mid-file, a model error, ...)
-EXIT_RUNTIME = 1
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
 
 def build_parser() -> argparse.ArgumentParser:
-    from ezsr_live.model.cli_options import add_model_arguments
+    from ezsr_live.cli.model_options import add_model_arguments
 
     parser = argparse.ArgumentParser(
         prog="ezsr-live",
@@ -67,12 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(parser)
     w = parser.add_argument_group("windows")
     mode = w.add_mutually_exclusive_group()
-    mode.add_argument("--window-ms", type=_positive_float, default=None, metavar="T",
+    mode.add_argument("--window-ms", type=positive_float, default=None, metavar="T",
                       help="recognise the last T milliseconds of events (default: the window the model was trained "
                            f"on, from weights/registry.json: {DEFAULT_WINDOW_EVENTS:,} events for the official EZSR "
                            f"models, {DEFAULT_WINDOW_MS:g} ms for the bundled demo; {DEFAULT_WINDOW_MS:g} ms for a "
                            "model the registry does not know)")
-    mode.add_argument("--window-events", type=_positive_int, default=None, metavar="N",
+    mode.add_argument("--window-events", type=positive_int, default=None, metavar="N",
                       help="recognise the last N events instead (default: as for --window-ms)")
     w.add_argument("--coords", choices=("resize", "direct"), default="resize",
                    help="sensor → model input: 'resize' (nearest resize + centre crop, default) or 'direct' "
@@ -80,56 +55,31 @@ def build_parser() -> argparse.ArgumentParser:
     out = parser.add_argument_group("output")
     out.add_argument("--headless", action="store_true",
                      help="no window: one JSON object per result on stdout, logs on stderr")
-    out.add_argument("--max-results", type=_positive_int, default=None, metavar="N", help="stop after N results")
-    out.add_argument("--duration-s", type=_positive_float, default=None, metavar="S", help="stop after S seconds")
+    out.add_argument("--max-results", type=positive_int, default=None, metavar="N", help="stop after N results")
+    out.add_argument("--duration-s", type=positive_float, default=None, metavar="S", help="stop after S seconds")
     out.add_argument("--output", metavar="FILE.jsonl", help="also write the results to this file")
     out.add_argument("--record", metavar="FILE", help="also record what the source delivers (.aedat4, .raw, .npz)")
     out.add_argument("--no-recognition", action="store_true",
                      help="no model: stream statistics once a second (checks a camera or a recording)")
-    out.add_argument("--smooth", type=_positive_int, default=1, metavar="N",
+    out.add_argument("--smooth", type=positive_int, default=1, metavar="N",
                      help="window: average the shown probabilities over the last N results")
     out.add_argument("--screenshot", metavar="PATH.png", help="window: save a screenshot after the first results")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages on stderr")
     return parser
 
 
-def window_spec_from_args(args: argparse.Namespace, model_window: tuple[str, float] | None = None) -> WindowSpec:
-    """The user's window, else the one the model was trained on, else DEFAULT_WINDOW_MS."""
-    if args.window_events is not None:
-        return WindowSpec.by_events(args.window_events)
-    if args.window_ms is not None:
-        return WindowSpec.by_time_ms(args.window_ms)
-    if model_window is not None:
-        kind, value = model_window
-        return WindowSpec.by_events(int(value)) if kind == "events" else WindowSpec.by_time_ms(value)
-    return WindowSpec.by_time_ms(DEFAULT_WINDOW_MS)
+def live_options_from_args(args: argparse.Namespace) -> LiveOptions:
+    """The live run the parsed ``ezsr-live`` options describe."""
+    from ezsr_live.cli.model_options import model_options_from_args
+
+    return LiveOptions(source=source_options_from_args(args), model=model_options_from_args(args),
+                       window_ms=args.window_ms, window_events=args.window_events, coords=args.coords,
+                       record=args.record)
 
 
-def build_pipeline(args: argparse.Namespace):
+def build_run(args: argparse.Namespace) -> LiveRun:
     """Open the source, the recogniser and the recorder that ``args`` describe."""
-    from ezsr_live.model.cli_options import config_from_args
-    from ezsr_live.model.recognizer import Recognizer
-    from ezsr_live.runtime.pipeline import Pipeline
-    from ezsr_live.runtime.settings import RuntimeSettings
-
-    spec, options = source_spec_and_options(args)
-    source = open_source(spec, **options)
-    recorder = None
-    try:
-        rcfg = config_from_args(args)
-        window = window_spec_from_args(args, rcfg.window)
-        if args.window_ms is None and args.window_events is None:
-            log.info("window: %s (%s)", window, "the model's own" if rcfg.window else "the default")
-        settings = RuntimeSettings(window=window, top_k=args.top_k, coords=args.coords)
-        recognizer = Recognizer.from_config(rcfg)
-        recorder = Recorder(args.record, source.geometry, source.info) if args.record else None
-        pipeline = Pipeline(source, recognizer, settings, tap=recorder)
-    except BaseException:
-        source.close()
-        if recorder is not None:
-            recorder.close()
-        raise
-    return pipeline, recorder
+    return build_live_run(live_options_from_args(args))
 
 
 def _emit(line: str, stream: IO[str] | None, extra: IO[str] | None) -> None:
@@ -152,11 +102,12 @@ def _open_output(path: str | None) -> IO[str] | None:
 def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
     output = _open_output(args.output)
     try:
-        pipeline, recorder = build_pipeline(args)
+        run = build_run(args)
     except BaseException:
         if output is not None:
             output.close()
         raise
+    pipeline = run.pipeline
     deadline = None if args.duration_s is None else time.monotonic() + args.duration_s
     n = 0
     interrupted = False
@@ -179,11 +130,11 @@ def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int
         if pipeline.error is None:  # not a thread's failure: a bug here, let it show
             raise
     finally:
-        stopped = pipeline.stop(timeout=2.0)
-        if recorder is not None:
-            recorder.close()
-        if output is not None:
-            output.close()
+        try:
+            stopped = run.close(timeout=2.0)
+        finally:
+            if output is not None:
+                output.close()
         if not stopped:
             log.warning("a thread did not stop within 2 s")
     if pipeline.error is not None:
@@ -192,12 +143,15 @@ def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int
     log.info("%d results; source %s; latency p50 %.1f ms, p99 %.1f ms; %d windows skipped",
              n, getattr(pipeline.source, "status", "?"), pipeline.latency.percentile(50),
              pipeline.latency.percentile(99), pipeline.windows_skipped)
-    return 130 if interrupted else 0
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def run_stream_statistics(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
-    spec, options = source_spec_and_options(args)
-    source = open_source(spec, **options)
+    from ezsr_live.runtime.handover import SourceThread
+    from ezsr_live.runtime.recorder import Recorder
+
+    source_options = source_options_from_args(args)
+    source = source_options.open()
     recorder = Recorder(args.record, source.geometry, source.info) if args.record else None
     thread = SourceThread(source, tap=recorder)
     stop = threading.Event()
@@ -237,12 +191,12 @@ def run_stream_statistics(args: argparse.Namespace, stdout: IO[str] | None = Non
             raise thread.error
         print(f"ezsr-live: {thread.error}", file=sys.stderr)
         return EXIT_RUNTIME
-    _emit(json.dumps({"source": spec, "geometry": str(source.geometry), "status": source.status,
+    _emit(json.dumps({"source": source_options.spec, "geometry": str(source.geometry), "status": source.status,
                       "n_events": n_total, "wall_s": round(time.monotonic() - start, 3),
                       "events_dropped": thread.buffer.events_dropped,
                       "packets_dropped": thread.buffer.packets_dropped,
                       "recorded": recorder.n_written if recorder else None}), stdout, None)
-    return 0
+    return EXIT_OK
 
 
 def display_available() -> bool:
@@ -259,11 +213,18 @@ def run_gui(args: argparse.Namespace) -> int:
               "use --headless for JSON results on stdout", file=sys.stderr)
         return EXIT_USAGE
     try:
-        from ezsr_live.gui.app import run_app
+        from ezsr_live.gui.app import WindowOptions, run_app
     except ImportError as exc:
         print(f"ezsr-live: the live window is not available ({exc}); use --headless", file=sys.stderr)
         return EXIT_USAGE
-    return run_app(args)
+    # the remembered vocabulary comes back unless --labels (or the config file) chose one
+    view = WindowOptions(smooth=args.smooth, screenshot=args.screenshot, max_results=args.max_results,
+                         duration_s=args.duration_s, restore_vocabulary=args.labels is None)
+    failure = run_app(build_run(args), view)
+    if failure is not None:
+        print(f"ezsr-live: {failure}", file=sys.stderr)
+        return EXIT_RUNTIME
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,29 @@ from __future__ import annotations
 import argparse
 
 from ezsr_live.events import Geometry
+from ezsr_live.runtime.live import SourceOptions
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
 
 
 def _geometry(text: str) -> Geometry:
@@ -62,10 +85,8 @@ def add_source_options(parser: argparse.ArgumentParser, *, required: bool = Fals
     add_geometry_option(group)
 
 
-def source_spec_and_options(args: argparse.Namespace) -> tuple[str, dict]:
-    """The ``open_source`` arguments that the parsed options describe."""
-    spec = args.camera if args.camera else args.replay
-    options = {"geometry": args.geometry, "reconnect": args.reconnect}
-    if args.replay:
-        options.update(speed=args.speed, loop=args.loop, start_us=args.start_us, duration_us=args.duration_us)
-    return spec, options
+def source_options_from_args(args: argparse.Namespace) -> SourceOptions:
+    """The source that the parsed ``--camera``/``--replay`` options describe."""
+    return SourceOptions(spec=args.camera if args.camera else args.replay, geometry=args.geometry,
+                         reconnect=args.reconnect, replay=bool(args.replay), speed=args.speed, loop=args.loop,
+                         start_us=args.start_us, duration_us=args.duration_us)

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from ezsr_live.cli.live import build_parser, build_pipeline  # noqa: E402
+from ezsr_live.cli.live import build_parser, build_run  # noqa: E402
 
 from ..conftest import REPO_ROOT, TINY_MODEL_CONFIG  # noqa: E402
 
@@ -46,7 +46,7 @@ def make_window(qtbot, tiny_model_name):
     def make(*extra: str, smooth: int = 1, restore_vocabulary: bool = False):
         args = build_parser().parse_args(["--replay", str(DEMO), "--loop", *model_args(tiny_model_name),
                                           "--labels", LABELS, *extra])
-        pipeline, _recorder = build_pipeline(args)
+        pipeline = build_run(args).pipeline
         window = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary)
         qtbot.addWidget(window)
         window.show()

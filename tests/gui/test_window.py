@@ -7,8 +7,7 @@ import configparser
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from ezsr_live.cli.live import build_parser
-from ezsr_live.gui.app import run_app
+from ezsr_live.cli.live import build_parser, run_gui  # the window as ezsr-live runs it: a built run, then run_app
 
 from .conftest import DEMO, LABELS, model_args, pipeline_threads
 
@@ -214,7 +213,7 @@ def test_run_app_saves_a_screenshot_after_the_first_results_and_exits(qtbot, tin
                                                                        private_settings):
     path = tmp_path / "window.png"
     args = _app_args(tiny_model_name, "--labels", LABELS, "--smooth", "3", "--screenshot", str(path))
-    assert run_app(args) == 0
+    assert run_gui(args) == 0
     assert not QImage(str(path)).isNull()
     assert not pipeline_threads()
     # the window remembered its vocabulary for the next run
@@ -224,7 +223,7 @@ def test_run_app_saves_a_screenshot_after_the_first_results_and_exits(qtbot, tin
 
 
 def test_run_app_restores_the_last_vocabulary_unless_labels_are_given(qtbot, tiny_model_name):
-    assert run_app(_app_args(tiny_model_name, "--labels", "cat,dog", "--max-results", "2")) == 0
+    assert run_gui(_app_args(tiny_model_name, "--labels", "cat,dog", "--max-results", "2")) == 0
     args = _app_args(tiny_model_name, "--max-results", "2", "--top-k", "5")  # default labels
     import ezsr_live.gui.app as app_module
 
@@ -238,7 +237,7 @@ def test_run_app_restores_the_last_vocabulary_unless_labels_are_given(qtbot, tin
 
     app_module.MainWindow = Spy
     try:
-        assert run_app(args) == 0
+        assert run_gui(args) == 0
     finally:
         app_module.MainWindow = original
     assert seen["labels"] == ["cat", "dog"]

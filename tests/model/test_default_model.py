@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ezsr_live.errors import ModelError
-from ezsr_live.model.cli_options import add_model_arguments, config_from_args
+from ezsr_live.cli.model_options import add_model_arguments, config_from_args
 from ezsr_live.model.registry import default_model, load_registry, sha256_of, verify_pretrained
 
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from ezsr_live.errors import ModelError
-from ezsr_live.model.cli_options import add_model_arguments, config_from_args
+from ezsr_live.cli.model_options import add_model_arguments, config_from_args
 from ezsr_live.model.clip_loader import canonical_model_name, load_clip, model_identity, uses_quick_gelu
 from ezsr_live.model.event_encoder import read_event_weights
 from ezsr_live.model.recognizer import Recognizer, RecognizerConfig

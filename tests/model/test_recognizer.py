@@ -129,7 +129,7 @@ def test_cuda_graph_replay_matches_eager(tiny_model_name):
 def test_command_line_options_build_the_config(tiny_model_name, tmp_path):
     import argparse
 
-    from ezsr_live.model.cli_options import add_model_arguments, config_from_args
+    from ezsr_live.cli.model_options import add_model_arguments, config_from_args
 
     parser = argparse.ArgumentParser()
     add_model_arguments(parser)

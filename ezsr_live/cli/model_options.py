@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING, Any
 
-from typing import TYPE_CHECKING
-
+from ezsr_live.cli.options import positive_int
 from ezsr_live.model.defaults import DEVICE_CHOICES, KNN_ALPHA, KNN_K, KNN_TAU
 
 if TYPE_CHECKING:
     from ezsr_live.model.recognizer import RecognizerConfig
 
 log = logging.getLogger(__name__)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +34,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     g.add_argument("--no-cuda-graph", action="store_true",
                    help="CUDA: run eagerly instead of replaying a captured graph for single frames")
-    g.add_argument("--threads", type=_positive_int, default=None,
+    g.add_argument("--threads", type=positive_int, default=None,
                    help="CPU inference threads (default: all cores but one)")
 
     v = parser.add_argument_group("vocabulary")
@@ -51,11 +44,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--templates", default=None,
                    help="prompt templates: openai (CLIP's 80), short (7), photo (1) or a file with {} "
                         "(default: the registered model's own, else openai)")
-    v.add_argument("--top-k", type=_positive_int, default=5, help="labels reported per frame (default: 5)")
+    v.add_argument("--top-k", type=positive_int, default=5, help="labels reported per frame (default: 5)")
 
     k = parser.add_argument_group("k-NN translation")
     k.add_argument("--knn-pool", metavar="PATH", help="pool built by 'ezsr pool build' with the same --model")
-    k.add_argument("--knn-k", type=_positive_int, default=KNN_K,
+    k.add_argument("--knn-k", type=positive_int, default=KNN_K,
                    help=f"neighbours (default: {KNN_K})")
     k.add_argument("--knn-tau", type=float, default=KNN_TAU,
                    help=f"softmax temperature over neighbour similarities (default: {KNN_TAU})")
@@ -63,13 +56,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"weight of the event embedding against the neighbours (default: {KNN_ALPHA})")
 
 
+def model_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`ezsr_live.model.factory.resolve_config` that the
+    options describe."""
+    return dict(
+        weights=args.weights, model=args.model, pretrained=args.pretrained, event_weights=args.event_weights,
+        model_config=args.model_config, device=args.device, cuda_graph=not args.no_cuda_graph,
+        threads=args.threads, labels=args.labels, templates=args.templates, top_k=args.top_k,
+        knn_pool=args.knn_pool, knn_k=args.knn_k, knn_tau=args.knn_tau, knn_alpha=args.knn_alpha,
+    )
+
+
 def config_from_args(args: argparse.Namespace) -> RecognizerConfig:
     """The recogniser the options describe (:func:`ezsr_live.model.factory.resolve_config`)."""
     from ezsr_live.model.factory import resolve_config
 
-    return resolve_config(
-        weights=args.weights, model=args.model, pretrained=args.pretrained, event_weights=args.event_weights,
-        model_config=getattr(args, "model_config", None), device=args.device, cuda_graph=not args.no_cuda_graph,
-        threads=args.threads, labels=args.labels, templates=args.templates, top_k=args.top_k,
-        knn_pool=args.knn_pool, knn_k=args.knn_k, knn_tau=args.knn_tau, knn_alpha=args.knn_alpha,
-    )
+    return resolve_config(**model_options_from_args(args))
