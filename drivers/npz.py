@@ -62,6 +62,11 @@ COLUMN_LAYOUTS: dict[str, dict[str, str]] = {
 COLUMN_KEYS = COLUMN_LAYOUTS["columns"]
 SENSOR_SIZE_KEY = "sensor_size"
 
+#: largest event record accepted (N-ImageNet's structured records are ~30 bytes)
+MAX_RECORD_BYTES = 256
+#: most bytes inflated per read, whatever the declared dtype: memory stays bounded
+MAX_READ_BYTES = 32 << 20
+
 #: what zipfile / zlib / numpy's header parser raise on damaged archives
 _ARCHIVE_ERRORS = (
     zipfile.BadZipFile,
@@ -107,6 +112,11 @@ def _read_npy_header(path: str, fp: IO[bytes], name: str) -> tuple[np.dtype, int
         raise FormatError(path, f"member {name}: damaged .npy header ({type(exc).__name__}: {exc})") from None
     if dtype.hasobject:
         raise FormatError(path, f"member {name}: object arrays would need unpickling; refused")
+    if dtype.itemsize > MAX_RECORD_BYTES:
+        # a record of kilobytes is no event: read chunk_events at a time it would make a
+        # 2.5 MB archive inflate to gigabytes
+        raise FormatError(path, f"member {name}: {dtype.itemsize}-byte records are not event data "
+                                f"(at most {MAX_RECORD_BYTES})")
     if len(shape) == 2 and 1 in shape:
         shape = (shape[0] * shape[1],)  # column vectors saved as (N, 1)
     if len(shape) != 1:
@@ -232,8 +242,9 @@ class NpzReader(EventReader):
             _read_npy_header(self.path, fp, m.name)
             left = m.count
             done = 0
+            per_read = max(1, MAX_READ_BYTES // max(1, m.dtype.itemsize))
             while left:
-                n = min(left, self.chunk_events)
+                n = min(left, self.chunk_events, per_read)
                 data = fp.read(n * m.dtype.itemsize)
                 if len(data) != n * m.dtype.itemsize:
                     raise FormatError(self.path, f"member {m.name} is truncated: {done + len(data) // m.dtype.itemsize} "

@@ -83,6 +83,12 @@ MAX_CHUNK_EVENTS = 1 << 24
 TRIGGER_CAPACITY = 1 << 16
 #: longest header line accepted; a longer "line" is binary data that starts with '%'
 MAX_HEADER_LINE = 4096
+#: a camera's header is a few kB; beyond these the file is damaged or hostile (parsing
+#: and printing an 8 MB header took 20 s)
+MAX_HEADER_BYTES = 1 << 20
+MAX_HEADER_LINES = 2000
+#: largest |time origin| a header may declare: decoded times stay far inside int64
+MAX_TIME_ORIGIN_US = 1 << 61
 #: words per encoder output buffer (flushed to the file when full)
 ENCODE_BUFFER_WORDS = 1 << 20
 #: largest geometry the 11-bit coordinate fields can address
@@ -124,9 +130,14 @@ def read_header(path: str | os.PathLike) -> RawHeader:
     """
     fields: dict[str, str] = {}
     offset = 0
+    lines = 0
     with open(path, "rb") as f:
         while True:
+            if offset > MAX_HEADER_BYTES or lines >= MAX_HEADER_LINES:
+                raise FormatError(path, f"text header longer than {MAX_HEADER_LINES} lines or "
+                                        f"{MAX_HEADER_BYTES >> 10} KiB: damaged, or not a RAW file", offset)
             line = f.readline(MAX_HEADER_LINE)
+            lines += 1
             if not line.startswith(b"%"):
                 break
             if not line.endswith(b"\n") and len(line) == MAX_HEADER_LINE:
@@ -145,6 +156,20 @@ def read_header(path: str | os.PathLike) -> RawHeader:
             if key:
                 fields[key] = value.strip()
     return RawHeader(fields, offset)
+
+
+def _time_origin(path: str, text: str, fmt: str) -> int:
+    """Our writers' time origin: a whole number of wrap periods, small enough that every
+    decoded time stays inside int64 (a hostile value would wrap timestamps silently)."""
+    period = 1 << (24 if fmt == "evt3" else 34)
+    try:
+        origin = int(text)
+    except ValueError:
+        origin = None
+    if origin is None or abs(origin) > MAX_TIME_ORIGIN_US or origin % period:
+        raise FormatError(path, f"bad header line '% {TIME_ORIGIN_KEY} {text[:40]}' (a whole number of "
+                                f"{period} us periods within +-2^61 us expected)")
+    return origin
 
 
 def _parse_format_line(value: str) -> tuple[str, dict[str, str]]:
@@ -231,11 +256,7 @@ class RawReader(EventReader):
             raise FormatError(self.path, f"sensor geometry {geom} exceeds what RAW encodes "
                               f"({MAX_RAW_SIZE}x{MAX_RAW_SIZE})")
         self._data_offset = header.data_offset
-        try:
-            self._t_origin = int(header.fields.get(TIME_ORIGIN_KEY, "0"))
-        except ValueError:
-            bad = header.fields[TIME_ORIGIN_KEY]
-            raise FormatError(self.path, f"bad header line '% {TIME_ORIGIN_KEY} {bad}'") from None
+        self._t_origin = _time_origin(self.path, header.fields.get(TIME_ORIGIN_KEY, "0"), fmt)
         self.info = SourceInfo(
             name=self.path,
             format=fmt,
@@ -449,6 +470,8 @@ class _RawWriter(EventWriter):
         if self._file is None:
             raise FormatError(self.path, "write after close")
         if self._t_origin is None:
+            if abs(first_t) > MAX_TIME_ORIGIN_US:
+                raise FormatError(self.path, f"time {first_t} us is beyond what a RAW file records (+-2^61 us)")
             # a whole number of wrap periods: the words are those of the unshifted times
             self._t_origin = (first_t >> self._wrap_bits) << self._wrap_bits
             self._file.write(self._header_text().encode("utf-8"))

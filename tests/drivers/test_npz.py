@@ -186,3 +186,50 @@ def test_damaged_archives_end_in_packets_or_format_error(samples_dir: Path, tmp_
     outcomes = assert_each_ends_in_packets_or_format_error(
         damaged_versions(source.read_bytes(), 14 + compressed, 250), tmp_path / "case.npz", {"chunk_events": 1000})
     assert outcomes["format_error"]
+
+
+def _streamed_npz(path: Path, dtype: np.dtype, count: int) -> Path:
+    """A deflated ``event_data`` member of ``count`` zero records, written without ever
+    holding the array (what a decompression bomb looks like on disk)."""
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("event_data.npy", "w", force_zip64=True) as fp:
+            npy_format.write_array_header_2_0(fp, {"descr": npy_format.dtype_to_descr(dtype),
+                                                   "fortran_order": False, "shape": (count,)})
+            block = bytes(min(count, 4096) * dtype.itemsize)
+            left = count
+            while left:
+                n = min(left, 4096)
+                fp.write(block[: n * dtype.itemsize])
+                left -= n
+    return path
+
+
+def test_megabyte_records_are_refused_before_inflating_anything(tmp_path: Path) -> None:
+    dtype = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("p", "i1"), ("pad", "V1000000")])
+    path = _streamed_npz(tmp_path / "bomb.npz", dtype, 20)
+    with pytest.raises(FormatError, match=r"bomb\.npz: member event_data\.npy: 1000013-byte records are not event"):
+        open_reader(path)
+
+
+def test_a_deflated_bomb_streams_in_bounded_memory(tmp_path: Path) -> None:
+    """2M padded 256-byte records: 512 MB inflated from a ~1 MB archive; `ezsr info`
+    reads it in bounded steps (peak RSS of the child measured)."""
+    import subprocess
+    import sys
+
+    dtype = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("p", "i1"), ("pad", "V243")])
+    path = _streamed_npz(tmp_path / "big.npz", dtype, 2_000_000)
+    assert path.stat().st_size < 4 << 20
+    # a fresh parent, so that RUSAGE_CHILDREN holds this one child's peak alone
+    wrapper = ("import resource, subprocess, sys; "
+               "p = subprocess.run([sys.executable, '-m', 'ezsr_live.cli.toolbox', 'info', sys.argv[1]], "
+               "capture_output=True, text=True); "
+               "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.stdout.count('2000000'))")
+    proc = subprocess.run([sys.executable, "-c", wrapper, str(path)], capture_output=True, text=True, timeout=300)
+    rc, peak_kb, mentions = (int(v) for v in proc.stdout.split())
+    assert rc == 0 and mentions >= 1, proc.stderr
+    assert peak_kb / 1024 < 400, f"peak RSS {peak_kb / 1024:.0f} MB"

@@ -436,3 +436,38 @@ def test_random_words_decode_without_crashing(tmp_path: Path, header: str) -> No
                 assert (packet["x"] < reader.geometry.width).all() and (packet["y"] < reader.geometry.height).all()
         except FormatError as error:
             assert "truncated" in str(error)
+
+
+# --------------------------------------------------------------- hostile headers (#16)
+
+
+def test_a_huge_header_is_refused_quickly_with_its_offset(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "huge_header.raw"
+    path.write_bytes(b"% evt 3.0\n" + b"% comment padding the header out\n" * 400_000 + b"% end\n")
+    started = time.perf_counter()
+    with pytest.raises(FormatError, match=r"huge_header\.raw: text header longer than .* \(byte offset \d+\)"):
+        open_reader(path)
+    assert time.perf_counter() - started < 5  # a bound on a hang, not a benchmark
+
+
+@pytest.mark.parametrize("origin", ["9223372036854775807", "-9223372036854775808", "123", str(1 << 62),
+                                    "1e9", "0x10"])
+def test_hostile_time_origins_are_refused_by_name(tmp_path: Path, origin: str) -> None:
+    header = f"% evt 3.0\n% format EVT3;height=16;width=20\n% ezsr_time_origin_us {origin}\n% end\n"
+    path = write_raw(tmp_path / "origin.raw", header, [0x8001, 0x6001, 0x0001, 0x2001], "H")
+    with pytest.raises(FormatError, match="ezsr_time_origin_us"):
+        open_reader(path).read_all()
+
+
+def test_a_whole_period_time_origin_reads_back(tmp_path: Path) -> None:
+    header = f"% evt 3.0\n% format EVT3;height=16;width=20\n% ezsr_time_origin_us {5 << 24}\n% end\n"
+    path = write_raw(tmp_path / "origin.raw", header, [0x8001, 0x6001, 0x0001, 0x2001], "H")
+    assert open_reader(path).read_all()["t"].tolist() == [(5 << 24) + 0x1001]
+
+
+def test_writer_refuses_times_beyond_the_origin_range(tmp_path: Path) -> None:
+    with open_writer(tmp_path / "far.raw", Geometry(8, 8)) as writer:
+        with pytest.raises(FormatError, match="2\\^61"):
+            writer.write(make_events([1 << 62], [1], [1], [1]))
