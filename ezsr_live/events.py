@@ -202,9 +202,9 @@ def _integral(col: np.ndarray, name: str, lo: int, hi: int, where: str) -> np.nd
                 unit = " (integer microseconds: scale seconds by 1e6 first)" if name == "t" else ""
                 raise EventArrayError(f"{where}: {name} holds non-integer values such as {example!r}; "
                                       f"expected integers{unit}")
-            lo_v, hi_v = float(col.min()), float(col.max())
-            if lo_v < lo or hi_v > hi:  # Python compares float with int exactly
-                raise EventArrayError(f"{where}: {name} holds values from {lo_v:g} to {hi_v:g}, outside {lo}..{hi}")
+            lo_f, hi_f = float(col.min()), float(col.max())
+            if lo_f < lo or hi_f > hi:  # Python compares float with int exactly
+                raise EventArrayError(f"{where}: {name} holds values from {lo_f:g} to {hi_f:g}, outside {lo}..{hi}")
         return col.astype(np.int64)
     raise EventArrayError(f"{where}: {name} has dtype {col.dtype}; expected integers")
 

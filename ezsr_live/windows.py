@@ -71,7 +71,14 @@ class WindowSpec:
     def __str__(self) -> str:
         if self.n_events is not None:
             return f"{self.n_events} events"
-        return f"{self.duration_us / 1000:g} ms"
+        return f"{self.span_us / 1000:g} ms"
+
+    @property
+    def span_us(self) -> int:
+        """The length of a time window (µs); only for windows by time."""
+        if self.duration_us is None:
+            raise ValueError(f"{self} is a window by count, not by time")
+        return self.duration_us
 
 
 @dataclass(frozen=True)
@@ -135,11 +142,11 @@ def iter_windows(
             raise ValueError(f"stride must be at least 1, got {stride}")
         yield from _iter_count_windows(_as_packets(source), spec.n_events, step, include_partial)
     else:
-        step = spec.duration_us if stride is None else int(stride)
+        step = spec.span_us if stride is None else int(stride)
         if step < 1:
             raise ValueError(f"stride must be at least 1, got {stride}")
         yield from _iter_time_windows(
-            _as_packets(source), int(spec.duration_us), step, t_origin_us, include_partial, skip_empty
+            _as_packets(source), spec.span_us, step, t_origin_us, include_partial, skip_empty
         )
 
 

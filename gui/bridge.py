@@ -21,6 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from ezsr_live.kernels.display import display_frame
+from ezsr_live.sources import Described
 from ezsr_live.windows import WindowSpec
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,8 @@ class ResultPoller(QObject):
             self.pipelineEnded.emit(f"stopped: {error}")
         elif self._pipeline.finished:
             self._ended = True
-            self.pipelineEnded.emit(f"source {getattr(self._pipeline.source, 'status', 'ended')}")
+            source = self._pipeline.source
+            self.pipelineEnded.emit(f"source {source.status if isinstance(source, Described) else 'ended'}")
 
 
 class FrameRenderer(QThread):

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ezsr_live.model.defaults import KNN_K
 from ezsr_live.windows import WindowSpec
 
 #: replay speeds offered (None = as fast as possible)
@@ -48,7 +49,7 @@ class ControlPanel(QWidget):
         device: str,
         knn_available: bool,
         knn_enabled: bool = True,
-        knn_k: int = 10,
+        knn_k: int = KNN_K,
         speed: float | None = None,
         speed_adjustable: bool = False,
         seekable: bool = False,

@@ -10,6 +10,8 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from ezsr_live.errors import EzsrError
+from ezsr_live.model.defaults import KNN_K
+from ezsr_live.sources import Described, Seekable, SpeedControl
 from ezsr_live.windows import WindowSpec
 
 from .bridge import FrameRenderer, ResultPoller
@@ -78,25 +80,25 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         source, recognizer = pipeline.source, pipeline.recognizer
         geometry = pipeline.geometry
-        info = getattr(source, "info", None)
-        self.source_name = os.path.basename(getattr(info, "name", "") or "") or type(source).__name__
+        info = source.info if isinstance(source, Described) else None
+        self.source_name = os.path.basename(info.name if info else "") or type(source).__name__
         self.setWindowTitle(f"ezsr-live — {self.source_name}")
 
         self.event_view = EventView(geometry.width, geometry.height)
         self.overlay = self.event_view.overlay
         vocabulary = recognizer.vocabulary
         self.editor = LabelEditor(vocabulary.labels, vocabulary.templates, self._apply_vocabulary_edit)
-        knn = getattr(recognizer, "knn", None)
+        knn = recognizer.knn
         self.controls = ControlPanel(
             pipeline.settings.window,
             pipeline.settings.top_k,
-            device=str(getattr(recognizer, "device", "?")),
+            device=str(recognizer.device),
             knn_available=knn is not None,
             knn_enabled=pipeline.settings.knn_enabled,
-            knn_k=int(getattr(knn, "k", pipeline.settings.knn_k or 10) or 10),
-            speed=getattr(source, "speed", None),
-            speed_adjustable=callable(getattr(source, "set_speed", None)),
-            seekable=callable(getattr(source, "seek", None)),
+            knn_k=int(knn.k if knn is not None else pipeline.settings.knn_k or KNN_K),
+            speed=source.speed if isinstance(source, SpeedControl) else None,
+            speed_adjustable=isinstance(source, SpeedControl),
+            seekable=isinstance(source, Seekable),
         )
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -123,7 +125,7 @@ class MainWindow(QMainWindow):
             self.status_fields[name] = label
             status_bar.addPermanentWidget(label)
         self._set_name_field("source", f"{self.source_name} {geometry.width}×{geometry.height}")
-        self._set_name_field("model", str(getattr(recognizer, "model_id", "?")))
+        self._set_name_field("model", str(recognizer.model_id or "?"))
         self._create_actions()
 
         self._display_window: WindowSpec = pipeline.settings.window
@@ -267,9 +269,8 @@ class MainWindow(QMainWindow):
 
     def _show_position(self) -> None:
         source = self.pipeline.source
-        position = getattr(source, "position_us", None)
-        if position is not None:
-            self.controls.show_position(int(position), int(getattr(source, "span_us", position)))
+        if isinstance(source, Seekable):
+            self.controls.show_position(int(source.position_us), int(source.span_us))
 
     # -- from the controls ---------------------------------------------------------
     @Slot(bool)
@@ -305,16 +306,16 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _set_speed(self, speed: float | None) -> None:
-        set_speed = getattr(self.pipeline.source, "set_speed", None)
-        if set_speed is not None:
-            set_speed(speed)
+        source = self.pipeline.source
+        if isinstance(source, SpeedControl):
+            source.set_speed(speed)
 
     @Slot(int)
     def _seek(self, t_offset_us: int) -> None:
-        seek = getattr(self.pipeline.source, "seek", None)
-        if seek is None:
+        source = self.pipeline.source
+        if not isinstance(source, Seekable):
             return
-        seek(t_offset_us)
+        source.seek(t_offset_us)
         # labels of the old position must not linger in the smoothing
         self.smoother.clear()
         self.renderer.refresh()

@@ -154,8 +154,8 @@ def _clip_value(value_counts, n_nonzero):
 @njit(nogil=True, cache=True)
 def _statistics_dense(counts):
     """(clip, max ON, max OFF) from a scan of every bin."""
-    max_on = 0
-    max_off = 0
+    max_on = np.int64(0)
+    max_off = np.int64(0)
     for pixel in range(counts.size // 2):
         max_on = max(max_on, np.int64(counts[2 * pixel]))
         max_off = max(max_off, np.int64(counts[2 * pixel + 1]))
@@ -174,8 +174,8 @@ def _statistics_sparse(x, y, p, width, height, lut_x, lut_y, use_lut, bins_w, co
     bins = np.empty(x.size, dtype=np.int64)
     values = np.empty(x.size, dtype=np.int64)
     n = 0
-    max_on = 0
-    max_off = 0
+    max_on = np.int64(0)
+    max_off = np.int64(0)
     for i in range(x.size):
         idx = _bin_index(np.int64(x[i]), np.int64(y[i]), p[i], width, height, lut_x, lut_y, use_lut, bins_w)
         if idx < 0:

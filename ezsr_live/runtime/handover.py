@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable, Iterable, Iterator
 
 from ezsr_live.events import EventPacket
+from ezsr_live.sources import Stoppable
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +129,8 @@ class SourceThread:
     def stop(self, timeout: float = 2.0) -> bool:
         """Ask the source to stop and wait for the thread; True if it ended in time."""
         self._stop.set()
-        stop = getattr(self.source, "stop", None)
-        if stop is not None:
-            stop()
+        if isinstance(self.source, Stoppable):
+            self.source.stop()
         self.buffer.close()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)

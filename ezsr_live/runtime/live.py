@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from ezsr_live.events import Geometry
 from ezsr_live.windows import DEFAULT_WINDOW_MS, WindowSpec
@@ -52,7 +52,7 @@ class LiveOptions:
     model: Mapping[str, Any] = field(default_factory=dict)
     window_ms: float | None = None
     window_events: int | None = None
-    coords: str = "resize"
+    coords: Literal["resize", "direct"] = "resize"
     record: str | None = None
 
     @property

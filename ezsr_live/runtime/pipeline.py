@@ -34,6 +34,7 @@ from ezsr_live.runtime.handover import LatestSlot
 from ezsr_live.runtime.metrics import Result, RollingPercentiles
 from ezsr_live.runtime.ring import EventRingBuffer
 from ezsr_live.runtime.settings import RuntimeSettings
+from ezsr_live.sources import CountsOutOfBounds, Described, EventSourceLike, Stoppable, WarmsUp
 from ezsr_live.windows import Window, WindowSpec
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,22 @@ DEFAULT_RING_EVENTS = 1 << 22
 
 
 class RecognizerLike(Protocol):
-    """What the worker needs of :class:`ezsr_live.model.recognizer.Recognizer`."""
+    """What the pipeline (and the window around it) uses of
+    :class:`ezsr_live.model.recognizer.Recognizer`."""
 
+    #: side of the square model input (px)
     input_size: int
+    #: the labels and templates, edited in the worker thread (:meth:`Pipeline.edit_vocabulary`)
+    vocabulary: Any
+    #: the k-NN translator as configured, or None (switched off and on with :meth:`set_knn`)
+    knn: Any
+    #: where inference runs (``torch.device`` or its name) and what model it is, for display
+    device: Any
+    model_id: str
 
     def recognize(self, frames: torch.Tensor, k: int | None = None) -> list[list[Any]]: ...
+
+    def set_knn(self, knn: Any) -> None: ...
 
 
 class Pipeline:
@@ -56,7 +68,7 @@ class Pipeline:
 
     def __init__(
         self,
-        source: Any,
+        source: EventSourceLike,
         recognizer: RecognizerLike,
         settings: RuntimeSettings | None = None,
         *,
@@ -68,6 +80,7 @@ class Pipeline:
         self.recognizer = recognizer
         self.settings = settings or RuntimeSettings()
         self.geometry = source.geometry
+        self._counts_out_of_bounds = isinstance(source, CountsOutOfBounds)
         self.ring = EventRingBuffer(ring_events, restart_gap_us=None)
         spec = self.settings.window
         if spec.n_events is not None and spec.n_events > self.ring.capacity:
@@ -75,7 +88,7 @@ class Pipeline:
         self.results = LatestSlot()
         self.tap = tap
         # the translator as configured, kept so that k-NN can be switched off and on again
-        self._knn = getattr(recognizer, "knn", None)
+        self._knn = recognizer.knn
         self._clock = clock
         self._stop = threading.Event()
         self._source_done = threading.Event()
@@ -104,9 +117,8 @@ class Pipeline:
     def _warm_up(self) -> None:
         """Load the source's and the worker's Numba kernels here, before their threads
         start: there, the first call can take seconds (see ``EventSource.warm_up``)."""
-        warm = getattr(self.source, "warm_up", None)
         try:
-            sample = warm() if warm is not None else None
+            sample = self.source.warm_up() if isinstance(self.source, WarmsUp) else None
         except Exception as exc:  # the source's own thread will meet (and report) the same problem
             log.debug("source warm-up failed: %s", exc)
             sample = None
@@ -116,9 +128,8 @@ class Pipeline:
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop both threads; True if they ended within ``timeout`` seconds."""
         self._stop.set()
-        stop = getattr(self.source, "stop", None)
-        if stop is not None:
-            stop()
+        if isinstance(self.source, Stoppable):
+            self.source.stop()
         deadline = time.monotonic() + timeout
         for thread in (self._source_thread, self._worker_thread):
             if thread.is_alive() and thread is not threading.current_thread():
@@ -225,12 +236,11 @@ class Pipeline:
             self.error = exc
         log.debug("pipeline thread failed", exc_info=exc)
         self._stop.set()
-        stop = getattr(self.source, "stop", None)
-        if stop is not None:
-            stop()
+        if isinstance(self.source, Stoppable):
+            self.source.stop()
 
     def _source_loop(self) -> None:
-        name = getattr(getattr(self.source, "info", None), "name", None) or "source packet"
+        name = (self.source.info.name if isinstance(self.source, Described) else None) or "source packet"
         try:
             for packet in self.source:
                 if self._stop.is_set():
@@ -263,7 +273,7 @@ class Pipeline:
             new_events = window.stop_event - previous.stop_event
             return max(0, new_events // spec.n_events - 1)
         advance = window.t_end_us - previous.t_end_us
-        return max(0, advance // spec.duration_us - 1)
+        return max(0, advance // spec.span_us - 1)
 
     def _worker_loop(self) -> None:
         previous: Window | None = None
@@ -333,12 +343,9 @@ class Pipeline:
 
     @property
     def events_dropped(self) -> int:
-        """Events lost before the ring: the source's own hand-over drops and events outside
-        the sensor (the ring itself never blocks the source)."""
-        n = 0
-        for name in ("events_dropped", "out_of_bounds"):
-            n += int(getattr(self.source, name, 0) or 0)
-        return n
+        """Events lost before the ring: events outside the sensor, dropped by the source
+        (the ring itself never blocks the source, so drops nothing)."""
+        return int(self.source.out_of_bounds) if self._counts_out_of_bounds else 0  # type: ignore[attr-defined]
 
     def __enter__(self) -> "Pipeline":
         return self.start()

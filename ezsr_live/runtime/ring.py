@@ -255,7 +255,7 @@ class EventRingBuffer:
                 complete = total - first == spec.n_events
                 t_start = self._clock_at(first, oldest)
             else:
-                t_start = t_end - spec.duration_us
+                t_start = t_end - spec.span_us
                 first = int(
                     _first_at_clock(
                         self._t, self._block_clock, _BLOCK, oldest, total, self._clock_before_oldest, t_start

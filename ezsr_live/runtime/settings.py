@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ezsr_live.windows import WindowSpec
 
@@ -12,7 +13,7 @@ class RuntimeSettings:
 
     window: WindowSpec = field(default_factory=lambda: WindowSpec.by_time_ms(50.0))
     top_k: int = 5
-    coords: str = "resize"  # "resize" (live default) or "direct" (N-ImageNet evaluation)
+    coords: Literal["resize", "direct"] = "resize"  # resize: the live default; direct: N-ImageNet evaluation
     knn_enabled: bool = True
     knn_k: int | None = None
     knn_tau: float | None = None

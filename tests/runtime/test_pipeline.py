@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from tests.helpers import DEMO_DISC
 from ezsr_live.drivers import open_reader
 from ezsr_live.drivers.sources import open_source
 from ezsr_live.model.recognizer import Recognizer, RecognizerConfig
@@ -14,9 +15,8 @@ from ezsr_live.runtime.pipeline import Pipeline
 from ezsr_live.runtime.settings import RuntimeSettings
 from ezsr_live.windows import WindowSpec
 
-from ..conftest import REPO_ROOT
 
-DEMO = REPO_ROOT / "weights" / "demo" / "moving_disc.raw"
+DEMO = DEMO_DISC
 LABELS = ["disc", "square", "noise", "bar"]
 
 
@@ -34,7 +34,12 @@ class SlowRecognizer:
         self.inner, self.delay_s = inner, delay_s
         self.input_size = inner.input_size
         self.vocabulary = inner.vocabulary
+        self.knn, self.device, self.model_id = inner.knn, inner.device, inner.model_id
         self.calls = 0
+
+    def set_knn(self, knn):
+        self.knn = knn
+        self.inner.set_knn(knn)
 
     def recognize(self, frames, k=None):
         self.calls += 1

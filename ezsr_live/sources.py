@@ -1,0 +1,75 @@
+"""What a live event source is, as the runtime and the window use it.
+
+Every source (``ezsr_live.drivers.sources.EventSource`` and its subclasses, or anything
+third-party) is an iterable of event packets over a known sensor geometry; what some
+sources can do besides (stop from another thread, describe themselves, seek, change
+speed, warm up their decoders ahead of their thread) is a separate capability,
+checked with ``isinstance`` against the runtime-checkable protocols below rather than
+probed attribute by attribute.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Protocol, runtime_checkable
+
+from ezsr_live.events import EventPacket, Geometry, SourceInfo
+
+
+@runtime_checkable
+class EventSourceLike(Protocol):
+    """The least a source is: an iterable of packets over a known sensor. A user's own
+    generator-like class qualifies; the capabilities below are optional."""
+
+    @property
+    def geometry(self) -> Geometry: ...
+
+    def __iter__(self) -> Iterator[EventPacket]: ...
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    """Ends its iteration soon when :meth:`stop` is called from any thread."""
+
+    def stop(self) -> None: ...
+
+
+@runtime_checkable
+class Described(Protocol):
+    """Says what it is (:class:`~ezsr_live.events.SourceInfo`) and how it is doing
+    (``status``: "open", "running", "ended", ...)."""
+
+    info: SourceInfo
+    status: str
+
+
+@runtime_checkable
+class WarmsUp(Protocol):
+    """Runs its decoding kernels once on the calling thread before its own thread starts;
+    returns a few decoded events, or None where there is nothing to decode ahead."""
+
+    def warm_up(self) -> EventPacket | None: ...
+
+
+@runtime_checkable
+class CountsOutOfBounds(Protocol):
+    """Counts the events it dropped because they fell outside the sensor."""
+
+    out_of_bounds: int
+
+
+@runtime_checkable
+class SpeedControl(Protocol):
+    """A paced replay whose speed can change while it runs (None: as fast as possible)."""
+
+    speed: float | None
+
+    def set_speed(self, speed: float | None) -> None: ...
+
+
+@runtime_checkable
+class Seekable(Protocol):
+    """A replay that can jump within the recording; tells where it is."""
+
+    position_us: int
+    span_us: int
+
+    def seek(self, t_offset_us: int) -> None: ...
