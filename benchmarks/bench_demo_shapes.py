@@ -1,6 +1,6 @@
 """Demo shape generator and demo CLIP throughput on one thread.
 
-Rows: images/s rendered by :class:`ezsr_live.demo.shapes.ShapeGenerator` at 64 px and
+Rows: images/s rendered by :class:`ezsr_live.recipes.demo.shapes.ShapeGenerator` at 64 px and
 224 px (batch 1 and batch 128), and training images/s of the ``ezsr-demo`` CLIP (one
 contrastive AdamW step per batch, data rendered in the same thread, as the teacher
 training of ``ezsr demo train`` does with ``TeacherConfig(workers=0)``).
@@ -35,8 +35,8 @@ def main() -> None:
 
     from open_clip.loss import ClipLoss
 
-    from ezsr_live.demo.shapes import ShapeGenerator, ShapesConfig
-    from ezsr_live.demo.teacher import TeacherConfig, _Batches, build_model
+    from ezsr_live.recipes.demo.shapes import ShapeGenerator, ShapesConfig
+    from ezsr_live.recipes.demo.teacher import TeacherConfig, TeacherBatches, build_model
 
     rows = []
     for size in (64, 224):
@@ -47,7 +47,7 @@ def main() -> None:
 
     model, tokenizer = build_model()
     cfg = TeacherConfig()
-    batches = _Batches(ShapeGenerator(cfg.shapes, 0), cfg.batch_size, tokenizer, 10**6)
+    batches = TeacherBatches(ShapeGenerator(cfg.shapes, 0), cfg.batch_size, tokenizer, 10**6)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     loss_fn = ClipLoss()
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import SAMPLES, scratch_dir  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "tests" / "model" / "fixtures" / "ezsr-test-tiny.json"
+TINY = REPO / "ezsr_live" / "model" / "configs" / "ezsr-test-tiny.json"
 
 
 def fake_nmnist(root: Path, per_class: int) -> Path:

@@ -28,7 +28,7 @@ STREAMS = {
     "346x260": REPO / "weights" / "demo" / "moving_disc.raw",
     "1280x720": SAMPLES / "evt3_gen41_1280x720.raw",
 }
-MODEL = ["--model", "ezsr-test-tiny", "--model-config", str(REPO / "tests" / "model" / "fixtures" / "ezsr-test-tiny.json"),
+MODEL = ["--model", "ezsr-test-tiny",  # shipped in ezsr_live/model/configs, registered by name
          "--pretrained", "", "--templates", "photo", "--device", "cpu"]
 
 

@@ -42,7 +42,7 @@ from ezsr_live.runtime.pipeline import Pipeline  # noqa: E402
 from ezsr_live.runtime.settings import RuntimeSettings  # noqa: E402
 from ezsr_live.windows import WindowSpec  # noqa: E402
 
-TINY_CONFIG = HERE.parent / "tests" / "model" / "fixtures" / "ezsr-test-tiny.json"
+TINY_CONFIG = HERE.parent / "ezsr_live" / "model" / "configs" / "ezsr-test-tiny.json"
 
 
 def make_recognizer(name: str, device: str, knn_size: int) -> Recognizer:

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import scratch_dir, tiled_raw  # noqa: E402
 
-from ezsr_live.demo.moving_disc import DEMO_GEOMETRY, moving_disc_events  # noqa: E402
+from ezsr_live.recipes.demo.moving_disc import DEMO_GEOMETRY, moving_disc_events  # noqa: E402
 from ezsr_live.drivers import open_reader, open_writer  # noqa: E402
 from ezsr_live.drivers.sources import open_source  # noqa: E402
 from ezsr_live.runtime.handover import PacketBuffer, SourceThread  # noqa: E402

@@ -11,7 +11,8 @@ from PIL import Image, ImageDraw
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO_ROOT, TINY_MODEL, TINY_MODEL_CONFIG  # noqa: F401  (re-exported to the tests)
+
 SAMPLES_DIR = Path(os.environ.get("EZSR_SAMPLES", REPO_ROOT.parent / "shared" / "samples"))
 
 SAMPLE_FILES = [
@@ -23,17 +24,11 @@ SAMPLE_FILES = [
 ]
 
 
-#: a real open_clip config, tiny (2-layer 64-wide ViT on 32x32 inputs, 32-d embeddings):
-#: every code path is the production one, with random weights, nothing downloaded
-TINY_MODEL = "ezsr-test-tiny"
-TINY_MODEL_CONFIG = REPO_ROOT / "tests" / "model" / "fixtures" / f"{TINY_MODEL}.json"
-
-
 @pytest.fixture(scope="session")
 def tiny_model_name() -> str:
-    from ezsr_live.model.clip_loader import register_model_config
+    from ezsr_live.model.clip_loader import ensure_model_config
 
-    register_model_config(TINY_MODEL_CONFIG)
+    assert ensure_model_config(TINY_MODEL)  # shipped in ezsr_live/model/configs
     return TINY_MODEL
 
 

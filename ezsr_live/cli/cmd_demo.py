@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from ezsr_live.fileio import atomic_path, atomic_write_text, sha256_file
 
 NAME = "demo"
 HELP = "rebuild the bundled demo model, recording and ablation from scratch (see docs/results.md)"
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _train_teacher(args: argparse.Namespace, out: Path) -> Path:
-    from ezsr_live.demo.teacher import TeacherConfig, train_and_save
+    from ezsr_live.recipes.demo.teacher import TeacherConfig, train_and_save
 
     if args.quick:
         cfg = TeacherConfig(steps=2, batch_size=8, warmup_steps=1, eval_every=2, eval_images=12, seed=args.seed,
@@ -64,7 +64,7 @@ def _train_teacher(args: argparse.Namespace, out: Path) -> Path:
 
 
 def _build(args: argparse.Namespace, teacher: Path, out: Path) -> dict[str, Any]:
-    from ezsr_live.demo import build
+    from ezsr_live.recipes.demo import build
 
     overrides = {k: v for k, v in {"steps": args.steps, "shipped_steps": args.shipped_steps}.items() if v is not None}
     make = build.BuildConfig.quick if args.quick else build.BuildConfig
@@ -77,23 +77,20 @@ def _build(args: argparse.Namespace, teacher: Path, out: Path) -> dict[str, Any]
 def _replace(src: Path, dest: Path) -> None:
     """Copy a file or folder over ``dest`` by way of a sibling temporary, so a failure
     never leaves half a file where the registry expects a whole one."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent)) / dest.name
-    if src.is_dir():
-        shutil.copytree(src, tmp)
-    else:
-        shutil.copy2(src, tmp)
-    if dest.is_dir():
-        shutil.rmtree(dest)
-    os.replace(tmp, dest)
-    tmp.parent.rmdir()
+    with atomic_path(dest) as tmp:
+        if src.is_dir():
+            shutil.copytree(src, tmp)
+        else:
+            shutil.copy2(src, tmp)
 
 
 def install(teacher: Path, build_dir: Path, weights: Path | None = None) -> dict[str, str]:
     """Copy the teacher and the build's shipped files into ``weights/demo`` and pin their
     sha256s in ``weights/registry.json``; returns the pinned hashes by file name."""
-    from ezsr_live.demo import build
+    from ezsr_live.recipes.demo import build
     from ezsr_live.errors import EzsrError
-    from ezsr_live.model.registry import sha256_of, weights_dir
+
+    from ezsr_live.model.registry import weights_dir
 
     weights = Path(weights) if weights is not None else weights_dir()
     registry = weights / "registry.json"
@@ -119,13 +116,11 @@ def install(teacher: Path, build_dir: Path, weights: Path | None = None) -> dict
     for src in sources:
         _replace(src, demo / src.name)
     entry["pretrained"] = f"{DEMO_FOLDER}/{TEACHER_FILE}"
-    entry["pretrained_sha256"] = sha256_of(demo / TEACHER_FILE)
+    entry["pretrained_sha256"] = sha256_file(demo / TEACHER_FILE)
     entry["event_weights"] = f"{DEMO_FOLDER}/{build.SHIPPED_FILE}"
-    entry["sha256"] = sha256_of(demo / build.SHIPPED_FILE)
+    entry["sha256"] = sha256_file(demo / build.SHIPPED_FILE)
     entry["knn_pool"] = f"{DEMO_FOLDER}/{build.POOL_NAME}"
-    tmp = registry.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, registry)
+    atomic_write_text(registry, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return {TEACHER_FILE: entry["pretrained_sha256"], build.SHIPPED_FILE: entry["sha256"]}
 
 

@@ -8,7 +8,7 @@ HELP = "Zero-shot top-1/top-5 accuracy on an event dataset, with and without k-N
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ezsr_live.evaluation.datasets import DATASETS
+    from ezsr_live.recipes.evaluation.datasets import DATASETS
     from ezsr_live.cli.model_options import add_model_arguments
 
     parser.add_argument("--dataset", required=True, choices=DATASETS)
@@ -45,7 +45,7 @@ def _provenance(args: argparse.Namespace, rcfg, recognizer, pool_path: str | Non
     import torch
 
     from ezsr_live import __version__
-    from ezsr_live.model.registry import sha256_of
+    from ezsr_live.fileio import sha256_file
 
     weights = rcfg.event_weights
     if weights is None and rcfg.registry_name:
@@ -62,7 +62,7 @@ def _provenance(args: argparse.Namespace, rcfg, recognizer, pool_path: str | Non
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "registry_name": rcfg.registry_name, "model": rcfg.model, "pretrained": rcfg.pretrained,
         "model_identity": recognizer.model_id,
-        "event_weights": weights, "event_weights_sha256": sha256_of(weights) if weights else None,
+        "event_weights": weights, "event_weights_sha256": sha256_file(weights) if weights else None,
         "knn_pool": pool,
         "window": {"mode": config.window, "events": config.window_events, "length_jitter": config.length_jitter},
         "seed": config.seed, "limit": config.limit, "batch_size": config.batch_size,
@@ -78,7 +78,7 @@ def _world_size() -> int:
 
 def run(args: argparse.Namespace) -> int:
     from ezsr_live.model.clip_loader import resolve_device
-    from ezsr_live.train.distributed import setup, teardown
+    from ezsr_live.recipes.train.distributed import setup, teardown
 
     env, device = setup(resolve_device(args.device))
     try:
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, device: str, is_main: bool) -> int:
     from ezsr_live.errors import EzsrError
-    from ezsr_live.evaluation import EvalConfig, class_text_matrix, discover, evaluate
+    from ezsr_live.recipes.evaluation import EvalConfig, class_text_matrix, discover, evaluate
     from ezsr_live.model import knn as knn_mod
     from ezsr_live.cli.model_options import config_from_args
     from ezsr_live.model.recognizer import Recognizer

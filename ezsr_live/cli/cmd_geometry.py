@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ezsr_live.errors import EzsrError
-    from ezsr_live.evaluation.geometry import diagnose
+    from ezsr_live.recipes.evaluation.geometry import diagnose
     from ezsr_live.model.clip_loader import load_clip
     from ezsr_live.model.knn import read_pool_meta
     from ezsr_live.model.vocabulary import Vocabulary

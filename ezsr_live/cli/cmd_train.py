@@ -11,7 +11,7 @@ HELP = "Distil an event encoder from a CLIP image tower on events synthesised fr
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ezsr_live.cli.cmd_synth import add_synth_arguments
-    from ezsr_live.train.config import LossConfig, TrainConfig
+    from ezsr_live.recipes.train.config import LossConfig, TrainConfig
 
     d, lossd = TrainConfig(data="", out=""), LossConfig()
     parser.add_argument("data", metavar="IMAGE_DIR", help="images: an ImageNet-style tree or a flat folder")
@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ezsr_live.cli.cmd_synth import synth_config_from_args
     from ezsr_live.errors import EzsrError
-    from ezsr_live.train import LossConfig, TrainConfig, train
+    from ezsr_live.recipes.train import LossConfig, TrainConfig, train
 
     if min(args.steps, args.batch_size, args.accum, args.checkpoint_every, args.log_every) < 1:
         raise EzsrError("--steps, --batch-size, --accum, --checkpoint-every and --log-every must be >= 1")

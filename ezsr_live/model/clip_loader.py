@@ -82,6 +82,11 @@ def register_model_config(path: str | os.PathLike) -> list[str]:
 BUNDLED_CONFIG_DIRS = ("demo",)
 
 
+#: architecture configs that ship inside the package: the tiny test model and the
+#: reduced official-layout towers the checkpoint tests load (registered by name on use)
+PACKAGE_CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
 def ensure_model_config(model_name: str) -> bool:
     """Register a bundled open_clip config for ``model_name`` unless open_clip knows it
     already; returns whether open_clip knows the name afterwards."""
@@ -91,8 +96,9 @@ def ensure_model_config(model_name: str) -> bool:
         return False  # hub, local-dir and file names are open_clip's own business
     from ezsr_live.model.registry import weights_dir
 
-    for folder in BUNDLED_CONFIG_DIRS:
-        candidate = weights_dir() / folder / f"{model_name}.json"
+    folders = [PACKAGE_CONFIG_DIR, *(weights_dir() / folder for folder in BUNDLED_CONFIG_DIRS)]
+    for folder in folders:
+        candidate = folder / f"{model_name}.json"
         if candidate.is_file():
             register_model_config(candidate)
             return True

@@ -37,7 +37,7 @@ from ezsr_live.model.official_layout import text_tower_state, to_open_clip_visua
 
 log = logging.getLogger(__name__)
 
-#: representation name of the official EZSR histogram preprocessing (issue 3's kernel)
+#: representation name of the official EZSR histogram preprocessing (the kernel of ezsr_live.kernels.histogram)
 EZSR_HISTOGRAM = "ezsr_histogram"
 _MAX_LISTED_KEYS = 12
 

@@ -37,6 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ezsr_live.fileio import atomic_write_text
 from ezsr_live.errors import ModelError
 from ezsr_live.model.defaults import KNN_ALPHA, KNN_K, KNN_TAU, QUICKGELU_SUFFIX
 
@@ -312,9 +313,7 @@ def write_pool(path: str | os.PathLike, index: Any, meta: PoolMeta,
     _faiss().write_index(index, str(path / "index.faiss"))
     if label_ids is not None:
         np.save(path / "labels.npy", label_ids.astype(np.int32))
-    tmp = path / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta.to_json(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path / "meta.json")
+    atomic_write_text(path / "meta.json", json.dumps(meta.to_json(), indent=2) + "\n")
     return path
 
 

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ezsr_live.fileio import atomic_path
 from ezsr_live.errors import ModelError
 from ezsr_live.model.clip_loader import ClipBundle
 from ezsr_live.model.knn import Pool, create_pool
@@ -137,10 +138,9 @@ def build_pool(
                     kept_rows.extend(batch_rows)
                 bar.update(n_items)
         dim = clip.embed_dim
-        tmp = parts / f"part-{s:06d}.tmp.npz"
-        np.savez(tmp, rows=np.asarray(kept_rows, dtype=np.int64),
-                 vectors=np.concatenate(vecs) if vecs else np.zeros((0, dim), np.float32))
-        os.replace(tmp, shard_file)
+        with atomic_path(shard_file) as tmp:
+            np.savez(tmp, rows=np.asarray(kept_rows, dtype=np.int64),
+                     vectors=np.concatenate(vecs) if vecs else np.zeros((0, dim), np.float32))
     bar.close()
 
     rows_l, vecs_l = [], []

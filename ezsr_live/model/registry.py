@@ -7,7 +7,6 @@ match the file is a ModelError; an unpinned one (``null``) loads with a warning.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ezsr_live.fileio import sha256_file
 from ezsr_live.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -224,14 +224,6 @@ def lookup(name: str, registry: str | os.PathLike | None = None) -> ModelSpec:
     return specs[name]
 
 
-def sha256_of(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify_event_weights(spec: ModelSpec) -> Path | None:
     """Return the spec's event-weights path after checking it exists and matches sha256."""
     path = spec.event_weights_path
@@ -243,7 +235,7 @@ def verify_event_weights(spec: ModelSpec) -> Path | None:
     if spec.sha256 is None:
         log.warning("%s: no sha256 pinned for %r in the registry; loading unverified", path, spec.name)
         return path
-    actual = sha256_of(path)
+    actual = sha256_file(path)
     if actual != spec.sha256:
         raise ModelError(f"{path}: sha256 {actual} does not match the registry's {spec.sha256} for {spec.name!r}")
     return path
@@ -256,7 +248,7 @@ def verify_pretrained(spec: ModelSpec) -> str | None:
     path = spec._local(spec.pretrained)
     if path is None:
         raise ModelError(f"{spec.root / str(spec.pretrained)}: CLIP weights for {spec.name!r} not found")
-    actual = sha256_of(path)
+    actual = sha256_file(path)
     if actual != spec.pretrained_sha256.lower():
         raise ModelError(f"{path}: sha256 {actual} does not match the registry's "
                          f"{spec.pretrained_sha256} for {spec.name!r}")

@@ -1,4 +1,4 @@
-"""Event synthesis from static images (EZSR's training data, issue 8).
+"""Event synthesis from static images (EZSR's training data).
 
 ``synthesize(image, SynthConfig(...), seed)`` -> :class:`SynthResult` with a time-sorted
 event packet; see :mod:`.api`. The per-pixel loop is a Numba kernel (:mod:`.kernel`).

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 import ezsr_live
+from tests.helpers import DEMO_SHAPES
 from ezsr_live.drivers import open_reader
 
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
-DEMO = REPO_ROOT / "weights" / "demo" / "shapes_demo.raw"
+DEMO = DEMO_SHAPES
 
 
 @pytest.fixture(scope="module")

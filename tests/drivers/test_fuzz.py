@@ -13,7 +13,7 @@ import pytest
 from ezsr_live.drivers import open_reader
 from ezsr_live.errors import FormatError
 
-from ..conftest import SAMPLE_FILES
+from tests.conftest import SAMPLE_FILES
 
 CASES_PER_FILE = 800  # 4 fast files -> 3,200 cases in CI, plus the .aedat4 ones
 # dv-processing decodes .aedat4 in a child process (it can spin forever on corrupt LZ4

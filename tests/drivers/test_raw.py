@@ -438,7 +438,7 @@ def test_random_words_decode_without_crashing(tmp_path: Path, header: str) -> No
             assert "truncated" in str(error)
 
 
-# --------------------------------------------------------------- hostile headers (#16)
+# --------------------------------------------------------------- hostile headers
 
 
 def test_a_huge_header_is_refused_quickly_with_its_offset(tmp_path: Path) -> None:

@@ -8,11 +8,12 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from tests.helpers import DEMO_DISC
 from ezsr_live.cli.live import build_parser, build_run  # noqa: E402
 
-from ..conftest import REPO_ROOT, TINY_MODEL_CONFIG  # noqa: E402
+from tests.conftest import TINY_MODEL_CONFIG  # noqa: E402
 
-DEMO = REPO_ROOT / "weights" / "demo" / "moving_disc.raw"
+DEMO = DEMO_DISC
 LABELS = "disc,square,bar,ring,star"
 
 

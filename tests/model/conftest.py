@@ -1,20 +1,18 @@
 """Fixtures for the model tests: a tiny open_clip architecture with random weights.
 
-``fixtures/ezsr-test-tiny.json`` is a real open_clip config (2-layer 64-wide ViT on
+``ezsr_live/model/configs/ezsr-test-tiny.json`` is a real open_clip config (2-layer 64-wide ViT on
 32x32 inputs, 1-layer text tower, 32-d embeddings): every code path is the production
 one, only small enough to run in milliseconds. Nothing is downloaded.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
 
 from ezsr_live.model.clip_loader import ClipBundle, load_clip
 
-FIXTURES = Path(__file__).parent / "fixtures"
-TINY = "ezsr-test-tiny"
+
 
 
 @pytest.fixture(scope="session")

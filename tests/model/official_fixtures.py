@@ -13,8 +13,10 @@ from pathlib import Path
 
 import torch
 
+from ezsr_live.model.clip_loader import PACKAGE_CONFIG_DIR
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "official_ezsr"
-CONFIGS = Path(__file__).resolve().parent / "fixtures"
+CONFIGS = PACKAGE_CONFIG_DIR
 
 #: fixture family -> open_clip architecture name of the reduced model
 FAMILY_MODELS = {

@@ -11,7 +11,7 @@ from ezsr_live.cli.toolbox import main
 from ezsr_live.model import knn
 from ezsr_live.model.pool_builder import build_pool
 
-from .conftest import FIXTURES, TINY
+from tests.helpers import TINY_MODEL as TINY, TINY_MODEL_CONFIG
 
 
 @pytest.fixture()
@@ -29,7 +29,7 @@ def image_tree(tmp_path) -> Path:
 
 
 def _model_args() -> list[str]:
-    return ["--model", TINY, "--model-config", str(FIXTURES / f"{TINY}.json"), "--pretrained", "",
+    return ["--model", TINY, "--model-config", str(TINY_MODEL_CONFIG), "--pretrained", "",
             "--device", "cpu", "--workers", "0", "--no-progress"]
 
 

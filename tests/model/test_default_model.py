@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from ezsr_live.fileio import sha256_file
 from ezsr_live.errors import ModelError
 from ezsr_live.cli.model_options import add_model_arguments, config_from_args
-from ezsr_live.model.registry import default_model, load_registry, sha256_of, verify_pretrained
+from ezsr_live.model.registry import default_model, load_registry, verify_pretrained
 
 
 def _registry(tmp_path, entries):
@@ -36,7 +37,7 @@ def test_the_highest_ranked_model_whose_files_are_present_wins(tmp_path):
 def test_a_shipped_teacher_is_checked_against_its_sha256(tmp_path):
     (tmp_path / "teacher.safetensors").write_bytes(b"teacher weights")
     (tmp_path / "student.safetensors").write_bytes(b"x")
-    good = sha256_of(tmp_path / "teacher.safetensors")
+    good = sha256_file(tmp_path / "teacher.safetensors")
     reg = _registry(tmp_path, [_entry("demo", 0, "student.safetensors", pretrained="teacher.safetensors",
                                       pretrained_sha256=good, labels="labels.txt")])
     spec = load_registry(reg)["demo"]

@@ -241,7 +241,7 @@ def test_cli_refuses_a_pickled_pretrained_file_with_exit_2(tmp_path, capsys):
 
     from ezsr_live.cli.live import main as ezsr_live
 
-    from ..conftest import REPO_ROOT
+    from tests.conftest import REPO_ROOT
 
     class Payload:
         def __reduce__(self):

@@ -9,13 +9,14 @@ import sys
 import numpy as np
 import pytest
 
+from tests.helpers import DEMO_DISC
 from ezsr_live.cli.live import main as ezsr_live
 from ezsr_live.cli.toolbox import main as ezsr
 from ezsr_live.drivers import open_reader
 
-from ..conftest import REPO_ROOT, TINY_MODEL, TINY_MODEL_CONFIG
+from tests.conftest import TINY_MODEL, TINY_MODEL_CONFIG
 
-DEMO = REPO_ROOT / "weights" / "demo" / "moving_disc.raw"
+DEMO = DEMO_DISC
 MODEL = ["--model", TINY_MODEL, "--model-config", str(TINY_MODEL_CONFIG), "--pretrained", "",
          "--templates", "photo", "--device", "cpu"]
 

@@ -1,6 +1,0 @@
-"""The training tests share the root fixtures (tiny model, generated image tree)."""
-from __future__ import annotations
-
-from ..conftest import CLASSES, TINY_MODEL_CONFIG, draw_shape_image  # noqa: F401  (used by the tests here)
-
-TINY_CONFIG = TINY_MODEL_CONFIG
