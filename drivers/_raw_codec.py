@@ -154,7 +154,7 @@ def _on_time_high(state, payload, high_bits, low_bits, wrap_drop, clear_low):
 
 
 @njit(nogil=True, cache=True)
-def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, height, t_origin, state):
+def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, height, t_origin, state):  # noqa: C901 - one Numba loop dispatching on the word type; helpers would cost a call per word
     """Decode EVT 3.0 words from ``words[start:]`` into ``out[n_out:]`` / ``triggers[n_triggers:]``,
     adding ``t_origin`` (µs) to every decoded time.
 
