@@ -9,7 +9,8 @@ time). A fourth file repeats the EVT 3.0 sample's bytes verbatim, to measure dec
 camera-made EVT 3.0 with vector words (our writer emits plain words only).
 
 Then it times full decodes, best of ``--repeats``: our readers (numba, single thread,
-events counted chunk by chunk), dv-processing's ``MonoCameraRecording``
+events counted chunk by chunk, and whole-file ``read_all``), our ``.aedat4`` reader
+(dv-processing isolated in a child process), dv-processing's ``MonoCameraRecording``
 ``getNextEventBatch`` loop (with and without ``.numpy()`` on each batch), and
 expelliarmus when installed. Files are read once beforehand so that all decoders see a
 warm page cache. Prints a table and, as the last line, one JSON object of the figures.
@@ -130,6 +131,20 @@ def decode_ours(path: Path) -> int:
     return n
 
 
+def read_all_ours(path: Path) -> int:
+    """The whole file into one array, as a notebook user calls it."""
+    from ezsr_live.drivers import open_reader
+
+    return len(open_reader(path).read_all())
+
+
+def decode_ours_aedat4(path: Path) -> int:
+    """Our .aedat4 reader (dv-processing in a child process), the one users get."""
+    from ezsr_live.drivers import open_reader
+
+    return sum(len(p) for p in open_reader(path))
+
+
 def decode_dv(path: Path, to_numpy: bool) -> int:
     import dv_processing as dv
 
@@ -187,11 +202,14 @@ def main(argv: list[str] | None = None) -> int:
             ("evt3", "ezsr EVT 3.0 (our writer, plain words)", files.evt3, partial(decode_ours, files.evt3)),
             ("evt2", "ezsr EVT 2.0", files.evt2, partial(decode_ours, files.evt2)),
             ("evt3_native", "ezsr EVT 3.0 (camera words, vectors)", files.evt3_native, partial(decode_ours, files.evt3_native)),
+            ("evt3_read_all", "ezsr EVT 3.0 read_all (one array)", files.evt3, partial(read_all_ours, files.evt3)),
+            ("evt2_read_all", "ezsr EVT 2.0 read_all (one array)", files.evt2, partial(read_all_ours, files.evt2)),
         ]
         if files.aedat4 is not None:
             aedat4 = files.aedat4
             cases.append(("aedat4_dv", "dv-processing .aedat4 batches", aedat4, partial(decode_dv, aedat4, False)))
             cases.append(("aedat4_dv_numpy", "dv-processing .aedat4 + .numpy()", aedat4, partial(decode_dv, aedat4, True)))
+            cases.append(("aedat4_ours", "ezsr .aedat4 reader (isolated child)", aedat4, partial(decode_ours_aedat4, aedat4)))
         if importlib.util.find_spec("expelliarmus") is not None:
             for fmt, path in (("evt3", files.evt3), ("evt2", files.evt2)):
                 label = f"expelliarmus {fmt.upper()}"
@@ -223,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     if ref:
         figures["evt3_vs_aedat4_dv_ratio"] = round(rate["evt3"] / ref, 2)
         figures["evt2_vs_aedat4_dv_ratio"] = round(rate["evt2"] / ref, 2)
+    for ours, peers in (("evt3", ("expelliarmus_evt3",)), ("evt2", ("expelliarmus_evt2",)),
+                        ("aedat4_ours", ("aedat4_dv_numpy",))):
+        present = [rate[p] for p in peers if p in rate]
+        if ours in rate and present:
+            figures[f"{ours}_ratio_vs_fastest_peer"] = round(rate[ours] / max(present), 2)
+    for fmt in ("evt3", "evt2"):
+        figures[f"{fmt}_read_all_vs_streaming_ratio"] = round(rate[f"{fmt}_read_all"] / rate[fmt], 2)
     figures["n_events"] = n_stream
     print(json.dumps(figures))
     return 0

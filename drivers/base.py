@@ -17,11 +17,11 @@ import numpy as np
 
 from ezsr_live.events import (
     DEFAULT_CHUNK_EVENTS,
+    EVENT_DTYPE,
     TRIGGER_DTYPE,
     EventPacket,
     Geometry,
     SourceInfo,
-    concat_events,
 )
 
 
@@ -89,9 +89,30 @@ class EventReader(abc.ABC):
             if len(chunk.events):
                 yield chunk.events
 
+    def estimated_events(self) -> int | None:
+        """About how many CD events the file holds (from its size), if the format can
+        tell cheaply; :meth:`read_all` sizes its buffer from it."""
+        return None
+
     def read_all(self) -> EventPacket:
-        """Every CD event of the file in one packet (convenience for small files)."""
-        return concat_events(list(self))
+        """Every CD event of the file in one packet.
+
+        Chunks are copied as bytes into one buffer sized from :meth:`estimated_events`
+        and resized in place (``realloc``: the kernel remaps pages, nothing is copied)
+        when short and at the end. Pages of the estimate that no event reaches are never
+        touched, so resident memory peaks at the result plus one chunk; no list of
+        chunks is kept, and no field-by-field concatenation of the packed dtype runs
+        (5x slower than memcpy)."""
+        out = np.empty(max(int(self.estimated_events() or 0), 1 << 16), EVENT_DTYPE)
+        n = 0
+        for packet in self:
+            m = len(packet)
+            if n + m > len(out):
+                out.resize(max(n + m, len(out) + len(out) // 2), refcheck=False)  # no view of it exists
+            _copy_bytes(out, n, packet)
+            n += m
+        out.resize(n, refcheck=False)
+        return out
 
     def close(self) -> None:
         """Release file handles (readers open files per iteration, so this is often a no-op)."""
@@ -101,6 +122,14 @@ class EventReader(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _copy_bytes(out: EventPacket, at: int, packet: EventPacket) -> None:
+    """``out[at:at + len(packet)] = packet`` as one memcpy of the packed records."""
+    if packet.dtype == EVENT_DTYPE and packet.flags.c_contiguous:
+        out[at:at + len(packet)].view(np.uint8)[:] = packet.view(np.uint8)
+    else:
+        out[at:at + len(packet)] = packet
 
 
 class EventWriter(abc.ABC):

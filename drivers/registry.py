@@ -24,6 +24,7 @@ _FORMAT_MODULES = (
     "ezsr_live.drivers.npz",
     "ezsr_live.drivers.atis_bin",
     "ezsr_live.drivers.aedat2",
+    "ezsr_live.drivers.hdf5",
 )
 
 _READERS: dict[str, type[EventReader]] = {}

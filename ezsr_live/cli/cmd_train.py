@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          "saved tower, so inference applies it with no extra code")
     r = parser.add_argument_group("run")
     r.add_argument("--workers", type=int, default=d.workers, help="DataLoader synthesis processes per rank")
+    r.add_argument("--threads", type=int, default=None,
+                   help="CPU intra-op threads per rank (default: the cores left after the synthesis workers, "
+                        "at least 1)")
     r.add_argument("--sensor", metavar="WxH", help="synthetic sensor size (default: the model's input size)")
     r.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     r.add_argument("--log-every", type=int, default=d.log_every)
@@ -77,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, min_lr_ratio=args.min_lr_ratio,
         clip_grad=args.clip_grad, amp=args.amp, device=args.device, workers=args.workers, seed=args.seed,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, resume=args.resume, sensor=args.sensor,
-        loss=loss, synth=synth_config_from_args(args), progress=not args.no_progress, freeze=tuple(args.freeze))
+        loss=loss, synth=synth_config_from_args(args), progress=not args.no_progress, freeze=tuple(args.freeze),
+        threads=args.threads)
     result = train(cfg)
     if result.encoder_path is not None:
         start = f"resumed at step {result.start_step}, " if result.start_step else ""

@@ -471,3 +471,52 @@ def test_writer_refuses_times_beyond_the_origin_range(tmp_path: Path) -> None:
     with open_writer(tmp_path / "far.raw", Geometry(8, 8)) as writer:
         with pytest.raises(FormatError, match="2\\^61"):
             writer.write(make_events([1 << 62], [1], [1], [1]))
+
+
+_PEAK_SCRIPT = """
+import sys
+from ezsr_live.drivers import open_reader
+
+def high_water_kb():  # VmHWM: this process's own peak (ru_maxrss would include the parent's)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+reader = open_reader(sys.argv[1], chunk_events=50_000)
+for _ in reader:  # compile the decoder first, keeping nothing
+    pass
+base = high_water_kb()
+events = reader.read_all()
+print(len(events), events.nbytes, (high_water_kb() - base) * 1024)
+"""
+
+
+@pytest.mark.parametrize("fmt", ["evt3", "evt2"])
+def test_read_all_holds_the_result_and_one_chunk_at_most(tmp_path: Path, fmt: str) -> None:
+    """Whole-file reads copy chunks into one buffer sized from the file: resident memory
+    grows by about the result, not the list-of-chunks-then-concatenate's twice that."""
+    import subprocess
+    import sys
+
+    n = 4_000_000
+    rng = np.random.default_rng(1)
+    events = make_events(np.sort(rng.integers(0, 50_000_000, n)), rng.integers(0, 1280, n),
+                         rng.integers(0, 720, n), rng.integers(0, 2, n))
+    path = tmp_path / f"all{WRITER_SUFFIXES[fmt]}"
+    with open_writer(path, Geometry(1280, 720)) as writer:
+        writer.write(events)
+    del events
+    proc = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(path)], capture_output=True, text=True,
+                          timeout=300)
+    count, nbytes, grown = (int(v) for v in proc.stdout.split())
+    assert count == n, proc.stderr
+    assert grown < 1.3 * nbytes, f"resident memory grew {grown / nbytes:.2f} x the result"
+
+
+def test_read_all_grows_past_a_short_estimate(tmp_path: Path, monkeypatch) -> None:
+    events = make_events(np.arange(300_000), np.arange(300_000) % 64, np.arange(300_000) % 48, np.arange(300_000) % 2)
+    path = tmp_path / "grow.raw"
+    with open_writer(path, Geometry(64, 48)) as writer:
+        writer.write(events)
+    reader = open_reader(path, chunk_events=7_000)
+    monkeypatch.setattr(type(reader), "estimated_events", lambda self: 10)
+    assert np.array_equal(reader.read_all(), events)

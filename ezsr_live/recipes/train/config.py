@@ -51,6 +51,7 @@ class TrainConfig:
     amp: str = "auto"  # auto (bf16/fp16 on CUDA, off on CPU) | off | bf16 | fp16
     device: str = "auto"
     workers: int = 8
+    threads: int | None = None  # CPU intra-op threads; None: the cores the synthesis workers leave
     seed: int = 0
     checkpoint_every: int = 1000
     log_every: int = 10

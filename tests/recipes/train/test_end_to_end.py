@@ -132,3 +132,28 @@ def test_evaluation_refuses_labels_and_points_to_class_names(tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert "--labels" in err and "--class-names" in err
+
+
+def test_resuming_with_another_schedule_is_refused_by_name(trained_run, image_tree, tiny_model_name, tmp_path):
+    from ezsr_live.errors import EzsrError
+
+    out, _ = trained_run
+    moved = tmp_path / "longer"
+    shutil.copytree(out, moved)
+    with pytest.raises(EzsrError, match=r"different schedule: --steps 16 \(the run has 8\)"):
+        train(_config(image_tree, moved, tiny_model_name, steps=16))
+    with pytest.raises(EzsrError, match=r"--lr 0.001 \(the run has 0.0003\)"):
+        train(_config(image_tree, moved, tiny_model_name, lr=1e-3))
+
+
+def test_cpu_threads_leave_the_synthesis_workers_their_cores():
+    from ezsr_live.recipes.train.distributed import DistEnv
+    from ezsr_live.recipes.train.loop import cpu_threads
+
+    import os
+
+    cores = os.cpu_count() or 1
+    assert cpu_threads(None, 0, DistEnv()) == cores
+    assert cpu_threads(None, cores, DistEnv()) == 1
+    assert cpu_threads(None, 0, DistEnv(world_size=cores * 2)) == 1
+    assert cpu_threads(3, 8, DistEnv()) == 3
