@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from .main_window import MainWindow
+from .preflight import check_binding, check_platform
 from .settings import APPLICATION, ORGANIZATION
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,13 @@ SCREENSHOT_AFTER_RESULTS = 3
 
 
 def application() -> QApplication:
-    """The process's QApplication (created once)."""
+    """The process's QApplication (created once). Before creating it, what would make Qt
+    abort (missing system libraries, a binding that corrupts None) is refused with
+    :class:`~ezsr_live.gui.preflight.GuiUnavailable` (one line, exit code 2)."""
+    check_binding()
     app = QApplication.instance()
     if app is None:
+        check_platform()
         app = QApplication([sys.argv[0] if sys.argv else "ezsr-live"])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)

@@ -14,6 +14,7 @@ from ezsr_live.drivers import open_reader
 from ezsr_live.events import Geometry
 from ezsr_live.gui.bridge import RenderedFrame
 from ezsr_live.gui.event_view import EventView
+from ezsr_live.gui.preflight import GuiUnavailable, check_binding, none_references_lost
 from ezsr_live.kernels.display import display_frame
 
 from .conftest import DEMO
@@ -88,3 +89,14 @@ def test_painting_the_event_view_keeps_nones_reference_count(view):
     assert lost <= TOLERANCE, (f"{lost} references to None lost in {paints} event-view paints "
                                f"({lost / paints:.1f} per paint): a broken Qt binding?")
 
+
+def test_the_start_check_refuses_exactly_a_binding_that_loses_references():
+    before = sys.getrefcount(None)
+    if none_references_lost() == 0:
+        check_binding()
+    else:  # PySide6 6.12.0 on 3.11: refused in one line that says what to install
+        with pytest.raises(GuiUnavailable, match="none_dealloc.*PySide6-Essentials") as refused:
+            check_binding()
+        assert "\n" not in str(refused.value)
+    # measuring gives back what it cost: the check never brings the abort nearer
+    assert sys.getrefcount(None) >= before - TOLERANCE
