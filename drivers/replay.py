@@ -17,9 +17,16 @@ released event (the new pace starts with the next slice), and
 :meth:`ReplaySource.seek` starts a new pass at another position; like a loop pass, its
 timestamps are shifted to continue the stream's clock, so consumers (the pipeline's
 ring buffer, its time windows) never see time go back.
+
+:meth:`ReplaySource.pause` holds the recording's clock: nothing is released until
+:meth:`~ReplaySource.resume` (which re-anchors the schedule at the newest released
+event, so the replay continues from there without a burst) or a
+:meth:`~ReplaySource.step`, which releases exactly one more window's worth of events
+(``n_events``, or ``duration_us`` of event time) at once and holds again.
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import threading
@@ -37,6 +44,36 @@ from .sources import EventSource, register_scheme
 
 #: wall time between two releases at any speed
 SLICE_WALL_S = 0.001
+
+
+class _Step:
+    """What one :meth:`ReplaySource.step` still has to release."""
+
+    def __init__(self, n_events: int | None, duration_us: int | None) -> None:
+        self.n_events = n_events
+        self.duration_us = duration_us
+        self.until_t: int | None = None  # time steps: the clock at which the step ends
+        self.released = 0
+
+    def take(self, t: np.ndarray, running_max: int) -> tuple[int, bool]:
+        """How many leading events of ``t`` (the unreleased rest of a packet) the step
+        releases, and whether that completes it."""
+        if self.n_events is not None:
+            k = min(self.n_events - self.released, len(t))
+            self.released += k
+            return k, self.released == self.n_events
+        if self.until_t is None:
+            # the next window: the events while the clock advances by its duration
+            self.until_t = running_max + int(self.duration_us or 0)
+        beyond = t > self.until_t
+        k = int(np.argmax(beyond)) if beyond.any() else len(t)
+        if k == 0 and self.released == 0:
+            # nothing happened during that window (a gap in the recording): step to
+            # the next window that holds events instead of releasing nothing
+            self.until_t = int(t[0]) + int(self.duration_us or 0) - 1
+            return self.take(t, running_max)
+        self.released += k
+        return k, k < len(t)
 
 
 class ReplaySource(EventSource):
@@ -80,6 +117,15 @@ class ReplaySource(EventSource):
         self._pending_seek: int | None = None
         # read without the lock once per slice: a plain attribute is the cheapest check
         self._control_pending = False
+        # pause/step state (under _control_lock); see pause(), step(), holding
+        self._paused = False
+        self._steps: collections.deque[_Step] = collections.deque()
+        self._holding = False
+        #: times the replay started holding (a consumer compares it before and after
+        #: reading what was released, to know that no step ran in between)
+        self.holds = 0
+        #: steps whose events have all been released (and taken by the consumer)
+        self.steps_done = 0
         self.reader = open_reader(self.path, geometry=geometry, chunk_events=chunk_events)
         # the first pass's chunks when warm_up() has read the first one ahead
         self._primed: Iterator[EventPacket] | None = None
@@ -134,6 +180,47 @@ class ReplaySource(EventSource):
             self._control_pending = True
         self._wake.set()
 
+    def pause(self) -> None:
+        """Hold the recording's clock (from any thread): nothing more is released until
+        :meth:`resume` or :meth:`step`."""
+        with self._control_lock:
+            self._paused = True
+            self._control_pending = True
+        self._wake.set()
+
+    def resume(self) -> None:
+        """Continue after :meth:`pause`, from the newest released event (the schedule is
+        re-anchored there: no burst to catch up with the time spent paused)."""
+        with self._control_lock:
+            self._paused = False
+            self._steps.clear()
+            self._control_pending = True
+        self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def step(self, *, n_events: int | None = None, duration_us: int | None = None) -> None:
+        """While paused: release the next ``n_events`` events, or the events of the next
+        ``duration_us`` of event time, at once, then hold again (:attr:`steps_done`
+        counts the steps completed)."""
+        if (n_events is None) == (duration_us is None) or (n_events or duration_us or 0) < 1:
+            raise SourceError("a step is n_events >= 1 or duration_us >= 1")
+        with self._control_lock:
+            if not self._paused:
+                raise SourceError("step() needs a paused replay")
+            self._steps.append(_Step(n_events, duration_us))
+            self._control_pending = True
+        self._wake.set()
+
+    @property
+    def holding(self) -> bool:
+        """True while paused with every requested step released: all that the replay
+        released has been taken by its consumer, and nothing more comes until a step or
+        a resume."""
+        return self._holding
+
     def stop(self) -> None:
         super().stop()
         self._wake.set()
@@ -155,6 +242,25 @@ class ReplaySource(EventSource):
         self._wake.wait(seconds)
         self._wake.clear()
         return self._stop_event.is_set()
+
+    def _hold(self) -> _Step | None:
+        """Wait while paused with no step to release; the next step, or None when
+        resumed, stopped, or a seek or a speed change came (the caller handles those)."""
+        while True:
+            with self._control_lock:
+                if (self._stop_event.is_set() or not self._paused or self._pending_seek is not None
+                        or self._pending_speed is not None):
+                    self._holding = False
+                    return None
+                if self._steps:
+                    self._holding = False
+                    return self._steps.popleft()
+                if not self._holding:
+                    self._holding = True
+                    self.holds += 1
+                self._wake.clear()
+            # the real event, never the injected wait: that one models paced time
+            self._wake.wait(0.1)
 
     def _sleep_until(self, due: float) -> bool:
         """Wait for wall time ``due``; False if stopped, or a control call came, meanwhile."""
@@ -202,6 +308,7 @@ class ReplaySource(EventSource):
         running_max = 0  # of event time released so far; later passes start past it
         rebase = False  # the next pass's first packet sets the shift and the anchor
         pass_start = self.start_us
+        step: _Step | None = None  # the step being released (paused)
         while True:
             pass_min: int | None = None
             seek_to: int | None = None
@@ -232,6 +339,30 @@ class ReplaySource(EventSource):
                             # re-anchor: the newest released event is due now at the new pace
                             speed = new_speed[0]
                             t_base, wall0 = running_max, self._clock()
+                    if self._paused or step is not None:
+                        if step is None:
+                            step = self._hold()
+                            if step is None:
+                                if self._stop_event.is_set():
+                                    break
+                                if not self._paused:
+                                    # resumed: the replay continues from here at its pace
+                                    t_base, wall0 = running_max, self._clock()
+                                continue  # (a seek or a speed change: taken at the top)
+                        k, complete = step.take(t[start:], running_max)
+                        if k:
+                            yield packet[start : start + k]
+                            released = t[start : start + k]
+                            low = int(released.min())
+                            pass_min = low if pass_min is None else min(pass_min, low)
+                            running_max = max(running_max, int(released.max()))
+                            start += k
+                            self.position_us = running_max - shift - origin
+                            self.span_us = max(self.span_us, self.position_us)
+                        if complete:
+                            step = None
+                            self.steps_done += 1
+                        continue
                     slice_us = max(1, int(SLICE_WALL_S * 1e6 * speed)) if speed is not None else 1 << 62
                     ends, ends_t, pmin, _ = _pacing_slices(t[start:], running_max, t_base, slice_us)
                     pass_min = pmin if pass_min is None else min(pass_min, pmin)

@@ -36,6 +36,8 @@ STATUS_FIELDS: dict[str, str] = {
 }
 #: longest the source and model names may be before they are elided
 STATUS_NAME_MAX_PX = 260
+#: the overlay's note while paused
+PAUSED_NOTE = "paused — Right steps one window"
 
 
 def _rate(value: float, unit: str) -> str:
@@ -275,13 +277,16 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def _set_paused(self, paused: bool) -> None:
         self.pipeline.update(paused=paused)
-        self.renderer.set_paused(paused)
-        self.overlay.set_note("paused — Right steps one window" if paused else "")
+        # a replay holds its own clock, and the view keeps showing what it released
+        # (each step's window); a camera cannot wait, so there the view freezes instead
+        self.renderer.set_paused(paused and not self.pipeline.pauses_source)
+        self.overlay.set_note(PAUSED_NOTE if paused else "")
 
     @Slot()
     def _step(self) -> None:
         self.pipeline.step()
-        self.renderer.step()
+        if not self.pipeline.pauses_source:
+            self.renderer.step()
 
     @Slot(object)
     def _set_window(self, spec: WindowSpec) -> None:

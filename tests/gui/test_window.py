@@ -122,8 +122,9 @@ def test_disabling_a_label_takes_it_out_of_the_results(qtbot, make_window):
                     timeout=WAIT_MS)
 
 
-def test_space_pauses_right_steps_one_window_and_ctrl_q_quits(qtbot, make_window):
+def test_space_pauses_the_replay_right_steps_the_next_window_and_space_resumes_from_there(qtbot, make_window):
     window = make_window()
+    source = window.pipeline.source
     results = _record_results(window)
     qtbot.waitUntil(lambda: len(results) >= 1, timeout=WAIT_MS)
     window.activateWindow()
@@ -131,18 +132,37 @@ def test_space_pauses_right_steps_one_window_and_ctrl_q_quits(qtbot, make_window
 
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert window.controls.paused and window.controls.step_button.isEnabled()
-    qtbot.waitUntil(lambda: window.pipeline.settings.paused, timeout=WAIT_MS)
-    # once the worker is paused, results stop (the newest may still be on its way)
-    qtbot.wait(300)
-    paused_at = len(results)
-    qtbot.wait(300)
-    assert len(results) == paused_at
+    # the recording itself stops, not only the picture: its clock holds
+    qtbot.waitUntil(lambda: source.holding, timeout=WAIT_MS)
+    qtbot.wait(400)  # the last window before the pause may still be on its way
+    position, paused_at = source.position_us, len(results)
+    qtbot.wait(1200)
+    assert source.position_us == position and len(results) == paused_at
+    # the note stays while the last result arrived and after
+    assert window.overlay.shown_note().startswith("paused")
 
     qtbot.keyClick(window, Qt.Key.Key_Right)
     qtbot.waitUntil(lambda: len(results) == paused_at + 1, timeout=WAIT_MS)
-    qtbot.wait(300)
-    assert len(results) == paused_at + 1  # exactly one window
+    qtbot.wait(400)
+    assert len(results) == paused_at + 1  # exactly one window...
+    # ...the next one (50 ms of event time on), not the newest
+    assert 49_000 < results[-1].t_us - results[-2].t_us <= 50_000
+    assert window.overlay.shown_note().startswith("paused")
 
+    stepped = results[-1]
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert not window.controls.paused
+    qtbot.waitUntil(lambda: len(results) >= paused_at + 3, timeout=WAIT_MS)
+    # it continues from the step: no jump over the time spent paused
+    assert 0 < results[paused_at + 1].t_us - stepped.t_us < 500_000
+    assert window.overlay.shown_note() == ""
+
+
+def test_ctrl_q_quits(qtbot, make_window):
+    window = make_window()
+    qtbot.waitUntil(lambda: window.n_results >= 1, timeout=WAIT_MS)
+    window.activateWindow()
+    window.event_view.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
 
