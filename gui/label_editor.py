@@ -11,6 +11,7 @@ import logging
 from typing import Any, Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -71,6 +72,15 @@ class LabelEditor(QWidget):
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("remove the selected labels (Delete)")
         self.remove_button.clicked.connect(self._remove_clicked)
+        # only while the list itself has the focus: Delete in the rename field or the
+        # input line edits text there
+        self.delete_action = QAction("Remove selected labels", self.list)
+        # (Backspace too: the key labelled Delete on a Mac)
+        self.delete_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Delete),
+                                         QKeySequence(Qt.Key.Key_Backspace)])
+        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.delete_action.triggered.connect(self._remove_clicked)
+        self.list.addAction(self.delete_action)
         self.reset_combo = QComboBox()
         self.reset_combo.addItem("Reset to…")
         self.reset_combo.addItems(sorted(BUILTIN_LABEL_SETS))

@@ -16,6 +16,28 @@ def _row_of(editor, label: str) -> int:
     return [name for name, _ in editor.entries()].index(label)
 
 
+def test_delete_removes_the_selected_labels_as_the_tooltip_says(qtbot, make_window):
+    window = make_window("--top-k", "10")
+    results = []
+    window.resultShown.connect(results.append)
+    editor = window.editor
+    assert "(Delete)" in editor.remove_button.toolTip()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)  # shortcuts act in the active window
+    editor.list.setFocus()
+    editor.list.setCurrentRow(_row_of(editor, "square"))
+    qtbot.keyClick(editor.list, Qt.Key.Key_Delete)
+    assert "square" not in [name for name, _ in editor.entries()]
+    qtbot.waitUntil(lambda: bool(results) and _labels_of(results[-1]) == set(LABELS.split(",")) - {"square"},
+                    timeout=WAIT_MS)
+    # Delete while renaming edits the name, it removes nothing
+    before = editor.entries()
+    editor.list.editItem(editor.list.item(0))
+    qtbot.waitUntil(lambda: editor.list.state() == editor.list.State.EditingState, timeout=WAIT_MS)
+    qtbot.keyClick(editor.list.focusWidget(), Qt.Key.Key_Delete)
+    assert editor.entries() == before
+
+
 def test_a_label_file_repeating_a_label_in_other_case_gives_one_label(qtbot, make_window, tmp_path):
     window = make_window()
     editor = window.editor

@@ -160,8 +160,8 @@ def test_space_pauses_the_replay_right_steps_the_next_window_and_space_resumes_f
 
 def test_ctrl_q_quits(qtbot, make_window):
     window = make_window()
-    qtbot.waitUntil(lambda: window.n_results >= 1, timeout=WAIT_MS)
     window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)  # shortcuts act in the active window
     window.event_view.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
