@@ -200,6 +200,8 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
         self.pause_action = self._action("&Pause / resume", "Space", self.controls.toggle_pause)
         self.step_action = self._action("&Step one window", "Right", self.controls.request_step)
+        # (a text field still gets its "0": fields take printable keys before shortcuts)
+        self.fit_action = self._action("&Fit the frame (undo zoom)", "0", self.event_view.fit)
         file_menu = self.menuBar().addMenu("&File")
         for action in (self.screenshot_action, self.load_action, self.save_action):
             file_menu.addAction(action)
@@ -208,6 +210,8 @@ class MainWindow(QMainWindow):
         run_menu = self.menuBar().addMenu("&Run")
         run_menu.addAction(self.pause_action)
         run_menu.addAction(self.step_action)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.fit_action)
 
     def save_screenshot(self, path: str | os.PathLike) -> bool:
         """Save the whole window as a PNG; False if it could not be written."""

@@ -44,15 +44,65 @@ def _frame_centre_offset(view) -> tuple[float, float]:
     return rect.center().x() - centre.x(), rect.center().y() - centre.y()
 
 
+def _whole_and_centred(view) -> bool:
+    rect = view.image_item.mapRectToDevice(view.image_item.boundingRect())
+    viewport = view.graphics.viewport().rect()
+    fits = rect.width() <= viewport.width() + 1 and rect.height() <= viewport.height() + 1
+    # fitted: it touches two opposite sides of the view
+    touches = abs(rect.width() - viewport.width()) <= 2 or abs(rect.height() - viewport.height()) <= 2
+    return fits and touches and all(abs(d) <= 2 for d in _frame_centre_offset(view))
+
+
 def test_the_event_frame_stays_whole_and_centred_when_the_window_is_resized(qtbot, make_window):
     window = make_window()
     view = window.event_view
-    for size in ((1280, 720), (900, 1000), (1600, 600)):
+    # (700, 900): a view narrower than the frame's aspect, which the old fixed pan
+    # limits could not fit (the frame overflowed it, 1143 px wide in 306)
+    for size in ((1280, 720), (900, 1000), (700, 900), (1600, 600)):
         window.resize(*size)
-        qtbot.waitUntil(lambda: all(abs(d) <= 2 for d in _frame_centre_offset(view)), timeout=WAIT_MS)
-        rect = view.image_item.mapRectToDevice(view.image_item.boundingRect())
-        viewport = view.graphics.viewport().rect()
-        assert rect.width() <= viewport.width() + 1 and rect.height() <= viewport.height() + 1
+        qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+    window.centralWidget().setSizes([400, 880])  # the side panel dragged wider
+    qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+
+
+def _wheel(view, steps: int) -> None:
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    viewport = view.graphics.viewport()
+    centre = QPointF(viewport.rect().center())
+    QApplication.sendEvent(viewport, QWheelEvent(centre, viewport.mapToGlobal(centre), QPoint(0, 0),
+                                                 QPoint(0, 120 * steps), Qt.MouseButton.NoButton,
+                                                 Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False))
+
+
+def test_wheel_zoom_is_undone_by_0_or_a_double_click_and_the_fit_then_follows_resizes(qtbot, make_window):
+    window = make_window()
+    view = window.event_view
+    qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    window.event_view.setFocus()
+
+    _wheel(view, 3)
+    qtbot.waitUntil(lambda: not _whole_and_centred(view), timeout=WAIT_MS)
+    assert not view.fitted
+    qtbot.keyClick(window, Qt.Key.Key_0)
+    qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+    assert view.fitted
+
+    _wheel(view, 2)
+    qtbot.waitUntil(lambda: not view.fitted, timeout=WAIT_MS)
+    viewport, centre = view.graphics.viewport(), view.graphics.viewport().rect().center()
+    # what a double-click sends: press, release, double-click, release
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+    window.resize(800, 950)
+    qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+    assert window.fit_action.shortcut().toString() == "0"
 
 
 def test_status_bar_shows_source_rates_latency_drops_and_model(qtbot, make_window):
