@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from ezsr_live.errors import EzsrError
 from ezsr_live.windows import WindowSpec
@@ -38,6 +38,34 @@ STATUS_FIELDS: dict[str, str] = {
 STATUS_NAME_MAX_PX = 260
 #: the overlay's note while paused
 PAUSED_NOTE = "paused — Right steps one window"
+
+
+class _ElidedLabel(QLabel):
+    """A label that shows as much of its text as fits, ending in '…' (never a glyph cut
+    in half, as QStatusBar's own message area did: 'source ended' read 'source endec'),
+    with the whole text in its tooltip."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._full = ""
+        # as wide as the status bar leaves it, never wider: it must not push the window
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = self.contentsRect().width()
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(0, width)))
 
 
 def _rate(value: float, unit: str) -> str:
@@ -116,6 +144,15 @@ class MainWindow(QMainWindow):
         self.status_fields: dict[str, QLabel] = {}
         status_bar = self.statusBar()
         status_bar.setStyleSheet("QStatusBar::item { border: none; border-left: 1px solid palette(mid); }")
+        # messages ("source ended: ...", refused settings) in a label of their own rather
+        # than QStatusBar.showMessage, which clips them where the fields begin
+        self.message = _ElidedLabel()
+        self.message.setObjectName("status_message")
+        self.message.setContentsMargins(6, 0, 6, 0)
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(lambda: self.message.set_full_text(""))
+        status_bar.addWidget(self.message, 1)
         for name, widest in STATUS_FIELDS.items():
             label = QLabel()
             label.setObjectName(f"status_{name}")
@@ -213,11 +250,19 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.fit_action)
 
+    def show_message(self, text: str, timeout_ms: int = 0) -> None:
+        """Show ``text`` in the status bar (for ``timeout_ms``, or until the next one)."""
+        self.message.set_full_text(text)
+        if timeout_ms > 0:
+            self._message_timer.start(timeout_ms)
+        else:
+            self._message_timer.stop()
+
     def save_screenshot(self, path: str | os.PathLike) -> bool:
         """Save the whole window as a PNG; False if it could not be written."""
         ok = self.grab().save(os.fspath(path), "PNG")
         if ok:
-            self.statusBar().showMessage(f"screenshot saved to {os.fspath(path)}", 3000)
+            self.show_message(f"screenshot saved to {os.fspath(path)}", 3000)
         else:
             log.error("could not save the screenshot to %s", os.fspath(path))
         return ok
@@ -244,8 +289,9 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _pipeline_ended(self, message: str) -> None:
-        self.statusBar().showMessage(message)
-        self.overlay.set_note(message if self.pipeline.error is not None else "recording ended")
+        self.show_message(message)
+        # the overlay has room for the whole line, and it is where the eyes are
+        self.overlay.set_note(message)
         self.pipelineEnded.emit(message)
 
     @Slot()
@@ -297,7 +343,7 @@ class MainWindow(QMainWindow):
         try:
             self.pipeline.update(window=spec)
         except ValueError as exc:
-            self.statusBar().showMessage(str(exc), 5000)
+            self.show_message(str(exc), 5000)
             return
         self._display_window = spec
         self.renderer.refresh()

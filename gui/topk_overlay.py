@@ -114,6 +114,8 @@ class TopKOverlay(QWidget):
         note = self.shown_note()
         if note:
             painter.setPen(QColor(220, 220, 220))
-            painter.drawText(QRectF(self.PADDING + 6, y, inner, self.ROW_HEIGHT),
+            # a long note (an error) ends in '…' rather than being cut at the panel's edge
+            note = metrics.elidedText(note, Qt.TextElideMode.ElideRight, inner - 12)
+            painter.drawText(QRectF(self.PADDING + 6, y, inner - 6, self.ROW_HEIGHT),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, note)
         painter.end()

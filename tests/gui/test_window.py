@@ -7,7 +7,7 @@ import configparser
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from ezsr_live.cli.live import build_parser
+from ezsr_live.cli.live import build_parser, build_pipeline
 from ezsr_live.gui.app import run_app
 
 from .conftest import DEMO, LABELS, model_args, pipeline_threads
@@ -118,6 +118,39 @@ def test_status_bar_shows_source_rates_latency_drops_and_model(qtbot, make_windo
     # at the default window size every field shows its whole text
     qtbot.waitUntil(lambda: all(label.width() >= label.sizeHint().width() for label in window.status_fields.values()),
                     timeout=WAIT_MS)
+
+
+def _shows_whole_or_elided(label) -> bool:
+    """The label shows its whole text, a prefix ending in '…', or (no room left by the
+    fields) nothing, within its width: never a glyph cut in half."""
+    text, full = label.text(), label.full_text()
+    fits = label.fontMetrics().horizontalAdvance(text) <= max(0, label.contentsRect().width())
+    return fits and (text in (full, "") or (text.endswith("…") and full.startswith(text[:-1])))
+
+
+def test_the_end_of_a_recording_is_said_whole_not_cut(qtbot, tiny_model_name):
+    from ezsr_live.gui.main_window import MainWindow
+
+    args = build_parser().parse_args(["--replay", str(DEMO), "--speed", "max", *model_args(tiny_model_name),
+                                      "--labels", LABELS])
+    pipeline, _recorder = build_pipeline(args)
+    window = MainWindow(pipeline)
+    qtbot.addWidget(window)
+    ended = []
+    window.pipelineEnded.connect(ended.append)
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: bool(ended), timeout=WAIT_MS)
+    message = window.message
+    assert ended == ["source ended: end of recording"] == [message.full_text()]
+    assert window.overlay.shown_note() == "source ended: end of recording"
+    qtbot.waitUntil(lambda: message.text() == message.full_text(), timeout=WAIT_MS)  # whole at the default size
+    assert _shows_whole_or_elided(message) and message.toolTip() == message.full_text()
+    for width in (1100, 1000, 700):  # narrower: it ends in '…' (the tooltip and the overlay have it all)
+        window.resize(width, 600)
+        qtbot.waitUntil(lambda: _shows_whole_or_elided(message) and message.width() <= width, timeout=WAIT_MS)
+    assert window.overlay.shown_note() == "source ended: end of recording"
+    window.close()
 
 
 def test_labels_added_and_removed_in_the_editor_change_the_next_results(qtbot, make_window):
