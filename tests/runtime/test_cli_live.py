@@ -143,3 +143,28 @@ def test_an_unwritable_output_file_is_a_clear_error(capsys, tmp_path):
     rc = ezsr_live(["--replay", str(DEMO), "--headless", *MODEL, "--output", str(tmp_path / "no" / "dir.jsonl")])
     assert rc == 2
     assert "cannot write the results there" in capsys.readouterr().err
+
+
+def test_only_our_loggers_speak_as_ezsr_live():
+    code = ("import logging\n"
+            "from ezsr_live.cli.common import configure_logging\n"
+            "configure_logging('ezsr-live', verbose=True)\n"
+            "logging.getLogger('ezsr_live.pipeline').debug('ours, debug')\n"
+            "logging.getLogger('ezsr_live.gui.app').info('ours, info')\n"
+            "logging.getLogger('torch._dynamo').debug('theirs, debug')\n"
+            "logging.getLogger('torch').info('theirs, info')\n"
+            "logging.info('open_clip narrating on the root logger')\n"
+            "logging.getLogger('torch').warning('theirs, warning')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stderr.splitlines() == ["ezsr-live: ours, debug", "ezsr-live: ours, info",
+                                        "torch: WARNING: theirs, warning"]
+
+
+def test_verbose_runs_log_only_our_lines_with_our_prefix():
+    proc = subprocess.run([sys.executable, "-m", "ezsr_live.cli.live", "--replay", str(DEMO), "--headless", "-v",
+                           *MODEL, "--max-results", "2"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("ezsr-live: ")]
+    assert any("running on" in line for line in ours)
+    # open_clip's narration of model creation (root logger, INFO/DEBUG) is not ours
+    assert not any("model config" in line.lower() or "Parsing model identifier" in line for line in ours)
