@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -143,6 +145,37 @@ def test_an_unwritable_output_file_is_a_clear_error(capsys, tmp_path):
     rc = ezsr_live(["--replay", str(DEMO), "--headless", *MODEL, "--output", str(tmp_path / "no" / "dir.jsonl")])
     assert rc == 2
     assert "cannot write the results there" in capsys.readouterr().err
+
+
+def _window_process(tmp_path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path), HOME=str(tmp_path))
+    return subprocess.Popen([sys.executable, "-m", "ezsr_live.cli.live", "--replay", str(DEMO), "--loop", *MODEL,
+                             *extra], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_closes_the_window_with_exit_code_130(tmp_path, signum):
+    import threading
+
+    from ezsr_live.handover import wait_until
+
+    proc = _window_process(tmp_path)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        assert wait_until(lambda: any("window open" in line for line in lines), timeout=120), "".join(lines)
+        time.sleep(1.0)  # a few results, to be interrupted mid-run
+        proc.send_signal(signum)
+        rc = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(timeout=10)
+    err = "".join(lines)
+    assert rc == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    assert "results shown" in err  # closed the orderly way: threads stopped, settings saved
 
 
 def test_only_our_loggers_speak_as_ezsr_live():
