@@ -23,6 +23,12 @@ ring buffer, its time windows) never see time go back.
 event, so the replay continues from there without a burst) or a
 :meth:`~ReplaySource.step`, which releases exactly one more window's worth of events
 (``n_events``, or ``duration_us`` of event time) at once and holds again.
+
+With ``hold_at_end`` (the window sets it), the end of the recording does not end the
+iteration: the replay waits there (:attr:`ReplaySource.at_end`) for a seek, which
+replays from that position, or for :meth:`~ReplaySource.stop`. :meth:`measure_span`
+reads the recording once in the background so that its length is known before the
+first pass has ended.
 """
 from __future__ import annotations
 
@@ -95,6 +101,7 @@ class ReplaySource(EventSource):
         chunk_events: int = DEFAULT_CHUNK_EVENTS,
         clock: Callable[[], float] = time.perf_counter,
         wait: Callable[[float], bool] | None = None,
+        hold_at_end: bool = False,
         **_ignored: object,
     ) -> None:
         super().__init__()
@@ -133,9 +140,15 @@ class ReplaySource(EventSource):
         self.info = self.reader.info
         self.passes = 0
         #: position of the newest released event, in µs after the first event of the file
+        #: (a seek sets it at once to where the replay will continue)
         self.position_us = 0
-        #: the furthest position released so far (the recording's span after one pass)
-        self.span_us = 0
+        self._released_span_us = 0
+        self._measured_span_us: int | None = None
+        self._geometry = geometry
+        #: wait at the end of the recording for a seek instead of ending (see the module)
+        self.hold_at_end = bool(hold_at_end)
+        #: True while the replay waits at the end of the recording (hold_at_end)
+        self.at_end = False
 
     def warm_up(self) -> EventPacket | None:
         """Decode the recording's first packet and pace it once (see
@@ -178,6 +191,9 @@ class ReplaySource(EventSource):
         with self._control_lock:
             self._pending_seek = max(int(t_offset_us), self.start_us)
             self._control_pending = True
+            # where the replay continues, at once: a position slider must not jump back
+            # to the old place until the first event there is released
+            self.position_us = self._pending_seek
         self._wake.set()
 
     def pause(self) -> None:
@@ -233,6 +249,46 @@ class ReplaySource(EventSource):
         return speed, seek
 
     @property
+    def span_us(self) -> int:
+        """The last position of the recording (or of the selection): as measured by
+        :meth:`measure_span`, else the furthest position released so far (the whole
+        span after one pass)."""
+        return max(self._released_span_us, self._measured_span_us or 0)
+
+    @property
+    def span_known(self) -> bool:
+        """True once :attr:`span_us` is the recording's whole span."""
+        return self._measured_span_us is not None or self.passes > 0
+
+    def measure_span(self) -> threading.Thread:
+        """Read the recording once in a background thread (a reader of its own, at
+        decoding speed) to learn its span; :attr:`span_us` has it when the thread ends."""
+        thread = threading.Thread(target=self._measure_span, name="ezsr-replay-span", daemon=True)
+        thread.start()
+        return thread
+
+    def _measure_span(self) -> None:
+        try:
+            reader = open_reader(self.path, geometry=self._geometry, chunk_events=DEFAULT_CHUNK_EVENTS)
+            origin = newest = None
+            with reader:
+                for packet in reader:
+                    if self._stop_event.is_set():
+                        return
+                    if len(packet):
+                        t = packet["t"]
+                        origin = int(t[0]) if origin is None else origin
+                        newest = int(t.max()) if newest is None else max(newest, int(t.max()))
+        except Exception:  # the replay itself reports a bad file; this is only a hint
+            return
+        if origin is None or newest is None:
+            return
+        span = newest - origin
+        if self.duration_us is not None:
+            span = min(span, self.start_us + self.duration_us - 1)
+        self._measured_span_us = max(0, span)
+
+    @property
     def out_of_bounds(self) -> int:
         """Events outside the sensor that the reader dropped (a damaged recording)."""
         return self.reader.stats.out_of_bounds
@@ -261,6 +317,25 @@ class ReplaySource(EventSource):
                 self._wake.clear()
             # the real event, never the injected wait: that one models paced time
             self._wake.wait(0.1)
+
+    def _released(self, position_us: int) -> None:
+        if self._pending_seek is None:  # else it already says where the seek goes
+            self.position_us = position_us
+        self._released_span_us = max(self._released_span_us, position_us)
+
+    def _wait_at_end(self) -> tuple[tuple[float | None] | None, int | None]:
+        """At the end of the recording (hold_at_end): wait for a seek or a stop; the
+        (speed, seek) controls taken, (None, None) when stopped."""
+        self.at_end = True
+        try:
+            while not self._stop_event.is_set():
+                if self._pending_seek is not None:
+                    return self._take_controls()
+                self._wake.wait(0.1)
+                self._wake.clear()
+            return None, None
+        finally:
+            self.at_end = False
 
     def _sleep_until(self, due: float) -> bool:
         """Wait for wall time ``due``; False if stopped, or a control call came, meanwhile."""
@@ -357,8 +432,7 @@ class ReplaySource(EventSource):
                             pass_min = low if pass_min is None else min(pass_min, low)
                             running_max = max(running_max, int(released.max()))
                             start += k
-                            self.position_us = running_max - shift - origin
-                            self.span_us = max(self.span_us, self.position_us)
+                            self._released(running_max - shift - origin)
                         if complete:
                             step = None
                             self.steps_done += 1
@@ -376,8 +450,7 @@ class ReplaySource(EventSource):
                             break  # a control call came: re-slice the rest at the new settings
                         yield packet[start : offset + end]
                         start, running_max = offset + end, end_t
-                        self.position_us = running_max - shift - origin
-                        self.span_us = max(self.span_us, self.position_us)
+                        self._released(running_max - shift - origin)
                         if self._control_pending:
                             break
                     if self._stop_event.is_set():
@@ -398,7 +471,17 @@ class ReplaySource(EventSource):
                 return
             if not self.loop:
                 self.status = "ended: end of recording"
-                return
+                if not self.hold_at_end:
+                    return
+                new_speed, seek_to = self._wait_at_end()
+                if seek_to is None:
+                    self.status = "stopped"
+                    return
+                if new_speed is not None:
+                    speed = new_speed[0]  # chosen while waiting: the next pass runs at it
+                self.status = "running"
+                pass_start, rebase = seek_to, True
+                continue
             pass_start, rebase = self.start_us, True
 
 

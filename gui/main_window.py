@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: the status bar is refreshed at this rate, not per result: it is text, not a gauge
 STATUS_INTERVAL_MS = 250
+#: the replay position (slider, seconds box) follows at this rate: 250 ms looked stuck
+POSITION_INTERVAL_MS = 50
 #: the status bar's fields, in order, each with the widest text its figures produce in
 #: practice: the field keeps that width, so changing figures neither jitter nor get cut
 STATUS_FIELDS: dict[str, str] = {
@@ -38,6 +40,8 @@ STATUS_FIELDS: dict[str, str] = {
 STATUS_NAME_MAX_PX = 260
 #: the overlay's note while paused
 PAUSED_NOTE = "paused — Right steps one window"
+#: the overlay's note while a replay waits at the end of its recording
+ENDED_NOTE = "recording ended: Home replays it"
 
 
 class _ElidedLabel(QLabel):
@@ -108,6 +112,10 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         source, recognizer = pipeline.source, pipeline.recognizer
         geometry = pipeline.geometry
+        if hasattr(source, "hold_at_end") and not pipeline.running:
+            # in the window the end of a recording is a place to seek from, not the end
+            # of the session (seek and speed stay live; Home replays from the start)
+            source.hold_at_end = True
         info = getattr(source, "info", None)
         self.source_name = os.path.basename(getattr(info, "name", "") or "") or type(source).__name__
         self.setWindowTitle(f"ezsr-live — {self.source_name}")
@@ -173,6 +181,7 @@ class MainWindow(QMainWindow):
         self.event_view.framePainted.connect(self._frame_painted)
         self.poller.resultReady.connect(self._show_result)
         self.poller.pipelineEnded.connect(self._pipeline_ended)
+        self.poller.sourceRestarted.connect(self._source_restarted)
         self.controls.pauseToggled.connect(self._set_paused)
         self.controls.stepRequested.connect(self._step)
         self.controls.windowChanged.connect(self._set_window)
@@ -184,6 +193,9 @@ class MainWindow(QMainWindow):
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_INTERVAL_MS)
         self._status_timer.timeout.connect(self.refresh_status)
+        self._position_timer = QTimer(self)
+        self._position_timer.setInterval(POSITION_INTERVAL_MS)
+        self._position_timer.timeout.connect(self._show_position)
         self._restore(restore_vocabulary)
 
     # -- life cycle ----------------------------------------------------------------
@@ -194,9 +206,13 @@ class MainWindow(QMainWindow):
         self._started = True
         if not self.pipeline.running and not self.pipeline.finished:
             self.pipeline.start()
+        measure_span = getattr(self.pipeline.source, "measure_span", None)
+        if callable(measure_span):
+            measure_span()  # the seek slider spans the whole recording from the start
         self.renderer.start()
         self.poller.start()
         self._status_timer.start()
+        self._position_timer.start()
 
     def shutdown(self, timeout_s: float = 2.0) -> bool:
         """Stop every thread (renderer, pipeline) and save the settings; idempotent.
@@ -206,6 +222,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self.poller.stop()
         self._status_timer.stop()
+        self._position_timer.stop()
         renderer_done = self.renderer.stop(timeout_s) if self.renderer.isRunning() else True
         pipeline_done = self.pipeline.stop(timeout=timeout_s)
         if not (renderer_done and pipeline_done):
@@ -237,6 +254,8 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
         self.pause_action = self._action("&Pause / resume", "Space", self.controls.toggle_pause)
         self.step_action = self._action("&Step one window", "Right", self.controls.request_step)
+        self.replay_action = self._action("&Replay from the start", "Home", lambda: self._seek(0))
+        self.replay_action.setEnabled(callable(getattr(self.pipeline.source, "seek", None)))
         # (a text field still gets its "0": fields take printable keys before shortcuts)
         self.fit_action = self._action("&Fit the frame (undo zoom)", "0", self.event_view.fit)
         file_menu = self.menuBar().addMenu("&File")
@@ -247,6 +266,7 @@ class MainWindow(QMainWindow):
         run_menu = self.menuBar().addMenu("&Run")
         run_menu.addAction(self.pause_action)
         run_menu.addAction(self.step_action)
+        run_menu.addAction(self.replay_action)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.fit_action)
 
@@ -290,9 +310,15 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _pipeline_ended(self, message: str) -> None:
         self.show_message(message)
-        # the overlay has room for the whole line, and it is where the eyes are
-        self.overlay.set_note(message)
+        # the overlay, where the eyes are, has room for one whole line
+        waiting = getattr(self.pipeline.source, "at_end", False)
+        self.overlay.set_note(ENDED_NOTE if waiting else message)
         self.pipelineEnded.emit(message)
+
+    @Slot()
+    def _source_restarted(self) -> None:
+        self.show_message("")
+        self.overlay.set_note(PAUSED_NOTE if self.controls.paused else "")
 
     @Slot()
     def refresh_status(self) -> None:
@@ -373,6 +399,7 @@ class MainWindow(QMainWindow):
         # labels of the old position must not linger in the smoothing
         self.smoother.clear()
         self.renderer.refresh()
+        self._show_position()  # the replay says where it goes at once: no lag, no jump back
 
     # -- vocabulary ----------------------------------------------------------------
     def _apply_vocabulary_edit(self, edit: Callable[[Any], None]) -> None:

@@ -29,6 +29,8 @@ class TopKOverlay(QWidget):
     ROW_HEIGHT = 24
     PADDING = 8
     WIDTH = 320
+    #: a longer note widens the panel up to this, then it is elided
+    MAX_WIDTH = 480
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,8 +78,13 @@ class TopKOverlay(QWidget):
         return list(self._entries)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt naming)
-        rows = len(self._entries) + (1 if self.shown_note() else 0)
-        return QSize(self.WIDTH, 2 * self.PADDING + max(1, rows) * self.ROW_HEIGHT)
+        note = self.shown_note()
+        rows = len(self._entries) + (1 if note else 0)
+        width = self.WIDTH
+        if note:
+            needed = QFontMetrics(self.font()).horizontalAdvance(note) + 2 * self.PADDING + 12
+            width = min(self.MAX_WIDTH, max(width, needed))
+        return QSize(width, 2 * self.PADDING + max(1, rows) * self.ROW_HEIGHT)
 
     # -- drawing -------------------------------------------------------------------
     def _fit(self) -> None:

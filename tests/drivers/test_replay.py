@@ -295,3 +295,39 @@ def test_stop_ends_a_paused_replay_promptly(samples_dir):
     source.stop()
     consumer.thread.join(timeout=2.0)
     assert not consumer.thread.is_alive() and source.status == "stopped"
+
+
+def test_held_at_the_end_a_replay_waits_for_a_seek_and_replays_from_there(samples_dir):
+    path = samples_dir / AEDAT4
+    expected = open_reader(path).read_all()
+    source = ReplaySource(path, speed=None, hold_at_end=True)
+    consumer = _Consumer(source)
+    assert wait_until(lambda: source.at_end, timeout=30.0)
+    assert source.status == "ended: end of recording" and consumer.thread.is_alive()
+    first_pass = consumer.events()
+    assert np.array_equal(first_pass, expected)
+
+    source.set_speed(4.0)  # taken while waiting: the next pass runs at it
+    source.seek(0)
+    assert source.position_us == 0  # said at once
+    assert wait_until(lambda: source.at_end and len(consumer.events()) == 2 * len(expected), timeout=30.0)
+    again = consumer.events()[len(expected):]
+    for field in "xyp":
+        assert np.array_equal(again[field], expected[field])  # the whole recording again...
+    assert again["t"][0] > first_pass["t"].max()  # ...on a clock that kept increasing
+    assert source.speed == 4.0 and source.passes == 2
+    source.stop()
+    consumer.thread.join(timeout=5.0)
+    assert not consumer.thread.is_alive() and source.status == "stopped"
+
+
+def test_the_span_is_measured_before_the_first_pass_ends(samples_dir):
+    path = samples_dir / AEDAT4
+    events = open_reader(path).read_all()
+    source = ReplaySource(path, speed=1.0)
+    assert not source.span_known and source.span_us == 0
+    source.measure_span().join(timeout=30.0)
+    assert source.span_known and source.span_us == int(events["t"].max()) - int(events["t"][0])
+    selected = ReplaySource(path, speed=1.0, start_us=100_000, duration_us=200_000)
+    selected.measure_span().join(timeout=30.0)
+    assert selected.span_us == 100_000 + 200_000 - 1  # the selection's last position

@@ -141,15 +141,45 @@ def test_the_end_of_a_recording_is_said_whole_not_cut(qtbot, tiny_model_name):
     window.show()
     window.start()
     qtbot.waitUntil(lambda: bool(ended), timeout=WAIT_MS)
-    message = window.message
+    message, overlay = window.message, window.overlay
     assert ended == ["source ended: end of recording"] == [message.full_text()]
-    assert window.overlay.shown_note() == "source ended: end of recording"
+    assert overlay.shown_note() == "recording ended: Home replays it"
+    room = overlay.width() - 2 * overlay.PADDING - 12
+    assert overlay.fontMetrics().horizontalAdvance(overlay.shown_note()) <= room  # drawn whole
     qtbot.waitUntil(lambda: message.text() == message.full_text(), timeout=WAIT_MS)  # whole at the default size
     assert _shows_whole_or_elided(message) and message.toolTip() == message.full_text()
     for width in (1100, 1000, 700):  # narrower: it ends in '…' (the tooltip and the overlay have it all)
         window.resize(width, 600)
         qtbot.waitUntil(lambda: _shows_whole_or_elided(message) and message.width() <= width, timeout=WAIT_MS)
-    assert window.overlay.shown_note() == "source ended: end of recording"
+    assert window.overlay.shown_note() == "recording ended: Home replays it"
+    window.close()
+
+
+def test_after_the_end_seek_speed_and_home_replay_the_recording(qtbot, tiny_model_name):
+    from ezsr_live.gui.main_window import MainWindow
+
+    args = build_parser().parse_args(["--replay", str(DEMO), "--speed", "max", *model_args(tiny_model_name),
+                                      "--labels", LABELS])
+    pipeline, _recorder = build_pipeline(args)
+    window = MainWindow(pipeline)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    source, controls = pipeline.source, window.controls
+    qtbot.waitUntil(lambda: source.at_end, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.overlay.shown_note().startswith("recording ended"), timeout=WAIT_MS)
+    assert not pipeline.finished  # the window's session goes on at the end of the recording
+
+    _choose_speed(controls, "0.25×")  # no longer silently ignored: the replay runs at it
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    window.event_view.setFocus()
+    results = _record_results(window)
+    qtbot.keyClick(window, Qt.Key.Key_Home)
+    qtbot.waitUntil(lambda: not source.at_end and len(results) >= 2, timeout=WAIT_MS)
+    assert source.speed == 0.25 and source.position_us < 1_000_000  # from the start, slowly
+    qtbot.waitUntil(lambda: window.overlay.shown_note() == "" and window.message.full_text() == "",
+                    timeout=WAIT_MS)
     window.close()
 
 
@@ -273,12 +303,18 @@ def test_typing_a_position_seeks_in_the_recording(qtbot, make_window):
     window = make_window()
     source, controls = window.pipeline.source, window.controls
     assert controls.seek_slider.isEnabled() and controls.seek_spin.isEnabled()
+    # the slider spans the whole 2 s recording long before the first pass has ended
+    qtbot.waitUntil(lambda: controls.seek_slider.maximum() == 1999, timeout=WAIT_MS)
+    assert source.passes == 0
     qtbot.waitUntil(lambda: source.position_us > 1_200_000, timeout=WAIT_MS)
     passes = source.passes
     controls.seek_spin.setFocus()
     controls.seek_spin.selectAll()
     qtbot.keyClicks(controls.seek_spin, "0.2")
     qtbot.keyClick(controls.seek_spin, Qt.Key.Key_Return)
+    window.event_view.setFocus()
+    window._show_position()
+    assert 200 <= controls.seek_slider.value() < 300  # at once, not the old place until the replay gets there
     # back near 0.2 s within the same pass: the seek, not the loop starting over
     qtbot.waitUntil(lambda: 200_000 <= source.position_us < 900_000 and source.passes == passes, timeout=WAIT_MS)
     window.event_view.setFocus()
