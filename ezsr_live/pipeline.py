@@ -416,7 +416,8 @@ class Pipeline:
                     # (not while a replay holds: it fills nothing until the next step)
                     self.ring.wait_for_events(window.stop_event, timeout=0.05)
                     continue
-                if holds is not None and not (self.source.holding and self.source.holds == holds):
+                if (holds is not None and not self._source_done.is_set()
+                        and not (self.source.holding and self.source.holds == holds)):
                     continue  # a step began while the window was cut: wait for all of it
                 self._step_requested.clear()
                 arrived = self._arrival_time(window.stop_event)

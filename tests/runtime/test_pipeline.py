@@ -248,3 +248,21 @@ def test_start_warms_the_source_up_on_the_calling_thread_before_its_thread_runs(
     assert results
     assert source.calls[0] == ("warm_up", threading.current_thread().name)
     assert source.calls[1] == ("iter", None)
+
+
+
+def test_a_step_that_reaches_the_end_of_the_recording_still_gives_its_result(recognizer):
+    n = len(open_reader(DEMO).read_all())
+    source = open_source(str(DEMO), speed=None)
+    spec = WindowSpec.by_events(n * 3 // 4)
+    pipeline = Pipeline(source, recognizer, RuntimeSettings(window=spec, paused=True)).start()
+    try:
+        assert wait_until(lambda: source.holding, timeout=10.0)
+        pipeline.step()
+        assert pipeline.results.take(10.0) is not None
+        pipeline.step()  # asks for more than is left: the recording ends during the step
+        last = pipeline.results.take(10.0)
+        assert last is not None and last.t_us == int(open_reader(DEMO).read_all()["t"].max())
+        assert wait_until(lambda: pipeline.finished, timeout=5.0)
+    finally:
+        assert pipeline.stop()
