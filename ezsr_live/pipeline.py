@@ -189,6 +189,8 @@ class Pipeline:
 
     # ----------------------------------------------------------------- control
     def start(self) -> "Pipeline":
+        if self.settings.paused and self.pauses_source:
+            self.source.pause()  # started paused: the replay waits for a step or a resume
         self._warm_up()
         self._source_thread.start()
         self._worker_thread.start()
@@ -246,11 +248,24 @@ class Pipeline:
         if window is not None and window.n_events is not None and window.n_events > self.ring.capacity:
             raise ValueError(f"a window of {window.n_events} events exceeds the ring's {self.ring.capacity}")
 
+        if "paused" in changes and self.pauses_source:
+            # at once, not at the next window: the recording must stop where the user saw it
+            if changes["paused"]:
+                self.source.pause()
+            else:
+                self.source.resume()
+
         def apply() -> None:
             self.settings = dataclasses.replace(self.settings, **changes)
             self._apply_knn_settings()
 
         self._queue_edit(apply)
+
+    @property
+    def pauses_source(self) -> bool:
+        """True when pausing holds the source's own clock (a replay), not only the
+        recognition (a camera cannot wait: there, pausing skips what it delivers)."""
+        return all(callable(getattr(self.source, name, None)) for name in ("pause", "resume", "step"))
 
     def edit_vocabulary(self, edit: Callable[[Any], None]) -> None:
         """Run ``edit(vocabulary)`` in the worker thread before its next window (the
@@ -258,7 +273,16 @@ class Pipeline:
         self._queue_edit(lambda: edit(self.recognizer.vocabulary))
 
     def step(self) -> None:
-        """While paused: process exactly one more window."""
+        """While paused: process exactly one more window. A replay releases the next
+        window's events (the window after the last one recognised, not the newest) and
+        holds again; a camera's newest window is taken."""
+        if self.pauses_source and self.source.paused:
+            spec = self.settings.window
+            if spec.n_events is not None:
+                self.source.step(n_events=spec.n_events)
+            else:
+                self.source.step(duration_us=spec.duration_us)
+            return
         self._step_requested.set()
 
     def _queue_edit(self, fn: Callable[[], None]) -> None:
@@ -362,9 +386,19 @@ class Pipeline:
         previous: Window | None = None
         after: int | None = None
         try:
+            pauses_source = self.pauses_source
             while not self._stop.is_set():
                 self._apply_edits()
-                if self.settings.paused and not self._step_requested.is_set():
+                holds: int | None = None
+                if self.settings.paused and pauses_source:
+                    # the replay holds its clock: recognise what it released (the last
+                    # window before the pause, then each step's), and only once all of
+                    # it is in the ring, so that a step gives exactly one result
+                    if not (self.source.holding or self._source_done.is_set()):
+                        self._stop.wait(0.005)
+                        continue
+                    holds = self.source.holds
+                elif self.settings.paused and not self._step_requested.is_set():
                     self.ring.wait_for_events(self.ring.total_pushed, timeout=0.05)
                     continue
                 total = self.ring.total_pushed
@@ -380,10 +414,14 @@ class Pipeline:
                         break
                     self.ring.wait_for_events(total, timeout=0.05)  # nothing yet: wait, never spin
                     continue
-                if not window.complete and not self._source_done.is_set():
+                if not window.complete and not self._source_done.is_set() and holds is None:
                     # the stream has not filled a whole window yet (start-up): wait for it
+                    # (not while a replay holds: it fills nothing until the next step)
                     self.ring.wait_for_events(window.stop_event, timeout=0.05)
                     continue
+                if (holds is not None and not self._source_done.is_set()
+                        and not (self.source.holding and self.source.holds == holds)):
+                    continue  # a step began while the window was cut: wait for all of it
                 self._step_requested.clear()
                 arrived = self._arrival_time(window.stop_event)
                 self.windows_skipped += self._count_skipped(window, previous, spec)

@@ -13,20 +13,27 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from .main_window import MainWindow
+from .preflight import check_binding, check_platform
 from .settings import APPLICATION, ORGANIZATION
 
 log = logging.getLogger(__name__)
 
 #: exit code when a pipeline thread failed (as the headless mode)
 EXIT_RUNTIME = 1
+#: exit code after Ctrl-C or SIGTERM closed the window (as the headless mode)
+EXIT_INTERRUPTED = 130
 #: --screenshot waits for this many results, so that the status bar has figures too
 SCREENSHOT_AFTER_RESULTS = 3
 
 
 def application() -> QApplication:
-    """The process's QApplication (created once)."""
+    """The process's QApplication (created once). Before creating it, what would make Qt
+    abort (missing system libraries, a binding that corrupts None) is refused with
+    :class:`~ezsr_live.gui.preflight.GuiUnavailable` (one line, exit code 2)."""
+    check_binding()
     app = QApplication.instance()
     if app is None:
+        check_platform()
         app = QApplication([sys.argv[0] if sys.argv else "ezsr-live"])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
@@ -86,17 +93,26 @@ def run_app(args: argparse.Namespace) -> int:
     restore = getattr(args, "labels", None) == build_parser().get_default("labels")
     window = MainWindow(pipeline, smooth=max(1, int(getattr(args, "smooth", 1) or 1)), restore_vocabulary=restore)
     limits = _RunLimits(window, args)
-    previous_handler = None
+    interrupted: list[int] = []
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        interrupted.append(signum)
+        window.close()
+
+    previous_handlers: dict[int, Any] = {}
     keepalive = QTimer()
     if threading.current_thread() is threading.main_thread():
-        # Ctrl-C/SIGTERM close the window; Qt's loop lets Python see signals only
+        # Ctrl-C/SIGTERM close the window (threads stopped, settings saved) and end
+        # with 130, as without a window; Qt's loop lets Python see signals only
         # between events, hence the idle timer
-        previous_handler = signal.signal(signal.SIGINT, lambda *_: window.close())
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous_handlers[signum] = signal.signal(signum, interrupt)
         keepalive.start(200)
         keepalive.timeout.connect(lambda: None)
     try:
         window.show()
         window.start()
+        log.info("window open on %s; close it or press Ctrl-C to stop", window.source_name)
         app.exec()
     finally:
         keepalive.stop()
@@ -104,8 +120,8 @@ def run_app(args: argparse.Namespace) -> int:
         window.deleteLater()
         if recorder is not None:
             recorder.close()
-        if previous_handler is not None:
-            signal.signal(signal.SIGINT, previous_handler)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
     if pipeline.error is not None:
         print(f"ezsr-live: {pipeline.error}", file=sys.stderr)
         return EXIT_RUNTIME
@@ -113,4 +129,7 @@ def run_app(args: argparse.Namespace) -> int:
         print(f"ezsr-live: could not save the screenshot to {limits.screenshot}", file=sys.stderr)
         return EXIT_RUNTIME
     log.info("%d results shown; %d frames painted", window.n_results, window.event_view.frames_painted)
+    if interrupted:
+        log.info("interrupted (%s)", signal.Signals(interrupted[0]).name)
+        return EXIT_INTERRUPTED
     return 0

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import IO, Sequence
 
-from ezsr_live.cli.common import EXIT_USAGE, run_guarded
+from ezsr_live.cli.common import EXIT_USAGE, configure_logging, run_guarded
 from ezsr_live.cli.config import apply_config_file
 from ezsr_live.cli.options import add_source_options, source_spec_and_options
 from ezsr_live.drivers.sources import open_source
@@ -273,8 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ezsr-live: {exc}", file=sys.stderr)
         return EXIT_USAGE
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="ezsr-live: %(message)s", stream=sys.stderr)
+    configure_logging("ezsr-live", args.verbose)
     if not (args.camera or args.replay):
         parser.print_usage(sys.stderr)
         print("ezsr-live: give a source: --camera CAMERA or --replay FILE", file=sys.stderr)
