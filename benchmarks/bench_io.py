@@ -10,10 +10,13 @@ camera-made EVT 3.0 with vector words (our writer emits plain words only).
 
 Then it times full decodes, best of ``--repeats``: our readers (numba, single thread,
 events counted chunk by chunk, and whole-file ``read_all``), our ``.aedat4`` reader
-(dv-processing isolated in a child process), dv-processing's ``MonoCameraRecording``
-``getNextEventBatch`` loop (with and without ``.numpy()`` on each batch), and
-expelliarmus when installed. Files are read once beforehand so that all decoders see a
-warm page cache. Prints a table and, as the last line, one JSON object of the figures.
+(in-process LZ4 decoding), dv-processing's ``MonoCameraRecording``
+``getNextEventBatch`` loop (with and without ``.numpy()`` on each batch), and the
+peers when installed: expelliarmus (RAW), aedat and faery (.aedat4). Files are read
+once beforehand so that all decoders see a warm page cache; the decoders of one file
+are timed in interleaved rounds (A B C A B C ...) so that a busy machine slows them
+alike, and every decoder of a file must count the same events. Prints a table and,
+as the last line, one JSON object of the figures.
 
 Usage: python benchmarks/bench_io.py [--events N] [--repeats R] [--skip-aedat4]
 """
@@ -158,6 +161,18 @@ def decode_dv(path: Path, to_numpy: bool) -> int:
     return n
 
 
+def decode_aedat(path: Path) -> int:
+    import aedat  # type: ignore[import-not-found]
+
+    return sum(len(packet["events"]) for packet in aedat.Decoder(str(path)) if "events" in packet)
+
+
+def decode_faery(path: Path) -> int:
+    import faery  # type: ignore[import-not-found]
+
+    return sum(len(packet) for packet in faery.events_stream_from_file(str(path)))
+
+
 def decode_expelliarmus(path: Path, encoding: str) -> int:
     from expelliarmus import Wizard  # type: ignore[import-not-found]
 
@@ -165,13 +180,15 @@ def decode_expelliarmus(path: Path, encoding: str) -> int:
     return len(wizard.read())
 
 
-def best_time(fn: Callable[[], int], repeats: int) -> tuple[float, int]:
-    best, n = float("inf"), 0
+def best_times(fns: dict[str, Callable[[], int]], repeats: int) -> dict[str, tuple[float, int]]:
+    """Best time of each decoder over ``repeats`` interleaved rounds (A B C A B C ...)."""
+    best = {key: (float("inf"), 0) for key in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        n = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, n
+        for key, fn in fns.items():
+            t0 = time.perf_counter()
+            n = fn()
+            best[key] = (min(best[key][0], time.perf_counter() - t0), n)
+    return best
 
 
 def warm_page_cache(path: Path) -> None:
@@ -209,24 +226,43 @@ def main(argv: list[str] | None = None) -> int:
             aedat4 = files.aedat4
             cases.append(("aedat4_dv", "dv-processing .aedat4 batches", aedat4, partial(decode_dv, aedat4, False)))
             cases.append(("aedat4_dv_numpy", "dv-processing .aedat4 + .numpy()", aedat4, partial(decode_dv, aedat4, True)))
-            cases.append(("aedat4_ours", "ezsr .aedat4 reader (isolated child)", aedat4, partial(decode_ours_aedat4, aedat4)))
+            cases.append(("aedat4_ours", "ezsr .aedat4 reader (in-process LZ4)", aedat4, partial(decode_ours_aedat4, aedat4)))
+            for module, fn in (("aedat", decode_aedat), ("faery", decode_faery)):
+                if importlib.util.find_spec(module) is not None:
+                    cases.append((f"aedat4_{module}", f"{module} .aedat4", aedat4, partial(fn, aedat4)))
+                else:
+                    log.info("%s not installed: skipped", module)
         if importlib.util.find_spec("expelliarmus") is not None:
             for fmt, path in (("evt3", files.evt3), ("evt2", files.evt2)):
                 label = f"expelliarmus {fmt.upper()}"
                 cases.append((f"expelliarmus_{fmt}", label, path, partial(decode_expelliarmus, path, fmt)))
         else:
             log.info("expelliarmus not installed: skipped")
+        peers_optional = ("expelliarmus", "aedat4_aedat", "aedat4_faery")
+        by_file: dict[Path, list[tuple[str, str, Callable[[], int]]]] = {}
         for key, label, path, fn in cases:
+            by_file.setdefault(path, []).append((key, label, fn))
+        for path, group in by_file.items():
             warm_page_cache(path)
-            try:
-                seconds, n = best_time(fn, args.repeats)
-            except Exception as exc:  # an optional third-party decoder may not take our files
-                if not key.startswith("expelliarmus"):
-                    raise
-                log.warning("%s failed, skipped: %s", key, exc)
-                continue
-            rows.append((key, label, n, seconds, path.stat().st_size))
-            log.info("%s: %d events in %.3f s", key, n, seconds)
+            fns = {}
+            for key, label, fn in group:
+                try:
+                    fn()  # warm-up: numba kernels loaded, and an optional peer must take the file
+                except Exception as exc:  # an optional third-party decoder may not take our files
+                    if not key.startswith(peers_optional):
+                        raise
+                    log.warning("%s failed, skipped: %s", key, exc)
+                    continue
+                fns[key] = fn
+            timed = best_times(fns, args.repeats)
+            counts = {key: n for key, (_, n) in timed.items() if not key.endswith("_native")}
+            if len(set(counts.values())) > 1:
+                raise SystemExit(f"decoders of {path.name} disagree on the event count: {counts}")
+            for key, label, _ in group:
+                if key in timed:
+                    seconds, n = timed[key]
+                    rows.append((key, label, n, seconds, path.stat().st_size))
+                    log.info("%s: %d events in %.3f s", key, n, seconds)
 
     rate = {key: n / s / 1e6 for key, _, n, s, _ in rows}
     ref = rate.get("aedat4_dv")
@@ -242,10 +278,12 @@ def main(argv: list[str] | None = None) -> int:
         figures["evt3_vs_aedat4_dv_ratio"] = round(rate["evt3"] / ref, 2)
         figures["evt2_vs_aedat4_dv_ratio"] = round(rate["evt2"] / ref, 2)
     for ours, peers in (("evt3", ("expelliarmus_evt3",)), ("evt2", ("expelliarmus_evt2",)),
-                        ("aedat4_ours", ("aedat4_dv_numpy",))):
+                        ("aedat4_ours", ("aedat4_dv_numpy", "aedat4_aedat", "aedat4_faery"))):
         present = [rate[p] for p in peers if p in rate]
         if ours in rate and present:
             figures[f"{ours}_ratio_vs_fastest_peer"] = round(rate[ours] / max(present), 2)
+    if ref and "aedat4_ours" in rate:  # dv without .numpy(): batches counted, no array made
+        figures["aedat4_ours_vs_aedat4_dv_ratio"] = round(rate["aedat4_ours"] / ref, 2)
     for fmt in ("evt3", "evt2"):
         figures[f"{fmt}_read_all_vs_streaming_ratio"] = round(rate[f"{fmt}_read_all"] / rate[fmt], 2)
     figures["n_events"] = n_stream

@@ -1,5 +1,6 @@
 """Child process that reads an .aedat4 file through dv-processing for
-:class:`ezsr_live.drivers.aedat4.Aedat4Reader`.
+:class:`ezsr_live.drivers.aedat4.Aedat4Reader` (Zstd-compressed files only: LZ4 and
+uncompressed ones are decoded in-process).
 
 dv-processing 2.0.4 can spin forever (holding the GIL) or crash on a corrupted
 LZ4 packet, which no in-process code can interrupt; running it here lets the parent

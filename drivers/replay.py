@@ -17,9 +17,22 @@ released event (the new pace starts with the next slice), and
 :meth:`ReplaySource.seek` starts a new pass at another position; like a loop pass, its
 timestamps are shifted to continue the stream's clock, so consumers (the pipeline's
 ring buffer, its time windows) never see time go back.
+
+:meth:`ReplaySource.pause` holds the recording's clock: nothing is released until
+:meth:`~ReplaySource.resume` (which re-anchors the schedule at the newest released
+event, so the replay continues from there without a burst) or a
+:meth:`~ReplaySource.step`, which releases exactly one more window's worth of events
+(``n_events``, or ``duration_us`` of event time) at once and holds again.
+
+With ``hold_at_end`` (the window sets it), the end of the recording does not end the
+iteration: the replay waits there (:attr:`ReplaySource.at_end`) for a seek, which
+replays from that position, or for :meth:`~ReplaySource.stop`. :meth:`measure_span`
+reads the recording once in the background so that its length is known before the
+first pass has ended.
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import threading
@@ -37,6 +50,36 @@ from .sources import EventSource, register_scheme
 
 #: wall time between two releases at any speed
 SLICE_WALL_S = 0.001
+
+
+class _Step:
+    """What one :meth:`ReplaySource.step` still has to release."""
+
+    def __init__(self, n_events: int | None, duration_us: int | None) -> None:
+        self.n_events = n_events
+        self.duration_us = duration_us
+        self.until_t: int | None = None  # time steps: the clock at which the step ends
+        self.released = 0
+
+    def take(self, t: np.ndarray, running_max: int) -> tuple[int, bool]:
+        """How many leading events of ``t`` (the unreleased rest of a packet) the step
+        releases, and whether that completes it."""
+        if self.n_events is not None:
+            k = min(self.n_events - self.released, len(t))
+            self.released += k
+            return k, self.released == self.n_events
+        if self.until_t is None:
+            # the next window: the events while the clock advances by its duration
+            self.until_t = running_max + int(self.duration_us or 0)
+        beyond = t > self.until_t
+        k = int(np.argmax(beyond)) if beyond.any() else len(t)
+        if k == 0 and self.released == 0:
+            # nothing happened during that window (a gap in the recording): step to
+            # the next window that holds events instead of releasing nothing
+            self.until_t = int(t[0]) + int(self.duration_us or 0) - 1
+            return self.take(t, running_max)
+        self.released += k
+        return k, k < len(t)
 
 
 class ReplaySource(EventSource):
@@ -58,6 +101,7 @@ class ReplaySource(EventSource):
         chunk_events: int = DEFAULT_CHUNK_EVENTS,
         clock: Callable[[], float] = time.perf_counter,
         wait: Callable[[float], bool] | None = None,
+        hold_at_end: bool = False,
         **_ignored: object,
     ) -> None:
         super().__init__()
@@ -80,6 +124,15 @@ class ReplaySource(EventSource):
         self._pending_seek: int | None = None
         # read without the lock once per slice: a plain attribute is the cheapest check
         self._control_pending = False
+        # pause/step state (under _control_lock); see pause(), step(), holding
+        self._paused = False
+        self._steps: collections.deque[_Step] = collections.deque()
+        self._holding = False
+        #: times the replay started holding (a consumer compares it before and after
+        #: reading what was released, to know that no step ran in between)
+        self.holds = 0
+        #: steps whose events have all been released (and taken by the consumer)
+        self.steps_done = 0
         self.reader = open_reader(self.path, geometry=geometry, chunk_events=chunk_events)
         # the first pass's chunks when warm_up() has read the first one ahead
         self._primed: Iterator[EventPacket] | None = None
@@ -87,9 +140,15 @@ class ReplaySource(EventSource):
         self.info = self.reader.info
         self.passes = 0
         #: position of the newest released event, in µs after the first event of the file
+        #: (a seek sets it at once to where the replay will continue)
         self.position_us = 0
-        #: the furthest position released so far (the recording's span after one pass)
-        self.span_us = 0
+        self._released_span_us = 0
+        self._measured_span_us: int | None = None
+        self._geometry = geometry
+        #: wait at the end of the recording for a seek instead of ending (see the module)
+        self.hold_at_end = bool(hold_at_end)
+        #: True while the replay waits at the end of the recording (hold_at_end)
+        self.at_end = False
 
     def warm_up(self) -> EventPacket | None:
         """Decode the recording's first packet and pace it once (see
@@ -132,7 +191,51 @@ class ReplaySource(EventSource):
         with self._control_lock:
             self._pending_seek = max(int(t_offset_us), self.start_us)
             self._control_pending = True
+            # where the replay continues, at once: a position slider must not jump back
+            # to the old place until the first event there is released
+            self.position_us = self._pending_seek
         self._wake.set()
+
+    def pause(self) -> None:
+        """Hold the recording's clock (from any thread): nothing more is released until
+        :meth:`resume` or :meth:`step`."""
+        with self._control_lock:
+            self._paused = True
+            self._control_pending = True
+        self._wake.set()
+
+    def resume(self) -> None:
+        """Continue after :meth:`pause`, from the newest released event (the schedule is
+        re-anchored there: no burst to catch up with the time spent paused)."""
+        with self._control_lock:
+            self._paused = False
+            self._steps.clear()
+            self._control_pending = True
+        self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def step(self, *, n_events: int | None = None, duration_us: int | None = None) -> None:
+        """While paused: release the next ``n_events`` events, or the events of the next
+        ``duration_us`` of event time, at once, then hold again (:attr:`steps_done`
+        counts the steps completed)."""
+        if (n_events is None) == (duration_us is None) or (n_events or duration_us or 0) < 1:
+            raise SourceError("a step is n_events >= 1 or duration_us >= 1")
+        with self._control_lock:
+            if not self._paused:
+                raise SourceError("step() needs a paused replay")
+            self._steps.append(_Step(n_events, duration_us))
+            self._control_pending = True
+        self._wake.set()
+
+    @property
+    def holding(self) -> bool:
+        """True while paused with every requested step released: all that the replay
+        released has been taken by its consumer, and nothing more comes until a step or
+        a resume."""
+        return self._holding
 
     def stop(self) -> None:
         super().stop()
@@ -146,6 +249,46 @@ class ReplaySource(EventSource):
         return speed, seek
 
     @property
+    def span_us(self) -> int:
+        """The last position of the recording (or of the selection): as measured by
+        :meth:`measure_span`, else the furthest position released so far (the whole
+        span after one pass)."""
+        return max(self._released_span_us, self._measured_span_us or 0)
+
+    @property
+    def span_known(self) -> bool:
+        """True once :attr:`span_us` is the recording's whole span."""
+        return self._measured_span_us is not None or self.passes > 0
+
+    def measure_span(self) -> threading.Thread:
+        """Read the recording once in a background thread (a reader of its own, at
+        decoding speed) to learn its span; :attr:`span_us` has it when the thread ends."""
+        thread = threading.Thread(target=self._measure_span, name="ezsr-replay-span", daemon=True)
+        thread.start()
+        return thread
+
+    def _measure_span(self) -> None:
+        try:
+            reader = open_reader(self.path, geometry=self._geometry, chunk_events=DEFAULT_CHUNK_EVENTS)
+            origin = newest = None
+            with reader:
+                for packet in reader:
+                    if self._stop_event.is_set():
+                        return
+                    if len(packet):
+                        t = packet["t"]
+                        origin = int(t[0]) if origin is None else origin
+                        newest = int(t.max()) if newest is None else max(newest, int(t.max()))
+        except Exception:  # the replay itself reports a bad file; this is only a hint
+            return
+        if origin is None or newest is None:
+            return
+        span = newest - origin
+        if self.duration_us is not None:
+            span = min(span, self.start_us + self.duration_us - 1)
+        self._measured_span_us = max(0, span)
+
+    @property
     def out_of_bounds(self) -> int:
         """Events outside the sensor that the reader dropped (a damaged recording)."""
         return self.reader.stats.out_of_bounds
@@ -155,6 +298,44 @@ class ReplaySource(EventSource):
         self._wake.wait(seconds)
         self._wake.clear()
         return self._stop_event.is_set()
+
+    def _hold(self) -> _Step | None:
+        """Wait while paused with no step to release; the next step, or None when
+        resumed, stopped, or a seek or a speed change came (the caller handles those)."""
+        while True:
+            with self._control_lock:
+                if (self._stop_event.is_set() or not self._paused or self._pending_seek is not None
+                        or self._pending_speed is not None):
+                    self._holding = False
+                    return None
+                if self._steps:
+                    self._holding = False
+                    return self._steps.popleft()
+                if not self._holding:
+                    self._holding = True
+                    self.holds += 1
+                self._wake.clear()
+            # the real event, never the injected wait: that one models paced time
+            self._wake.wait(0.1)
+
+    def _released(self, position_us: int) -> None:
+        if self._pending_seek is None:  # else it already says where the seek goes
+            self.position_us = position_us
+        self._released_span_us = max(self._released_span_us, position_us)
+
+    def _wait_at_end(self) -> tuple[tuple[float | None] | None, int | None]:
+        """At the end of the recording (hold_at_end): wait for a seek or a stop; the
+        (speed, seek) controls taken, (None, None) when stopped."""
+        self.at_end = True
+        try:
+            while not self._stop_event.is_set():
+                if self._pending_seek is not None:
+                    return self._take_controls()
+                self._wake.wait(0.1)
+                self._wake.clear()
+            return None, None
+        finally:
+            self.at_end = False
 
     def _sleep_until(self, due: float) -> bool:
         """Wait for wall time ``due``; False if stopped, or a control call came, meanwhile."""
@@ -193,7 +374,7 @@ class ReplaySource(EventSource):
                 return
 
     # ------------------------------------------------------------------ iteration
-    def __iter__(self) -> Iterator[EventPacket]:  # noqa: C901 - pacing, loop and seek in one loop; split once fix-gui-crash (which changes it) has landed
+    def __iter__(self) -> Iterator[EventPacket]:  # noqa: C901 - pacing, loop, seek, pause and hold-at-end in one loop; to split next
         self.status = "running"
         speed = self.speed
         shift = 0  # added to timestamps after a loop or a seek
@@ -202,6 +383,7 @@ class ReplaySource(EventSource):
         running_max = 0  # of event time released so far; later passes start past it
         rebase = False  # the next pass's first packet sets the shift and the anchor
         pass_start = self.start_us
+        step: _Step | None = None  # the step being released (paused)
         while True:
             pass_min: int | None = None
             seek_to: int | None = None
@@ -232,6 +414,29 @@ class ReplaySource(EventSource):
                             # re-anchor: the newest released event is due now at the new pace
                             speed = new_speed[0]
                             t_base, wall0 = running_max, self._clock()
+                    if self._paused or step is not None:
+                        if step is None:
+                            step = self._hold()
+                            if step is None:
+                                if self._stop_event.is_set():
+                                    break
+                                if not self._paused:
+                                    # resumed: the replay continues from here at its pace
+                                    t_base, wall0 = running_max, self._clock()
+                                continue  # (a seek or a speed change: taken at the top)
+                        k, complete = step.take(t[start:], running_max)
+                        if k:
+                            yield packet[start : start + k]
+                            released = t[start : start + k]
+                            low = int(released.min())
+                            pass_min = low if pass_min is None else min(pass_min, low)
+                            running_max = max(running_max, int(released.max()))
+                            start += k
+                            self._released(running_max - shift - origin)
+                        if complete:
+                            step = None
+                            self.steps_done += 1
+                        continue
                     slice_us = max(1, int(SLICE_WALL_S * 1e6 * speed)) if speed is not None else 1 << 62
                     ends, ends_t, pmin, _ = _pacing_slices(t[start:], running_max, t_base, slice_us)
                     pass_min = pmin if pass_min is None else min(pass_min, pmin)
@@ -245,8 +450,7 @@ class ReplaySource(EventSource):
                             break  # a control call came: re-slice the rest at the new settings
                         yield packet[start : offset + end]
                         start, running_max = offset + end, end_t
-                        self.position_us = running_max - shift - origin
-                        self.span_us = max(self.span_us, self.position_us)
+                        self._released(running_max - shift - origin)
                         if self._control_pending:
                             break
                     if self._stop_event.is_set():
@@ -267,7 +471,17 @@ class ReplaySource(EventSource):
                 return
             if not self.loop:
                 self.status = "ended: end of recording"
-                return
+                if not self.hold_at_end:
+                    return
+                new_speed, seek_to = self._wait_at_end()
+                if seek_to is None:
+                    self.status = "stopped"
+                    return
+                if new_speed is not None:
+                    speed = new_speed[0]  # chosen while waiting: the next pass runs at it
+                self.status = "running"
+                pass_start, rebase = seek_to, True
+                continue
             pass_start, rebase = self.start_us, True
 
 

@@ -9,7 +9,7 @@ probed attribute by attribute.
 """
 from __future__ import annotations
 
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Any, Iterator, Protocol, runtime_checkable
 
 from ezsr_live.events import EventPacket, Geometry, SourceInfo
 
@@ -73,3 +73,40 @@ class Seekable(Protocol):
     span_us: int
 
     def seek(self, t_offset_us: int) -> None: ...
+
+
+@runtime_checkable
+class MeasuresSpan(Protocol):
+    """Can learn the recording's whole span ahead (in a background thread of its own)."""
+
+    def measure_span(self) -> Any: ...
+
+
+@runtime_checkable
+class Pausable(Protocol):
+    """A replay whose own clock can be held: :meth:`pause` stops releasing events,
+    :meth:`step` releases the next window's worth and holds again; ``holding`` is true
+    once a step's events are all out, ``holds`` counts the holds so far."""
+
+    @property
+    def paused(self) -> bool: ...
+
+    @property
+    def holding(self) -> bool: ...
+
+    holds: int
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def step(self, *, n_events: int | None = None, duration_us: int | None = None) -> None: ...
+
+
+@runtime_checkable
+class HoldsAtEnd(Protocol):
+    """Can wait at the end of the recording (``at_end``) for a seek instead of ending,
+    when ``hold_at_end`` is set (the window sets it)."""
+
+    hold_at_end: bool
+    at_end: bool

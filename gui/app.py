@@ -20,17 +20,23 @@ from PySide6.QtWidgets import QApplication
 from ezsr_live.runtime.live import LiveRun
 
 from .main_window import MainWindow
+from .preflight import check_binding, check_platform
 from .settings import APPLICATION, ORGANIZATION
 
 log = logging.getLogger(__name__)
+
 #: --screenshot waits for this many results, so that the status bar has figures too
 SCREENSHOT_AFTER_RESULTS = 3
 
 
 def application() -> QApplication:
-    """The process's QApplication (created once)."""
+    """The process's QApplication (created once). Before creating it, what would make Qt
+    abort (missing system libraries, a binding that corrupts None) is refused with
+    :class:`~ezsr_live.gui.preflight.GuiUnavailable` (one line, exit code 2)."""
+    check_binding()
     app = QApplication.instance()
     if app is None:
+        check_platform()
         app = QApplication([sys.argv[0] if sys.argv else "ezsr-live"])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
@@ -90,40 +96,63 @@ class _RunLimits:
             log.info("screenshot saved to %s", self.screenshot)
 
 
-def run_app(run: LiveRun, options: WindowOptions | None = None) -> str | None:
+@dataclass(frozen=True)
+class WindowOutcome:
+    """How a window's run ended: ``failure`` says what went wrong (None: nothing);
+    ``interrupted`` names the signal (SIGINT, SIGTERM) that closed the window."""
+
+    failure: str | None = None
+    interrupted: str | None = None
+
+
+def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome:
     """Show the window around ``run`` (built, not started) until it closes; then stop
-    and close the run. Returns None when all went well, else what went wrong."""
+    and close the run, and say how it ended (the CLI picks message and exit code)."""
     options = options or WindowOptions()
-    app = application()
-    pipeline = run.pipeline
     try:
-        window = MainWindow(pipeline, smooth=max(1, options.smooth), restore_vocabulary=options.restore_vocabulary)
+        app = application()
+        window = MainWindow(run.pipeline, smooth=max(1, options.smooth),
+                            restore_vocabulary=options.restore_vocabulary)
     except BaseException:
         run.close()
         raise
+    pipeline = run.pipeline
     limits = _RunLimits(window, options)
-    previous_handler = None
+    interrupted: list[int] = []
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        interrupted.append(signum)
+        window.close()
+
+    previous_handlers: dict[int, Any] = {}
     keepalive = QTimer()
     if threading.current_thread() is threading.main_thread():
-        # Ctrl-C/SIGTERM close the window; Qt's loop lets Python see signals only
+        # Ctrl-C/SIGTERM close the window (threads stopped, settings saved) and end
+        # with 130, as without a window; Qt's loop lets Python see signals only
         # between events, hence the idle timer
-        previous_handler = signal.signal(signal.SIGINT, lambda *_: window.close())
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous_handlers[signum] = signal.signal(signum, interrupt)
         keepalive.start(200)
         keepalive.timeout.connect(lambda: None)
     try:
         window.show()
         window.start()
+        log.info("window open on %s; close it or press Ctrl-C to stop", window.source_name)
         app.exec()
     finally:
         keepalive.stop()
         window.shutdown()
         window.deleteLater()
         run.close()
-        if previous_handler is not None:
-            signal.signal(signal.SIGINT, previous_handler)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
     if pipeline.error is not None:
-        return str(pipeline.error)
+        return WindowOutcome(failure=str(pipeline.error))
     if limits.screenshot and not limits.screenshot_saved:
-        return f"could not save the screenshot to {limits.screenshot}"
+        return WindowOutcome(failure=f"could not save the screenshot to {limits.screenshot}")
     log.info("%d results shown; %d frames painted", window.n_results, window.event_view.frames_painted)
-    return None
+    if interrupted:
+        name = signal.Signals(interrupted[0]).name
+        log.info("interrupted (%s)", name)
+        return WindowOutcome(interrupted=name)
+    return WindowOutcome()

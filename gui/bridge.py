@@ -21,7 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from ezsr_live.kernels.display import display_frame
-from ezsr_live.sources import Described
+from ezsr_live.sources import Described, HoldsAtEnd
 from ezsr_live.windows import WindowSpec
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,21 @@ class RenderedFrame:
 
 
 class ResultPoller(QObject):
-    """Emits the pipeline's newest result, and once when the pipeline ends or fails."""
+    """Emits the pipeline's newest result, and once when the pipeline ends or fails.
+
+    A replay that waits at the end of its recording (``at_end``, see
+    :class:`~ezsr_live.drivers.replay.ReplaySource`) counts as ended, and
+    :attr:`sourceRestarted` says when a seek replays it again."""
 
     resultReady = Signal(object)
     pipelineEnded = Signal(str)
+    sourceRestarted = Signal()
 
     def __init__(self, pipeline: Any, interval_ms: int = 5, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pipeline = pipeline
         self._ended = False
+        self._waiting_at_end = False
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._poll)
@@ -66,15 +72,19 @@ class ResultPoller(QObject):
         result = self._pipeline.results.take(0)
         if result is not None:
             self.resultReady.emit(result)
+        source = self._pipeline.source
+        at_end = isinstance(source, HoldsAtEnd) and source.at_end
         if self._ended:
+            if self._waiting_at_end and not at_end and self._pipeline.error is None and not self._pipeline.finished:
+                self._ended = self._waiting_at_end = False
+                self.sourceRestarted.emit()
             return
         error = self._pipeline.error
         if error is not None:
             self._ended = True
             self.pipelineEnded.emit(f"stopped: {error}")
-        elif self._pipeline.finished:
-            self._ended = True
-            source = self._pipeline.source
+        elif self._pipeline.finished or at_end:
+            self._ended, self._waiting_at_end = True, at_end
             self.pipelineEnded.emit(f"source {source.status if isinstance(source, Described) else 'ended'}")
 
 

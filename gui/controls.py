@@ -76,8 +76,8 @@ class ControlPanel(QWidget):
         self.speed_combo.setEnabled(speed_adjustable)
         self.speed_combo.currentIndexChanged.connect(self._speed_chosen)
 
-        # seek: the slider spans the part of the recording replayed so far (its length is
-        # known only after one pass); the spin box takes any position, in seconds
+        # seek: the slider spans the recording (as far as its measured or replayed span
+        # goes); the spin box takes any position, in seconds
         self.seek_slider = QSlider(Qt.Orientation.Horizontal)
         self.seek_slider.setRange(0, 0)
         self.seek_slider.setToolTip("drag to seek in the recording")

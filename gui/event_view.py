@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from .bridge import RenderedFrame
@@ -48,9 +48,14 @@ class EventView(QWidget):
         self.image_item = _CountingImageItem(self)
         self.viewbox.addItem(self.image_item)
         self.image_item.setImage(np.zeros((height, width, 3), np.uint8), autoLevels=False, levels=None)
-        # auto-range (on until the user zooms) keeps the sensor frame centred and whole
+        # auto-range (on until the user zooms, back with fit()) keeps the sensor frame
+        # centred and whole; the pan/zoom limits follow the view's shape (_fit_limits)
+        self._frame_size = (width, height)
         self.viewbox.setDefaultPadding(0.0)
-        self.viewbox.setLimits(xMin=-width, xMax=2 * width, yMin=-height, yMax=2 * height)
+        self.viewbox.sigResized.connect(self._resized)
+        # Qt's double-click event itself, not pyqtgraph's click (sent only on the release)
+        self.graphics.viewport().installEventFilter(self)
+        self.graphics.setToolTip("wheel: zoom, drag: pan, double-click or 0: fit the frame")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -67,11 +72,49 @@ class EventView(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().showEvent(event)
-        # centre the frame for the final layout (auto-range ran against the initial size);
+        # centre the frame for the final layout (auto-range ran against the initial size)
+        self.fit()
+
+    # -- zoom ----------------------------------------------------------------------
+    def fit(self) -> None:
+        """Show the whole frame, centred, and keep it so through resizes (undoes zoom)."""
+        self._fit_limits()
         # autoRange() alone would also switch auto-ranging off, after which a resize
         # keeps the frame at the top instead of centring it again
         self.viewbox.autoRange(padding=0.0)
         self.viewbox.enableAutoRange()
+
+    @property
+    def fitted(self) -> bool:
+        """True until the user zooms or pans (then fit() brings it back)."""
+        return all(self.viewbox.autoRangeEnabled())
+
+    def _fit_limits(self) -> None:
+        # pan/zoom limits of one frame around what a fitted view shows: fixed limits (one
+        # frame around the frame) forbade the range that fits the frame into a narrow or
+        # tall view, so the frame overflowed it (700x900 window: 1143 px in 306)
+        width, height = self._frame_size
+        view_w, view_h = self.viewbox.width(), self.viewbox.height()
+        if view_w <= 0 or view_h <= 0:
+            return
+        scale = min(view_w / width, view_h / height)
+        span_x, span_y = view_w / scale, view_h / scale
+        margin_x, margin_y = (span_x - width) / 2 + width, (span_y - height) / 2 + height
+        self.viewbox.setLimits(xMin=-margin_x, xMax=width + margin_x, yMin=-margin_y, yMax=height + margin_y)
+
+    @Slot(object)
+    def _resized(self, _viewbox=None) -> None:
+        if self.fitted:
+            self.fit()
+        else:
+            self._fit_limits()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt naming)
+        if (event.type() == QEvent.Type.MouseButtonDblClick and watched is self.graphics.viewport()
+                and event.button() == Qt.MouseButton.LeftButton):
+            self.fit()
+            return True
+        return super().eventFilter(watched, event)
 
     @Slot(object)
     def show_frame(self, frame: RenderedFrame) -> None:

@@ -11,6 +11,7 @@ import logging
 from typing import Any, Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 from ezsr_live.errors import EzsrError
 from ezsr_live.model.builtin_labels import BUILTIN_LABEL_SETS
 from ezsr_live.model.templates import BUILTIN_TEMPLATES, TemplateSet, get_templates
-from ezsr_live.model.vocabulary import read_label_file
+from ezsr_live.model.vocabulary import label_key, read_label_entries
 
 from .labels import check_new_labels, parse_template_text, split_label_text, write_label_file
 
@@ -71,6 +72,15 @@ class LabelEditor(QWidget):
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("remove the selected labels (Delete)")
         self.remove_button.clicked.connect(self._remove_clicked)
+        # only while the list itself has the focus: Delete in the rename field or the
+        # input line edits text there
+        self.delete_action = QAction("Remove selected labels", self.list)
+        # (Backspace too: the key labelled Delete on a Mac)
+        self.delete_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Delete),
+                                         QKeySequence(Qt.Key.Key_Backspace)])
+        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.delete_action.triggered.connect(self._remove_clicked)
+        self.list.addAction(self.delete_action)
         self.reset_combo = QComboBox()
         self.reset_combo.addItem("Reset to…")
         self.reset_combo.addItems(sorted(BUILTIN_LABEL_SETS))
@@ -200,10 +210,11 @@ class LabelEditor(QWidget):
         return True
 
     def set_labels(self, labels: Sequence[str], disabled: Sequence[str] = ()) -> bool:
-        """Replace the whole vocabulary (reset, load, restore)."""
-        unique = list(dict.fromkeys(label.strip() for label in labels if label.strip()))
-        off = set(disabled)
-        entries = [[label, label not in off] for label in unique]
+        """Replace the whole vocabulary (reset, load, restore); labels follow the rule of
+        typed ones (no blanks, no case-insensitive repeats: the first spelling stays)."""
+        unique = check_new_labels(labels, ()).accepted
+        off = {label_key(label) for label in disabled}
+        entries = [[label, label_key(label) not in off] for label in unique]
         if not any(enabled for _, enabled in entries):
             self._say("the vocabulary would be empty")
             return False
@@ -217,16 +228,24 @@ class LabelEditor(QWidget):
         return self.set_labels(BUILTIN_LABEL_SETS[name])
 
     def load_file(self, path: str) -> bool:
+        """Replace the vocabulary by a label file's (switched-off labels stay off);
+        repeated labels are left out and named, as when typed."""
         try:
-            labels = read_label_file(path)
+            entries = read_label_entries(path)
         except EzsrError as exc:
             self._say(str(exc))
             return False
-        return self.set_labels(labels)
+        check = check_new_labels([label for label, _ in entries], ())
+        if not self.set_labels(check.accepted, [label for label, enabled in entries if not enabled]):
+            return False
+        if check.duplicates:
+            self._say(f"left out, {check.message}")
+        return True
 
     def save_file(self, path: str) -> bool:
+        """Write every label, switched-off ones marked so (see ``write_label_file``)."""
         try:
-            write_label_file(path, self.active_labels())
+            write_label_file(path, self.entries())
         except OSError as exc:
             self._say(f"cannot save {path}: {exc.strerror or exc}")
             return False

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ezsr_live.model.templates import PLACEHOLDER, TemplateSet
+from ezsr_live.model.vocabulary import DISABLED_PREFIX, label_key
 
 _SEPARATORS = re.compile(r"[,\r\n]+")
 
@@ -50,18 +51,19 @@ class LabelCheck:
 def check_new_labels(candidates: Sequence[str], existing: Iterable[str]) -> LabelCheck:
     """Split ``candidates`` into accepted labels and refused ones.
 
-    Labels compare case-insensitively: CLIP's tokenizer lower-cases text, so "Cat" and
-    "cat" would be the same class twice."""
-    seen = {label.casefold() for label in existing}
+    Labels compare by :func:`~ezsr_live.model.vocabulary.label_key` (case-insensitively:
+    CLIP's tokenizer lower-cases text, so "Cat" and "cat" would be the same class twice),
+    the rule of every way labels come in: typed, pasted, loaded, ``--labels``."""
+    seen = {label_key(label) for label in existing}
     check = LabelCheck()
     for label in candidates:
         label = label.strip()
         if not label:
             check.empty += 1
-        elif label.casefold() in seen:
+        elif label_key(label) in seen:
             check.duplicates.append(label)
         else:
-            seen.add(label.casefold())
+            seen.add(label_key(label))
             check.accepted.append(label)
     return check
 
@@ -77,10 +79,13 @@ def parse_template_text(text: str) -> tuple[TemplateSet | None, str]:
     return TemplateSet("custom", tuple(dict.fromkeys(templates))), ""
 
 
-def write_label_file(path: str | os.PathLike, labels: Sequence[str]) -> None:
-    """One label per line, written atomically (a crash never leaves a half-written file)."""
+def write_label_file(path: str | os.PathLike, entries: Sequence[tuple[str, bool]]) -> None:
+    """One (label, enabled) per line, in order, written atomically (a crash never leaves
+    a half-written file). Switched-off labels are written as ``# disabled: label``: a
+    comment for ``--labels FILE``, a switched-off label again for the editor's Load."""
     path = Path(path)
-    text = "# ezsr-live vocabulary: one label per line\n" + "".join(f"{label}\n" for label in labels)
+    text = "# ezsr-live vocabulary: one label per line\n" + "".join(
+        f"{label}\n" if enabled else f"{DISABLED_PREFIX}{label}\n" for label, enabled in entries)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -7,11 +7,11 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from ezsr_live.errors import EzsrError
 from ezsr_live.model.defaults import KNN_K
-from ezsr_live.sources import Described, Seekable, SpeedControl
+from ezsr_live.sources import Described, HoldsAtEnd, MeasuresSpan, Seekable, SpeedControl
 from ezsr_live.windows import WindowSpec
 
 from .bridge import FrameRenderer, ResultPoller
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: the status bar is refreshed at this rate, not per result: it is text, not a gauge
 STATUS_INTERVAL_MS = 250
+#: the replay position (slider, seconds box) follows at this rate: 250 ms looked stuck
+POSITION_INTERVAL_MS = 50
 #: the status bar's fields, in order, each with the widest text its figures produce in
 #: practice: the field keeps that width, so changing figures neither jitter nor get cut
 STATUS_FIELDS: dict[str, str] = {
@@ -38,6 +40,38 @@ STATUS_FIELDS: dict[str, str] = {
 }
 #: longest the source and model names may be before they are elided
 STATUS_NAME_MAX_PX = 260
+#: the overlay's note while paused
+PAUSED_NOTE = "paused — Right steps one window"
+#: the overlay's note while a replay waits at the end of its recording
+ENDED_NOTE = "recording ended: Home replays it"
+
+
+class _ElidedLabel(QLabel):
+    """A label that shows as much of its text as fits, ending in '…' (never a glyph cut
+    in half, as QStatusBar's own message area did: 'source ended' read 'source endec'),
+    with the whole text in its tooltip."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._full = ""
+        # as wide as the status bar leaves it, never wider: it must not push the window
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = self.contentsRect().width()
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(0, width)))
 
 
 def _rate(value: float, unit: str) -> str:
@@ -80,6 +114,10 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         source, recognizer = pipeline.source, pipeline.recognizer
         geometry = pipeline.geometry
+        if isinstance(source, HoldsAtEnd) and not pipeline.running:
+            # in the window the end of a recording is a place to seek from, not the end
+            # of the session (seek and speed stay live; Home replays from the start)
+            source.hold_at_end = True
         info = source.info if isinstance(source, Described) else None
         self.source_name = os.path.basename(info.name if info else "") or type(source).__name__
         self.setWindowTitle(f"ezsr-live — {self.source_name}")
@@ -116,6 +154,15 @@ class MainWindow(QMainWindow):
         self.status_fields: dict[str, QLabel] = {}
         status_bar = self.statusBar()
         status_bar.setStyleSheet("QStatusBar::item { border: none; border-left: 1px solid palette(mid); }")
+        # messages ("source ended: ...", refused settings) in a label of their own rather
+        # than QStatusBar.showMessage, which clips them where the fields begin
+        self.message = _ElidedLabel()
+        self.message.setObjectName("status_message")
+        self.message.setContentsMargins(6, 0, 6, 0)
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(lambda: self.message.set_full_text(""))
+        status_bar.addWidget(self.message, 1)
         for name, widest in STATUS_FIELDS.items():
             label = QLabel()
             label.setObjectName(f"status_{name}")
@@ -136,6 +183,7 @@ class MainWindow(QMainWindow):
         self.event_view.framePainted.connect(self._frame_painted)
         self.poller.resultReady.connect(self._show_result)
         self.poller.pipelineEnded.connect(self._pipeline_ended)
+        self.poller.sourceRestarted.connect(self._source_restarted)
         self.controls.pauseToggled.connect(self._set_paused)
         self.controls.stepRequested.connect(self._step)
         self.controls.windowChanged.connect(self._set_window)
@@ -147,6 +195,9 @@ class MainWindow(QMainWindow):
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_INTERVAL_MS)
         self._status_timer.timeout.connect(self.refresh_status)
+        self._position_timer = QTimer(self)
+        self._position_timer.setInterval(POSITION_INTERVAL_MS)
+        self._position_timer.timeout.connect(self._show_position)
         self._restore(restore_vocabulary)
 
     # -- life cycle ----------------------------------------------------------------
@@ -157,9 +208,12 @@ class MainWindow(QMainWindow):
         self._started = True
         if not self.pipeline.running and not self.pipeline.finished:
             self.pipeline.start()
+        if isinstance(self.pipeline.source, MeasuresSpan):
+            self.pipeline.source.measure_span()  # the seek slider spans the whole recording from the start
         self.renderer.start()
         self.poller.start()
         self._status_timer.start()
+        self._position_timer.start()
 
     def shutdown(self, timeout_s: float = 2.0) -> bool:
         """Stop every thread (renderer, pipeline) and save the settings; idempotent.
@@ -169,6 +223,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self.poller.stop()
         self._status_timer.stop()
+        self._position_timer.stop()
         renderer_done = self.renderer.stop(timeout_s) if self.renderer.isRunning() else True
         pipeline_done = self.pipeline.stop(timeout=timeout_s)
         if not (renderer_done and pipeline_done):
@@ -200,6 +255,10 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
         self.pause_action = self._action("&Pause / resume", "Space", self.controls.toggle_pause)
         self.step_action = self._action("&Step one window", "Right", self.controls.request_step)
+        self.replay_action = self._action("&Replay from the start", "Home", lambda: self._seek(0))
+        self.replay_action.setEnabled(isinstance(self.pipeline.source, Seekable))
+        # (a text field still gets its "0": fields take printable keys before shortcuts)
+        self.fit_action = self._action("&Fit the frame (undo zoom)", "0", self.event_view.fit)
         file_menu = self.menuBar().addMenu("&File")
         for action in (self.screenshot_action, self.load_action, self.save_action):
             file_menu.addAction(action)
@@ -208,12 +267,23 @@ class MainWindow(QMainWindow):
         run_menu = self.menuBar().addMenu("&Run")
         run_menu.addAction(self.pause_action)
         run_menu.addAction(self.step_action)
+        run_menu.addAction(self.replay_action)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.fit_action)
+
+    def show_message(self, text: str, timeout_ms: int = 0) -> None:
+        """Show ``text`` in the status bar (for ``timeout_ms``, or until the next one)."""
+        self.message.set_full_text(text)
+        if timeout_ms > 0:
+            self._message_timer.start(timeout_ms)
+        else:
+            self._message_timer.stop()
 
     def save_screenshot(self, path: str | os.PathLike) -> bool:
         """Save the whole window as a PNG; False if it could not be written."""
         ok = self.grab().save(os.fspath(path), "PNG")
         if ok:
-            self.statusBar().showMessage(f"screenshot saved to {os.fspath(path)}", 3000)
+            self.show_message(f"screenshot saved to {os.fspath(path)}", 3000)
         else:
             log.error("could not save the screenshot to %s", os.fspath(path))
         return ok
@@ -240,9 +310,17 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _pipeline_ended(self, message: str) -> None:
-        self.statusBar().showMessage(message)
-        self.overlay.set_note(message if self.pipeline.error is not None else "recording ended")
+        self.show_message(message)
+        # the overlay, where the eyes are, has room for one whole line
+        source = self.pipeline.source
+        waiting = isinstance(source, HoldsAtEnd) and source.at_end
+        self.overlay.set_note(ENDED_NOTE if waiting else message)
         self.pipelineEnded.emit(message)
+
+    @Slot()
+    def _source_restarted(self) -> None:
+        self.show_message("")
+        self.overlay.set_note(PAUSED_NOTE if self.controls.paused else "")
 
     @Slot()
     def refresh_status(self) -> None:
@@ -276,20 +354,23 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def _set_paused(self, paused: bool) -> None:
         self.pipeline.update(paused=paused)
-        self.renderer.set_paused(paused)
-        self.overlay.set_note("paused — Right steps one window" if paused else "")
+        # a replay holds its own clock, and the view keeps showing what it released
+        # (each step's window); a camera cannot wait, so there the view freezes instead
+        self.renderer.set_paused(paused and not self.pipeline.pauses_source)
+        self.overlay.set_note(PAUSED_NOTE if paused else "")
 
     @Slot()
     def _step(self) -> None:
         self.pipeline.step()
-        self.renderer.step()
+        if not self.pipeline.pauses_source:
+            self.renderer.step()
 
     @Slot(object)
     def _set_window(self, spec: WindowSpec) -> None:
         try:
             self.pipeline.update(window=spec)
         except ValueError as exc:
-            self.statusBar().showMessage(str(exc), 5000)
+            self.show_message(str(exc), 5000)
             return
         self._display_window = spec
         self.renderer.refresh()
@@ -319,6 +400,7 @@ class MainWindow(QMainWindow):
         # labels of the old position must not linger in the smoothing
         self.smoother.clear()
         self.renderer.refresh()
+        self._show_position()  # the replay says where it goes at once: no lag, no jump back
 
     # -- vocabulary ----------------------------------------------------------------
     def _apply_vocabulary_edit(self, edit: Callable[[Any], None]) -> None:

@@ -29,13 +29,19 @@ class TopKOverlay(QWidget):
     ROW_HEIGHT = 24
     PADDING = 8
     WIDTH = 320
+    #: a longer note widens the panel up to this, then it is elided
+    MAX_WIDTH = 480
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
         self._entries: list[tuple[str, float]] = []
-        self._note = "waiting for results…"
+        # the caller's note ("paused", "recording ended") stays until the caller
+        # replaces it: results arriving meanwhile (the last window before a pause) must
+        # not wipe it; without one, the overlay says why it has no bars
+        self._note = ""
+        self._received = False
         font = QFont(self.font())
         font.setPointSize(11)
         font.setBold(True)
@@ -46,15 +52,23 @@ class TopKOverlay(QWidget):
     def set_entries(self, entries: Sequence[tuple[str, float]]) -> None:
         """Show these (label, probability) rows, best first."""
         self._entries = [(str(label), float(p)) for label, p in entries]
-        self._note = "" if self._entries else "no labels"
+        self._received = True
         self._fit()
         self.update()
 
     def set_note(self, note: str) -> None:
-        """A line of text shown under the bars (e.g. 'paused')."""
+        """A line of text shown under the bars (e.g. 'paused') until the next call."""
         self._note = note
         self._fit()
         self.update()
+
+    def shown_note(self) -> str:
+        """The line shown under the bars ("" for none)."""
+        if self._note:
+            return self._note
+        if not self._entries:
+            return "no labels" if self._received else "waiting for results…"
+        return ""
 
     def shown_labels(self) -> list[str]:
         """The labels currently shown, top row first."""
@@ -64,8 +78,13 @@ class TopKOverlay(QWidget):
         return list(self._entries)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt naming)
-        rows = len(self._entries) + (1 if self._note else 0)
-        return QSize(self.WIDTH, 2 * self.PADDING + max(1, rows) * self.ROW_HEIGHT)
+        note = self.shown_note()
+        rows = len(self._entries) + (1 if note else 0)
+        width = self.WIDTH
+        if note:
+            needed = QFontMetrics(self.font()).horizontalAdvance(note) + 2 * self.PADDING + 12
+            width = min(self.MAX_WIDTH, max(width, needed))
+        return QSize(width, 2 * self.PADDING + max(1, rows) * self.ROW_HEIGHT)
 
     # -- drawing -------------------------------------------------------------------
     def _fit(self) -> None:
@@ -99,8 +118,11 @@ class TopKOverlay(QWidget):
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name)
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, percent)
             y += self.ROW_HEIGHT
-        if self._note:
+        note = self.shown_note()
+        if note:
             painter.setPen(QColor(220, 220, 220))
-            painter.drawText(QRectF(self.PADDING + 6, y, inner, self.ROW_HEIGHT),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._note)
+            # a long note (an error) ends in '…' rather than being cut at the panel's edge
+            note = metrics.elidedText(note, Qt.TextElideMode.ElideRight, inner - 12)
+            painter.drawText(QRectF(self.PADDING + 6, y, inner - 6, self.ROW_HEIGHT),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, note)
         painter.end()

@@ -14,7 +14,7 @@ from ezsr_live.drivers.summary import summarize_reader
 
 from .conftest import SAMPLE_FILES
 
-WRITABLE = [".raw", ".evt3.raw", ".evt2.raw", ".aedat4", ".npz"]
+WRITABLE = [".raw", ".evt3.raw", ".evt2.raw", ".aedat4", ".npz", ".h5", ".hdf5"]
 
 
 def _info(capsys, path, *extra) -> dict:

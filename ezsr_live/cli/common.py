@@ -1,6 +1,7 @@
 """Helpers shared by the command-line front ends."""
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Callable
 
@@ -29,3 +30,36 @@ def run_guarded(prog: str, body: Callable[[], int | None]) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+
+
+#: the logger whose children are this project's (ezsr_live.gui.*, ezsr_live.drivers.* too)
+OUR_LOGGER = "ezsr_live"
+
+
+class _LogFormatter(logging.Formatter):
+    """``PROG: message`` for this project's records; ``name: level: message`` for other
+    libraries', so that their lines never pass for ours."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__()
+        self._ours = logging.Formatter(f"{prog}: %(message)s")
+        self._theirs = logging.Formatter("%(name)s: %(levelname)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        ours = record.name == OUR_LOGGER or record.name.startswith(OUR_LOGGER + ".")
+        return (self._ours if ours else self._theirs).format(record)
+
+
+def configure_logging(prog: str, verbose: bool = False) -> None:
+    """Logs on stderr: this project's at INFO (DEBUG with ``verbose``) as ``PROG: ...``;
+    other libraries' (torch, open_clip, numba) at WARNING and above, under their own
+    names. (The root logger at DEBUG used to let torch's and open_clip's debug and info
+    chatter through, prefixed as if it were ours.)"""
+    logging.getLogger(OUR_LOGGER).setLevel(logging.DEBUG if verbose else logging.INFO)
+    root = logging.getLogger()
+    if root.handlers:
+        return  # configured already (by the embedding program, or pytest's capture)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormatter(prog))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)

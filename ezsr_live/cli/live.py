@@ -17,7 +17,7 @@ import threading
 import time
 from typing import IO, Sequence
 
-from ezsr_live.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, run_guarded
+from ezsr_live.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, configure_logging, run_guarded
 from ezsr_live.cli.config import apply_config_file
 from ezsr_live.cli.options import add_source_options, positive_float, positive_int, source_options_from_args
 from ezsr_live.errors import EzsrError
@@ -213,18 +213,19 @@ def run_gui(args: argparse.Namespace) -> int:
               "use --headless for JSON results on stdout", file=sys.stderr)
         return EXIT_USAGE
     try:
-        from ezsr_live.gui.app import WindowOptions, run_app
+        from ezsr_live.gui.app import WindowOptions, application, run_app
     except ImportError as exc:
         print(f"ezsr-live: the live window is not available ({exc}); use --headless", file=sys.stderr)
         return EXIT_USAGE
     # the remembered vocabulary comes back unless --labels (or the config file) chose one
     view = WindowOptions(smooth=args.smooth, screenshot=args.screenshot, max_results=args.max_results,
                          duration_s=args.duration_s, restore_vocabulary=args.labels is None)
-    failure = run_app(build_run(args), view)
-    if failure is not None:
-        print(f"ezsr-live: {failure}", file=sys.stderr)
+    application()  # Qt's preflight refuses a broken display in one line, before the model loads
+    outcome = run_app(build_run(args), view)
+    if outcome.failure is not None:
+        print(f"ezsr-live: {outcome.failure}", file=sys.stderr)
         return EXIT_RUNTIME
-    return EXIT_OK
+    return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -235,8 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ezsr-live: {exc}", file=sys.stderr)
         return EXIT_USAGE
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="ezsr-live: %(message)s", stream=sys.stderr)
+    configure_logging("ezsr-live", args.verbose)
     if not (args.camera or args.replay):
         parser.print_usage(sys.stderr)
         print("ezsr-live: give a source: --camera CAMERA or --replay FILE", file=sys.stderr)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from typing import Sequence
 
-from ezsr_live.cli.common import run_guarded
+from ezsr_live.cli.common import configure_logging, run_guarded
 
 SUBCOMMANDS = (
     "ezsr_live.cli.cmd_info",
@@ -46,11 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args._argv = argv  # for commands that record how they were run
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="ezsr: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging("ezsr", args.verbose)
     return run_guarded("ezsr", lambda: args._run(args))
 
 

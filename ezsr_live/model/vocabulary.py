@@ -27,8 +27,35 @@ log = logging.getLogger(__name__)
 TextEncoder = Callable[[list[str]], torch.Tensor]  # prompts -> (N, D) normalised embeddings
 
 
-def read_label_file(path: str | os.PathLike) -> list[str]:
-    """One label per line; blank lines and ``#`` comments skipped."""
+#: how a label file lists a label that is kept but switched off: as a comment, so that
+#: whatever reads labels from the file (``--labels FILE``) leaves it out, while the
+#: window's editor restores it, switched off
+DISABLED_PREFIX = "# disabled: "
+
+
+def label_key(label: str) -> str:
+    """What makes two labels the same: CLIP's tokenizer lower-cases text, so "Star" and
+    "star" would be one class twice. Every way labels come in (typed, pasted, a file,
+    ``--labels``) compares them by this."""
+    return label.strip().casefold()
+
+
+def unique_labels(labels: Sequence[str]) -> list[str]:
+    """``labels`` stripped, without blanks and without repeats (by :func:`label_key`;
+    the first spelling wins), in order."""
+    seen: set[str] = set()
+    kept = []
+    for label in labels:
+        label = label.strip()
+        if label and label_key(label) not in seen:
+            seen.add(label_key(label))
+            kept.append(label)
+    return kept
+
+
+def read_label_entries(path: str | os.PathLike) -> list[tuple[str, bool]]:
+    """(label, enabled) per line: blank lines and ``#`` comments skipped, except the
+    :data:`DISABLED_PREFIX` ones, which give switched-off labels."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -36,16 +63,28 @@ def read_label_file(path: str | os.PathLike) -> list[str]:
         raise FormatError(path, f"cannot read label file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise FormatError(path, "label file is not UTF-8 text", exc.start) from None
-    labels = [ln.strip() for ln in text.splitlines()]
-    labels = [ln for ln in labels if ln and not ln.startswith("#")]
-    if not labels:
+    marker = DISABLED_PREFIX.strip()
+    entries = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith(marker) and line[len(marker):].strip():
+            entries.append((line[len(marker):].strip(), False))
+        elif line and not line.startswith("#"):
+            entries.append((line, True))
+    if not any(enabled for _, enabled in entries):
         raise FormatError(path, "label file contains no label")
-    return labels
+    return entries
+
+
+def read_label_file(path: str | os.PathLike) -> list[str]:
+    """One label per line; blank lines and ``#`` comments (switched-off labels too) skipped."""
+    return [label for label, enabled in read_label_entries(path) if enabled]
 
 
 def parse_labels(spec: str | Sequence[str]) -> list[str]:
     """Labels from a built-in set name (``imagenet``, ``caltech101``, ``cifar10``), a text
-    file, a comma-separated list, or a sequence; duplicates dropped, order kept.
+    file, a comma-separated list, or a sequence; duplicates (:func:`label_key`) dropped,
+    order kept.
 
     Built-in sets are returned whole, duplicates included (ImageNet's names hold two
     "crane"s and two "maillot"s), so that label positions stay the datasets' class ids."""
@@ -58,7 +97,7 @@ def parse_labels(spec: str | Sequence[str]) -> list[str]:
             raw = spec.split(",")
     else:
         raw = spec
-    labels = list(dict.fromkeys(s.strip() for s in raw if s and s.strip()))
+    labels = unique_labels([s for s in raw if s])
     if not labels:
         raise ModelError(f"no labels in {spec!r}")
     return labels
@@ -156,9 +195,10 @@ class Vocabulary:
 
     def add(self, *labels: str) -> None:
         with self._lock:
-            new = [lb.strip() for lb in labels if lb.strip() and lb.strip() not in self._labels]
+            present = {label_key(lb) for lb in self._labels}
+            new = [lb for lb in unique_labels(labels) if label_key(lb) not in present]
             if new:
-                self._labels.extend(dict.fromkeys(new))
+                self._labels.extend(new)
                 self._changed()
 
     def remove(self, *labels: str) -> None:
@@ -175,7 +215,7 @@ class Vocabulary:
             if old not in self._labels:
                 raise ModelError(f"not in the vocabulary: {old}")
             new = new.strip()
-            if not new or (new != old and new in self._labels):
+            if not new or any(label_key(lb) == label_key(new) for lb in self._labels if lb != old):
                 raise ModelError(f"cannot rename {old!r} to {new!r}: empty or already present")
             self._labels[self._labels.index(old)] = new
             self._changed()

@@ -34,7 +34,7 @@ from ezsr_live.runtime.handover import LatestSlot
 from ezsr_live.runtime.metrics import Result, RollingPercentiles
 from ezsr_live.runtime.ring import EventRingBuffer
 from ezsr_live.runtime.settings import RuntimeSettings
-from ezsr_live.sources import CountsOutOfBounds, Described, EventSourceLike, Stoppable, WarmsUp
+from ezsr_live.sources import CountsOutOfBounds, Described, EventSourceLike, Pausable, Stoppable, WarmsUp
 from ezsr_live.windows import Window, WindowSpec
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class Pipeline:
         self.settings = settings or RuntimeSettings()
         self.geometry = source.geometry
         self._counts_out_of_bounds = isinstance(source, CountsOutOfBounds)
+        self._pausable: Pausable | None = source if isinstance(source, Pausable) else None
         self.ring = EventRingBuffer(ring_events, restart_gap_us=None)
         spec = self.settings.window
         if spec.n_events is not None and spec.n_events > self.ring.capacity:
@@ -109,6 +110,8 @@ class Pipeline:
 
     # ----------------------------------------------------------------- control
     def start(self) -> "Pipeline":
+        if self.settings.paused and self._pausable is not None:
+            self._pausable.pause()  # started paused: the replay waits for a step or a resume
         self._warm_up()
         self._source_thread.start()
         self._worker_thread.start()
@@ -164,11 +167,24 @@ class Pipeline:
         if window is not None and window.n_events is not None and window.n_events > self.ring.capacity:
             raise ValueError(f"a window of {window.n_events} events exceeds the ring's {self.ring.capacity}")
 
+        if "paused" in changes and self._pausable is not None:
+            # at once, not at the next window: the recording must stop where the user saw it
+            if changes["paused"]:
+                self._pausable.pause()
+            else:
+                self._pausable.resume()
+
         def apply() -> None:
             self.settings = dataclasses.replace(self.settings, **changes)
             self._apply_knn_settings()
 
         self._queue_edit(apply)
+
+    @property
+    def pauses_source(self) -> bool:
+        """True when pausing holds the source's own clock (a replay), not only the
+        recognition (a camera cannot wait: there, pausing skips what it delivers)."""
+        return self._pausable is not None
 
     def edit_vocabulary(self, edit: Callable[[Any], None]) -> None:
         """Run ``edit(vocabulary)`` in the worker thread before its next window (the
@@ -176,7 +192,16 @@ class Pipeline:
         self._queue_edit(lambda: edit(self.recognizer.vocabulary))
 
     def step(self) -> None:
-        """While paused: process exactly one more window."""
+        """While paused: process exactly one more window. A replay releases the next
+        window's events (the window after the last one recognised, not the newest) and
+        holds again; a camera's newest window is taken."""
+        if self._pausable is not None and self._pausable.paused:
+            spec = self.settings.window
+            if spec.n_events is not None:
+                self._pausable.step(n_events=spec.n_events)
+            else:
+                self._pausable.step(duration_us=spec.duration_us)
+            return
         self._step_requested.set()
 
     def _queue_edit(self, fn: Callable[[], None]) -> None:
@@ -279,9 +304,19 @@ class Pipeline:
         previous: Window | None = None
         after: int | None = None
         try:
+            pausable = self._pausable
             while not self._stop.is_set():
                 self._apply_edits()
-                if self.settings.paused and not self._step_requested.is_set():
+                holds: int | None = None
+                if self.settings.paused and pausable is not None:
+                    # the replay holds its clock: recognise what it released (the last
+                    # window before the pause, then each step's), and only once all of
+                    # it is in the ring, so that a step gives exactly one result
+                    if not (pausable.holding or self._source_done.is_set()):
+                        self._stop.wait(0.005)
+                        continue
+                    holds = pausable.holds
+                elif self.settings.paused and not self._step_requested.is_set():
                     self.ring.wait_for_events(self.ring.total_pushed, timeout=0.05)
                     continue
                 total = self.ring.total_pushed
@@ -297,10 +332,14 @@ class Pipeline:
                         break
                     self.ring.wait_for_events(total, timeout=0.05)  # nothing yet: wait, never spin
                     continue
-                if not window.complete and not self._source_done.is_set():
+                if not window.complete and not self._source_done.is_set() and holds is None:
                     # the stream has not filled a whole window yet (start-up): wait for it
+                    # (not while a replay holds: it fills nothing until the next step)
                     self.ring.wait_for_events(window.stop_event, timeout=0.05)
                     continue
+                if (holds is not None and not self._source_done.is_set()
+                        and not (pausable is not None and pausable.holding and pausable.holds == holds)):
+                    continue  # a step began while the window was cut: wait for all of it
                 self._step_requested.clear()
                 arrived = self._arrival_time(window.stop_event)
                 self.windows_skipped += self._count_skipped(window, previous, spec)

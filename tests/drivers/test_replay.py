@@ -1,6 +1,9 @@
 """Paced replay: every event delivered, in file order, on the recording's own clock."""
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -8,6 +11,7 @@ from ezsr_live.drivers import open_reader
 from ezsr_live.drivers.replay import SLICE_WALL_S, ReplaySource
 from ezsr_live.drivers.sources import open_source
 from ezsr_live.errors import SourceError
+from ezsr_live.events import EVENT_DTYPE
 from ezsr_live.runtime.handover import SourceThread, wait_until
 
 EVT3 = "evt3_gen41_1280x720.raw"
@@ -216,3 +220,114 @@ def test_warm_up_decodes_the_first_events_and_the_replay_still_delivers_each_eve
     assert source.warm_up() is sample  # idempotent: nothing more is read
     np.testing.assert_array_equal(np.concatenate(list(source)), expected)
     source.close()
+
+
+class _Consumer:
+    """The replay iterated in a thread of its own, as the pipeline does: a paused replay
+    blocks its iteration until it is resumed or stepped."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.released: list[tuple[float, np.ndarray]] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        clock = self.source._clock
+        for packet in self.source:
+            self.released.append((clock(), packet))
+
+    def events(self) -> np.ndarray:
+        return np.concatenate([p for _, p in self.released]) if self.released else np.zeros(0, EVENT_DTYPE)
+
+
+def test_a_paused_replay_holds_its_clock_and_steps_release_exactly_one_window(samples_dir):
+    path = samples_dir / AEDAT4
+    expected = open_reader(path).read_all()
+    running_max = np.maximum.accumulate(expected["t"])
+    clock = FakeClock()
+    source = ReplaySource(path, speed=1.0, clock=clock, wait=clock.wait)
+    source.pause()  # before the first event: what each step releases is known exactly
+    consumer = _Consumer(source)
+    assert wait_until(lambda: source.holding, timeout=10.0)
+    time.sleep(0.2)
+    assert consumer.released == [] and clock.waits == []  # nothing released, no paced time spent
+
+    source.step(n_events=5000)
+    assert wait_until(lambda: source.steps_done == 1 and source.holding, timeout=10.0)
+    assert np.array_equal(consumer.events(), expected[:5000])  # the next 5000 events, at once
+    assert clock.waits == []
+
+    source.step(duration_us=20_000)  # the events while the clock advances by 20 ms
+    assert wait_until(lambda: source.steps_done == 2 and source.holding, timeout=10.0)
+    stop = int(np.searchsorted(running_max, int(running_max[4999]) + 20_000, side="right"))
+    assert np.array_equal(consumer.events(), expected[:stop])
+    assert source.position_us == int(running_max[stop - 1]) - int(expected["t"][0])
+
+    # resumed, the replay continues from there on its schedule, anchored at the resume
+    wall_resumed, t_anchor = clock.now, int(running_max[stop - 1])
+    k = len(consumer.released)
+    source.resume()
+    consumer.thread.join(timeout=30.0)
+    assert np.array_equal(consumer.events(), expected)  # every event once, in file order
+    end = stop
+    for wall, packet in consumer.released[k:]:
+        end += len(packet)
+        assert wall == pytest.approx(wall_resumed + (int(running_max[end - 1]) - t_anchor) / 1e6, abs=1e-9)
+    assert source.status == "ended: end of recording"
+
+
+def test_step_needs_a_paused_replay_and_one_window_size(samples_dir):
+    source = ReplaySource(samples_dir / AEDAT4, speed=None)
+    with pytest.raises(SourceError, match="paused"):
+        source.step(n_events=10)
+    source.pause()
+    for bad in ({}, {"n_events": 0}, {"n_events": 10, "duration_us": 10}):
+        with pytest.raises(SourceError):
+            source.step(**bad)
+
+
+def test_stop_ends_a_paused_replay_promptly(samples_dir):
+    source = ReplaySource(samples_dir / AEDAT4, speed=1.0)
+    source.pause()
+    consumer = _Consumer(source)
+    assert wait_until(lambda: source.holding, timeout=10.0)
+    source.stop()
+    consumer.thread.join(timeout=2.0)
+    assert not consumer.thread.is_alive() and source.status == "stopped"
+
+
+def test_held_at_the_end_a_replay_waits_for_a_seek_and_replays_from_there(samples_dir):
+    path = samples_dir / AEDAT4
+    expected = open_reader(path).read_all()
+    source = ReplaySource(path, speed=None, hold_at_end=True)
+    consumer = _Consumer(source)
+    assert wait_until(lambda: source.at_end, timeout=30.0)
+    assert source.status == "ended: end of recording" and consumer.thread.is_alive()
+    first_pass = consumer.events()
+    assert np.array_equal(first_pass, expected)
+
+    source.set_speed(4.0)  # taken while waiting: the next pass runs at it
+    source.seek(0)
+    assert source.position_us == 0  # said at once
+    assert wait_until(lambda: source.at_end and len(consumer.events()) == 2 * len(expected), timeout=30.0)
+    again = consumer.events()[len(expected):]
+    for field in "xyp":
+        assert np.array_equal(again[field], expected[field])  # the whole recording again...
+    assert again["t"][0] > first_pass["t"].max()  # ...on a clock that kept increasing
+    assert source.speed == 4.0 and source.passes == 2
+    source.stop()
+    consumer.thread.join(timeout=5.0)
+    assert not consumer.thread.is_alive() and source.status == "stopped"
+
+
+def test_the_span_is_measured_before_the_first_pass_ends(samples_dir):
+    path = samples_dir / AEDAT4
+    events = open_reader(path).read_all()
+    source = ReplaySource(path, speed=1.0)
+    assert not source.span_known and source.span_us == 0
+    source.measure_span().join(timeout=30.0)
+    assert source.span_known and source.span_us == int(events["t"].max()) - int(events["t"][0])
+    selected = ReplaySource(path, speed=1.0, start_us=100_000, duration_us=200_000)
+    selected.measure_span().join(timeout=30.0)
+    assert selected.span_us == 100_000 + 200_000 - 1  # the selection's last position

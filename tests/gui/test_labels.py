@@ -5,7 +5,7 @@ import pytest
 
 from ezsr_live.gui.labels import check_new_labels, parse_template_text, split_label_text, write_label_file
 from ezsr_live.gui.smoothing import TopKSmoother
-from ezsr_live.model.vocabulary import read_label_file
+from ezsr_live.model.vocabulary import parse_labels, read_label_entries, read_label_file
 
 
 def test_pasted_lists_split_on_commas_and_lines():
@@ -32,9 +32,25 @@ def test_saved_vocabulary_reads_back_and_replaces_atomically(tmp_path):
     folder.mkdir()
     path = folder / "labels.txt"
     path.write_text("old\n")
-    write_label_file(path, ["cat", "coffee mug"])
+    write_label_file(path, [("cat", True), ("coffee mug", True)])
     assert read_label_file(path) == ["cat", "coffee mug"]
     assert [p.name for p in folder.iterdir()] == ["labels.txt"]  # no temporary file left
+
+
+def test_switched_off_labels_are_saved_as_comments_that_only_the_editor_reads_back(tmp_path):
+    path = tmp_path / "labels.txt"
+    write_label_file(path, [("cat", True), ("dog", False), ("coffee mug", True)])
+    assert read_label_entries(path) == [("cat", True), ("dog", False), ("coffee mug", True)]
+    assert read_label_file(path) == ["cat", "coffee mug"]  # --labels FILE: the enabled ones
+    assert parse_labels(str(path)) == ["cat", "coffee mug"]
+
+
+def test_labels_from_files_and_lists_follow_the_typed_rule_case_insensitively(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_text("star\nStar\n STAR \ncircle\n")
+    assert parse_labels(str(path)) == ["star", "circle"]
+    assert parse_labels("star, Star,circle") == ["star", "circle"]
+    assert check_new_labels(read_label_file(path), ()).accepted == ["star", "circle"]
 
 
 def test_smoothing_averages_and_lets_missing_labels_fade():

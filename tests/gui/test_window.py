@@ -7,7 +7,7 @@ import configparser
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from ezsr_live.cli.live import build_parser, run_gui  # the window as ezsr-live runs it: a built run, then run_app
+from ezsr_live.cli.live import build_parser, build_run, run_gui  # the window as ezsr-live runs it
 
 from .conftest import DEMO, LABELS, model_args, pipeline_threads
 
@@ -43,15 +43,65 @@ def _frame_centre_offset(view) -> tuple[float, float]:
     return rect.center().x() - centre.x(), rect.center().y() - centre.y()
 
 
+def _whole_and_centred(view) -> bool:
+    rect = view.image_item.mapRectToDevice(view.image_item.boundingRect())
+    viewport = view.graphics.viewport().rect()
+    fits = rect.width() <= viewport.width() + 1 and rect.height() <= viewport.height() + 1
+    # fitted: it touches two opposite sides of the view
+    touches = abs(rect.width() - viewport.width()) <= 2 or abs(rect.height() - viewport.height()) <= 2
+    return fits and touches and all(abs(d) <= 2 for d in _frame_centre_offset(view))
+
+
 def test_the_event_frame_stays_whole_and_centred_when_the_window_is_resized(qtbot, make_window):
     window = make_window()
     view = window.event_view
-    for size in ((1280, 720), (900, 1000), (1600, 600)):
+    # (700, 900): a view narrower than the frame's aspect, which the old fixed pan
+    # limits could not fit (the frame overflowed it, 1143 px wide in 306)
+    for size in ((1280, 720), (900, 1000), (700, 900), (1600, 600)):
         window.resize(*size)
-        qtbot.waitUntil(lambda: all(abs(d) <= 2 for d in _frame_centre_offset(view)), timeout=WAIT_MS)
-        rect = view.image_item.mapRectToDevice(view.image_item.boundingRect())
-        viewport = view.graphics.viewport().rect()
-        assert rect.width() <= viewport.width() + 1 and rect.height() <= viewport.height() + 1
+        qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+    window.centralWidget().setSizes([400, 880])  # the side panel dragged wider
+    qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+
+
+def _wheel(view, steps: int) -> None:
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    viewport = view.graphics.viewport()
+    centre = QPointF(viewport.rect().center())
+    QApplication.sendEvent(viewport, QWheelEvent(centre, viewport.mapToGlobal(centre), QPoint(0, 0),
+                                                 QPoint(0, 120 * steps), Qt.MouseButton.NoButton,
+                                                 Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False))
+
+
+def test_wheel_zoom_is_undone_by_0_or_a_double_click_and_the_fit_then_follows_resizes(qtbot, make_window):
+    window = make_window()
+    view = window.event_view
+    qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    window.event_view.setFocus()
+
+    _wheel(view, 3)
+    qtbot.waitUntil(lambda: not _whole_and_centred(view), timeout=WAIT_MS)
+    assert not view.fitted
+    qtbot.keyClick(window, Qt.Key.Key_0)
+    qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+    assert view.fitted
+
+    _wheel(view, 2)
+    qtbot.waitUntil(lambda: not view.fitted, timeout=WAIT_MS)
+    viewport, centre = view.graphics.viewport(), view.graphics.viewport().rect().center()
+    # what a double-click sends: press, release, double-click, release
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+    window.resize(800, 950)
+    qtbot.waitUntil(lambda: _whole_and_centred(view), timeout=WAIT_MS)
+    assert window.fit_action.shortcut().toString() == "0"
 
 
 def test_status_bar_shows_source_rates_latency_drops_and_model(qtbot, make_window):
@@ -67,6 +117,69 @@ def test_status_bar_shows_source_rates_latency_drops_and_model(qtbot, make_windo
     # at the default window size every field shows its whole text
     qtbot.waitUntil(lambda: all(label.width() >= label.sizeHint().width() for label in window.status_fields.values()),
                     timeout=WAIT_MS)
+
+
+def _shows_whole_or_elided(label) -> bool:
+    """The label shows its whole text, a prefix ending in '…', or (no room left by the
+    fields) nothing, within its width: never a glyph cut in half."""
+    text, full = label.text(), label.full_text()
+    fits = label.fontMetrics().horizontalAdvance(text) <= max(0, label.contentsRect().width())
+    return fits and (text in (full, "") or (text.endswith("…") and full.startswith(text[:-1])))
+
+
+def test_the_end_of_a_recording_is_said_whole_not_cut(qtbot, tiny_model_name):
+    from ezsr_live.gui.main_window import MainWindow
+
+    args = build_parser().parse_args(["--replay", str(DEMO), "--speed", "max", *model_args(tiny_model_name),
+                                      "--labels", LABELS])
+    pipeline = build_run(args).pipeline
+    window = MainWindow(pipeline)
+    qtbot.addWidget(window)
+    ended = []
+    window.pipelineEnded.connect(ended.append)
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: bool(ended), timeout=WAIT_MS)
+    message, overlay = window.message, window.overlay
+    assert ended == ["source ended: end of recording"] == [message.full_text()]
+    assert overlay.shown_note() == "recording ended: Home replays it"
+    room = overlay.width() - 2 * overlay.PADDING - 12
+    assert overlay.fontMetrics().horizontalAdvance(overlay.shown_note()) <= room  # drawn whole
+    qtbot.waitUntil(lambda: message.text() == message.full_text(), timeout=WAIT_MS)  # whole at the default size
+    assert _shows_whole_or_elided(message) and message.toolTip() == message.full_text()
+    for width in (1100, 1000, 700):  # narrower: it ends in '…' (the tooltip and the overlay have it all)
+        window.resize(width, 600)
+        qtbot.waitUntil(lambda: _shows_whole_or_elided(message) and message.width() <= width, timeout=WAIT_MS)
+    assert window.overlay.shown_note() == "recording ended: Home replays it"
+    window.close()
+
+
+def test_after_the_end_seek_speed_and_home_replay_the_recording(qtbot, tiny_model_name):
+    from ezsr_live.gui.main_window import MainWindow
+
+    args = build_parser().parse_args(["--replay", str(DEMO), "--speed", "max", *model_args(tiny_model_name),
+                                      "--labels", LABELS])
+    pipeline = build_run(args).pipeline
+    window = MainWindow(pipeline)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    source, controls = pipeline.source, window.controls
+    qtbot.waitUntil(lambda: source.at_end, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.overlay.shown_note().startswith("recording ended"), timeout=WAIT_MS)
+    assert not pipeline.finished  # the window's session goes on at the end of the recording
+
+    _choose_speed(controls, "0.25×")  # no longer silently ignored: the replay runs at it
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    window.event_view.setFocus()
+    results = _record_results(window)
+    qtbot.keyClick(window, Qt.Key.Key_Home)
+    qtbot.waitUntil(lambda: not source.at_end and len(results) >= 2, timeout=WAIT_MS)
+    assert source.speed == 0.25 and source.position_us < 1_000_000  # from the start, slowly
+    qtbot.waitUntil(lambda: window.overlay.shown_note() == "" and window.message.full_text() == "",
+                    timeout=WAIT_MS)
+    window.close()
 
 
 def test_labels_added_and_removed_in_the_editor_change_the_next_results(qtbot, make_window):
@@ -121,8 +234,9 @@ def test_disabling_a_label_takes_it_out_of_the_results(qtbot, make_window):
                     timeout=WAIT_MS)
 
 
-def test_space_pauses_right_steps_one_window_and_ctrl_q_quits(qtbot, make_window):
+def test_space_pauses_the_replay_right_steps_the_next_window_and_space_resumes_from_there(qtbot, make_window):
     window = make_window()
+    source = window.pipeline.source
     results = _record_results(window)
     qtbot.waitUntil(lambda: len(results) >= 1, timeout=WAIT_MS)
     window.activateWindow()
@@ -130,18 +244,37 @@ def test_space_pauses_right_steps_one_window_and_ctrl_q_quits(qtbot, make_window
 
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert window.controls.paused and window.controls.step_button.isEnabled()
-    qtbot.waitUntil(lambda: window.pipeline.settings.paused, timeout=WAIT_MS)
-    # once the worker is paused, results stop (the newest may still be on its way)
-    qtbot.wait(300)
-    paused_at = len(results)
-    qtbot.wait(300)
-    assert len(results) == paused_at
+    # the recording itself stops, not only the picture: its clock holds
+    qtbot.waitUntil(lambda: source.holding, timeout=WAIT_MS)
+    qtbot.wait(400)  # the last window before the pause may still be on its way
+    position, paused_at = source.position_us, len(results)
+    qtbot.wait(1200)
+    assert source.position_us == position and len(results) == paused_at
+    # the note stays while the last result arrived and after
+    assert window.overlay.shown_note().startswith("paused")
 
     qtbot.keyClick(window, Qt.Key.Key_Right)
     qtbot.waitUntil(lambda: len(results) == paused_at + 1, timeout=WAIT_MS)
-    qtbot.wait(300)
-    assert len(results) == paused_at + 1  # exactly one window
+    qtbot.wait(400)
+    assert len(results) == paused_at + 1  # exactly one window...
+    # ...the next one (50 ms of event time on), not the newest
+    assert 49_000 < results[-1].t_us - results[-2].t_us <= 50_000
+    assert window.overlay.shown_note().startswith("paused")
 
+    stepped = results[-1]
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert not window.controls.paused
+    qtbot.waitUntil(lambda: len(results) >= paused_at + 3, timeout=WAIT_MS)
+    # it continues from the step: no jump over the time spent paused
+    assert 0 < results[paused_at + 1].t_us - stepped.t_us < 500_000
+    assert window.overlay.shown_note() == ""
+
+
+def test_ctrl_q_quits(qtbot, make_window):
+    window = make_window()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)  # shortcuts act in the active window
+    window.event_view.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
 
@@ -169,12 +302,18 @@ def test_typing_a_position_seeks_in_the_recording(qtbot, make_window):
     window = make_window()
     source, controls = window.pipeline.source, window.controls
     assert controls.seek_slider.isEnabled() and controls.seek_spin.isEnabled()
+    # the slider spans the whole 2 s recording long before the first pass has ended
+    qtbot.waitUntil(lambda: controls.seek_slider.maximum() == 1999, timeout=WAIT_MS)
+    assert source.passes == 0
     qtbot.waitUntil(lambda: source.position_us > 1_200_000, timeout=WAIT_MS)
     passes = source.passes
     controls.seek_spin.setFocus()
     controls.seek_spin.selectAll()
     qtbot.keyClicks(controls.seek_spin, "0.2")
     qtbot.keyClick(controls.seek_spin, Qt.Key.Key_Return)
+    window.event_view.setFocus()
+    window._show_position()
+    assert 200 <= controls.seek_slider.value() < 300  # at once, not the old place until the replay gets there
     # back near 0.2 s within the same pass: the seek, not the loop starting over
     qtbot.waitUntil(lambda: 200_000 <= source.position_us < 900_000 and source.passes == passes, timeout=WAIT_MS)
     window.event_view.setFocus()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ezsr_live.fileio import sha256_file
 from ezsr_live.errors import ModelError
 from ezsr_live.model.event_encoder import load_visual_weights, make_event_encoder, save_event_weights
 from ezsr_live.model.registry import load_registry, lookup, verify_event_weights
@@ -150,7 +151,7 @@ def test_registry_checksum_mismatch_is_an_error(tmp_path):
 
 def test_registry_checksum_match_returns_the_weights_path(tmp_path):
     reg = _registry(tmp_path, "0" * 64)
-    spec = lookup("tiny", _registry(tmp_path(tmp_path / "tiny.pt")))
+    spec = lookup("tiny", _registry(tmp_path, sha256_file(tmp_path / "tiny.pt")))
     assert verify_event_weights(spec) == tmp_path / "tiny.pt"
     assert reg.exists()
 

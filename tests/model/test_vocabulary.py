@@ -128,3 +128,14 @@ def test_version_changes_on_every_edit(tiny_clip):
     assert len(set(versions)) == len(versions)
     with pytest.raises(ModelError):
         vocab.remove("unicorn")
+
+
+def test_labels_that_differ_only_in_case_are_one_label_in_every_edit(tiny_clip):
+    vocab = Vocabulary(tiny_clip.encode_text, tiny_clip.identity, ["star", "Star", "circle"], "simple")
+    assert vocab.labels == ("star", "circle")
+    vocab.add("STAR", "square", "Square")
+    assert vocab.labels == ("star", "circle", "square")
+    with pytest.raises(ModelError):
+        vocab.rename("circle", "Square")
+    vocab.rename("star", "Star")  # a new spelling of the same label is fine
+    assert vocab.labels == ("Star", "circle", "square")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -144,3 +146,59 @@ def test_an_unwritable_output_file_is_a_clear_error(capsys, tmp_path):
     rc = ezsr_live(["--replay", str(DEMO), "--headless", *MODEL, "--output", str(tmp_path / "no" / "dir.jsonl")])
     assert rc == 2
     assert "cannot write the results there" in capsys.readouterr().err
+
+
+def _window_process(tmp_path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path), HOME=str(tmp_path))
+    return subprocess.Popen([sys.executable, "-m", "ezsr_live.cli.live", "--replay", str(DEMO), "--loop", *MODEL,
+                             *extra], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_closes_the_window_with_exit_code_130(tmp_path, signum):
+    import threading
+
+    from ezsr_live.runtime.handover import wait_until
+
+    proc = _window_process(tmp_path)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        assert wait_until(lambda: any("window open" in line for line in lines), timeout=120), "".join(lines)
+        time.sleep(1.0)  # a few results, to be interrupted mid-run
+        proc.send_signal(signum)
+        rc = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(timeout=10)
+    err = "".join(lines)
+    assert rc == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    assert "results shown" in err  # closed the orderly way: threads stopped, settings saved
+
+
+def test_only_our_loggers_speak_as_ezsr_live():
+    code = ("import logging\n"
+            "from ezsr_live.cli.common import configure_logging\n"
+            "configure_logging('ezsr-live', verbose=True)\n"
+            "logging.getLogger('ezsr_live.runtime.pipeline').debug('ours, debug')\n"
+            "logging.getLogger('ezsr_live.gui.app').info('ours, info')\n"
+            "logging.getLogger('torch._dynamo').debug('theirs, debug')\n"
+            "logging.getLogger('torch').info('theirs, info')\n"
+            "logging.info('open_clip narrating on the root logger')\n"
+            "logging.getLogger('torch').warning('theirs, warning')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stderr.splitlines() == ["ezsr-live: ours, debug", "ezsr-live: ours, info",
+                                        "torch: WARNING: theirs, warning"]
+
+
+def test_verbose_runs_log_only_our_lines_with_our_prefix():
+    proc = subprocess.run([sys.executable, "-m", "ezsr_live.cli.live", "--replay", str(DEMO), "--headless", "-v",
+                           *MODEL, "--max-results", "2"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("ezsr-live: ")]
+    assert any("running on" in line for line in ours)
+    # open_clip's narration of model creation (root logger, INFO/DEBUG) is not ours
+    assert not any("model config" in line.lower() or "Parsing model identifier" in line for line in ours)

@@ -9,6 +9,7 @@ import pytest
 from tests.helpers import DEMO_DISC
 from ezsr_live.drivers import open_reader
 from ezsr_live.drivers.sources import open_source
+from ezsr_live.runtime.handover import wait_until
 from ezsr_live.model.recognizer import Recognizer, RecognizerConfig
 from ezsr_live.runtime.handover import LatestSlot
 from ezsr_live.runtime.pipeline import Pipeline
@@ -155,6 +156,51 @@ def test_pause_holds_results_and_step_releases_exactly_one(recognizer):
         assert pipeline.stop()
 
 
+def _drain(pipeline, quiet_s: float = 0.3) -> list:
+    """Every result until none came for ``quiet_s``."""
+    results = []
+    while (result := pipeline.results.take(quiet_s)) is not None:
+        results.append(result)
+    return results
+
+
+def test_pausing_a_replay_holds_its_clock_and_step_recognises_the_next_window(recognizer):
+    source = open_source(str(DEMO), speed=1.0, loop=True)
+    spec = WindowSpec.by_time_ms(20)
+    pipeline = Pipeline(source, recognizer, RuntimeSettings(window=spec)).start()
+    try:
+        assert pipeline.results.take(10.0) is not None
+        pipeline.update(paused=True)
+        assert wait_until(lambda: source.holding, timeout=5.0)
+        last = _drain(pipeline)[-1]  # the window where the replay stopped...
+        assert last.t_us == pipeline.ring.newest(spec).t_end_us - 1  # ...which is what the view shows
+        position, pushed = source.position_us, pipeline.ring.total_pushed
+        time.sleep(0.6)
+        assert (source.position_us, pipeline.ring.total_pushed) == (position, pushed)  # the clock held
+
+        pipeline.step()
+        stepped = pipeline.results.take(5.0)
+        assert stepped is not None and _drain(pipeline) == []  # one result per step
+        # the next window (its end 20 ms of event time later), not the newest
+        assert 19_000 < stepped.t_us - last.t_us <= 20_000
+
+        pipeline.update(window=WindowSpec.by_events(2000))
+        assert wait_until(lambda: pipeline.settings.window.n_events == 2000, timeout=5.0)
+        pushed = pipeline.ring.total_pushed
+        pipeline.step()
+        counted = pipeline.results.take(5.0)
+        assert counted is not None and _drain(pipeline) == []
+        assert counted.n_events == 2000 and pipeline.ring.total_pushed - pushed == 2000  # exactly one window
+
+        time.sleep(0.5)
+        pipeline.update(paused=False)
+        resumed = pipeline.results.take(5.0)
+        # it continues from the step, at its pace: no jump over the second spent paused
+        assert resumed is not None and 0 < resumed.t_us - counted.t_us < 400_000
+    finally:
+        assert pipeline.stop()
+
+
 def test_knn_translation_can_be_switched_off_and_on(tiny_model_name, tmp_path):
     from ezsr_live.model import knn as knn_mod
 
@@ -236,3 +282,20 @@ def test_packets_of_another_field_order_reach_ring_and_tap_by_name(recognizer):
     original = open_reader(DEMO).read_all()
     assert np.concatenate(tapped).tobytes() == original.tobytes()
     assert results and results[-1].t_us == int(original["t"].max())
+
+
+def test_a_step_that_reaches_the_end_of_the_recording_still_gives_its_result(recognizer):
+    n = len(open_reader(DEMO).read_all())
+    source = open_source(str(DEMO), speed=None)
+    spec = WindowSpec.by_events(n * 3 // 4)
+    pipeline = Pipeline(source, recognizer, RuntimeSettings(window=spec, paused=True)).start()
+    try:
+        assert wait_until(lambda: source.holding, timeout=10.0)
+        pipeline.step()
+        assert pipeline.results.take(10.0) is not None
+        pipeline.step()  # asks for more than is left: the recording ends during the step
+        last = pipeline.results.take(10.0)
+        assert last is not None and last.t_us == int(open_reader(DEMO).read_all()["t"].max())
+        assert wait_until(lambda: pipeline.finished, timeout=5.0)
+    finally:
+        assert pipeline.stop()
