@@ -231,9 +231,7 @@ def run_stream_statistics(args: argparse.Namespace, stdout: IO[str] | None = Non
         thread.stop()
         if recorder:
             recorder.close()
-    if thread.error is not None:
-        if isinstance(thread.error, EzsrError):
-            raise thread.error
+    if thread.error is not None:  # found while running (refusals at start raised above): exit 1
         print(f"ezsr-live: {thread.error}", file=sys.stderr)
         return EXIT_RUNTIME
     _emit(json.dumps({"source": spec, "geometry": str(source.geometry), "status": source.status,
