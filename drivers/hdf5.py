@@ -174,6 +174,7 @@ class Hdf5Writer(EventWriter):
     relative to ``t_offset`` (the first event's time, in whole ms) as int64."""
 
     format = "hdf5"
+    requires_monotonic = True  # ms_to_idx indexes time order: convert/record reorder first
 
     def __init__(self, path: str | os.PathLike, geometry: Geometry, *, info: SourceInfo | None = None) -> None:
         super().__init__(path, geometry, info=info)

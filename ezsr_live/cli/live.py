@@ -22,6 +22,7 @@ from ezsr_live.cli.config import apply_config_file
 from ezsr_live.cli.options import add_source_options, positive_float, positive_int, source_options_from_args
 from ezsr_live.errors import EzsrError
 from ezsr_live.runtime.live import LiveOptions, LiveRun, build_live_run
+from ezsr_live.sources import Described
 from ezsr_live.windows import DEFAULT_WINDOW_EVENTS, DEFAULT_WINDOW_MS
 
 log = logging.getLogger("ezsr_live")
@@ -141,7 +142,7 @@ def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int
         print(f"ezsr-live: {pipeline.error}", file=sys.stderr)
         return EXIT_RUNTIME
     log.info("%d results; source %s; latency p50 %.1f ms, p99 %.1f ms; %d windows skipped",
-             n, getattr(pipeline.source, "status", "?"), pipeline.latency.percentile(50),
+             n, (pipeline.source.status if isinstance(pipeline.source, Described) else "?"), pipeline.latency.percentile(50),
              pipeline.latency.percentile(99), pipeline.windows_skipped)
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
@@ -186,9 +187,7 @@ def run_stream_statistics(args: argparse.Namespace, stdout: IO[str] | None = Non
         thread.stop()
         if recorder:
             recorder.close()
-    if thread.error is not None:
-        if isinstance(thread.error, EzsrError):
-            raise thread.error
+    if thread.error is not None:  # found while running (refusals at start raised above): exit 1
         print(f"ezsr-live: {thread.error}", file=sys.stderr)
         return EXIT_RUNTIME
     _emit(json.dumps({"source": source_options.spec, "geometry": str(source.geometry), "status": source.status,

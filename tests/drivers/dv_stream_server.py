@@ -2,6 +2,7 @@
 
 Runs in its own process (so a test can make it vanish abruptly, like a crashed peer):
     python dv_stream_server.py RECORDING (tcp:PORT | unix:PATH) [--limit N] [--then exit|wait]
+                               [--compression NONE|LZ4|ZSTD|...]
 Prints READY once listening and SENT <n> once its events are handed to the network.
 """
 from __future__ import annotations
@@ -20,9 +21,11 @@ def main() -> None:
     parser.add_argument("address")
     parser.add_argument("--limit", type=int, default=None, help="send about this many events only")
     parser.add_argument("--then", choices=("exit", "wait"), default="wait")
+    parser.add_argument("--compression", default="NONE", help="a dv.CompressionType name")
     args = parser.parse_args()
     rec = dv.io.MonoCameraRecording(args.recording)
     stream = dv.io.Stream.EventStream(0, "events", rec.getCameraName(), rec.getEventResolution())
+    stream.setCompression(getattr(dv.CompressionType, args.compression))
     kind, _, where = args.address.partition(":")
     if kind == "tcp":
         writer = dv.io.NetworkWriter("127.0.0.1", int(where), stream)

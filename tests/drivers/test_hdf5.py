@@ -10,6 +10,7 @@ import pytest
 
 from ezsr_live.cli.toolbox import main as ezsr
 from ezsr_live.drivers import open_reader, open_writer
+from ezsr_live.drivers.hdf5 import Hdf5Writer
 from ezsr_live.errors import FormatError
 from ezsr_live.events import Geometry, make_events
 
@@ -121,8 +122,9 @@ def test_not_hdf5_at_all_is_a_format_error_and_exit_2(tmp_path: Path, capsys) ->
 
 
 def test_writer_refuses_time_steps_back_and_leaves_no_partial_file(tmp_path: Path) -> None:
+    # the writer itself; open_writer puts a reorderer in front of it (tests/drivers/test_reorder.py)
     path = tmp_path / "order.h5"
-    writer = open_writer(path, Geometry(8, 8))
+    writer = Hdf5Writer(path, Geometry(8, 8))
     writer.write(make_events([10, 20], [1, 2], [1, 2], [0, 1]))
     with pytest.raises(FormatError, match="step back in time"):
         writer.write(make_events([15], [1], [1], [1]))

@@ -32,11 +32,11 @@ def _stable_sorted(events: np.ndarray) -> np.ndarray:
     return events[np.argsort(events["t"], kind="stable")]
 
 
-def test_only_aedat4_declares_that_it_needs_monotonic_time():
+def test_the_formats_that_need_monotonic_time_declare_it():
     from ezsr_live.drivers.registry import _WRITERS
 
     needs = {ext for ext in writer_extensions() if _WRITERS[ext].requires_monotonic}
-    assert needs == {".aedat4"} and Aedat4Writer.requires_monotonic
+    assert needs == {".aedat4", ".h5", ".hdf5"} and Aedat4Writer.requires_monotonic
 
 
 def test_open_writer_wraps_a_monotonic_format_in_a_reorderer(tmp_path: Path):
