@@ -250,5 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_guarded("ezsr-live", lambda: run_gui(args))
 
 
+def entry() -> None:
+    """The console script: :func:`main`, then a prompt exit (:func:`~ezsr_live.cli.common.exit_now`)."""
+    from ezsr_live.cli.common import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -49,5 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_guarded("ezsr", lambda: args._run(args))
 
 
+def entry() -> None:
+    """The console script: :func:`main`, then a prompt exit (:func:`~ezsr_live.cli.common.exit_now`)."""
+    from ezsr_live.cli.common import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -93,16 +93,20 @@ class LiveRun:
 
 def build_live_run(options: LiveOptions) -> LiveRun:
     """Open the source, the recogniser and the recorder that ``options`` describe; on a
-    failure whatever was opened is closed again."""
-    from ezsr_live.model.factory import resolve_config
-    from ezsr_live.model.recognizer import Recognizer
-    from ezsr_live.runtime.pipeline import Pipeline
-    from ezsr_live.runtime.recorder import Recorder
-    from ezsr_live.runtime.settings import RuntimeSettings
+    failure whatever was opened is closed again.
 
+    The source is opened first and the model stack (torch, open_clip) imported only
+    after: a wrong path or an absent camera is reported in a second, not after the
+    seconds those imports take."""
     source = options.source.open()
     recorder = None
     try:
+        from ezsr_live.model.factory import resolve_config
+        from ezsr_live.model.recognizer import Recognizer
+        from ezsr_live.runtime.pipeline import Pipeline
+        from ezsr_live.runtime.recorder import Recorder
+        from ezsr_live.runtime.settings import RuntimeSettings
+
         rcfg = resolve_config(**options.model)
         window = window_spec(options.window_ms, options.window_events, rcfg.window)
         if options.window_ms is None and options.window_events is None:

@@ -202,3 +202,22 @@ def test_verbose_runs_log_only_our_lines_with_our_prefix():
     assert any("running on" in line for line in ours)
     # open_clip's narration of model creation (root logger, INFO/DEBUG) is not ours
     assert not any("model config" in line.lower() or "Parsing model identifier" in line for line in ours)
+
+
+def test_a_missing_recording_is_reported_before_the_model_stack_loads():
+    """The source is opened first: a wrong path costs no torch import (seconds)."""
+    code = ("import sys; from ezsr_live.cli.live import main; "
+            "rc = main(['--replay', '/nonexistent/recording.raw', '--headless']); "
+            "print(rc, 'torch' in sys.modules, 'open_clip' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    assert "/nonexistent/recording.raw" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_console_entry_flushes_every_result_before_its_prompt_exit(tmp_path):
+    out = tmp_path / "results.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "ezsr_live.cli.live", "--replay", str(DEMO), "--headless", *MODEL,
+                           "--labels", "disc,bar", "--max-results", "3", "--speed", "4", "--output", str(out)],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert len(_lines(proc.stdout)) == 3 and len(_lines(out.read_text())) == 3
