@@ -76,6 +76,7 @@ from ._aedat4_decode import (
     elements_vector,
     lz4_frame_decode,
 )
+from ._child import child_cpu_seconds
 from .base import Chunk, EventReader, EventWriter
 from .dv_common import dv_records_to_packet
 from .registry import register_reader, register_writer
@@ -96,7 +97,6 @@ AEDAT4_MAGIC = b"#!AER-DAT4.0\r\n"
 _MAX_IO_HEADER = 16 << 20
 _WORKER_MODULE = "ezsr_live.drivers._aedat4_worker"
 _MSG_HEADER = struct.Struct("<cQ")
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class _Worker:
@@ -117,13 +117,7 @@ class _Worker:
         self._selector.register(self._fd, selectors.EVENT_READ)
 
     def _cpu_seconds(self) -> float | None:
-        """CPU time the child has used so far (Linux /proc), or None."""
-        try:
-            with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-        except (OSError, IndexError, ValueError):
-            return None
+        return child_cpu_seconds(self.proc.pid)
 
     def _read_exact(self, n: int) -> bytes:
         parts: list[bytes] = []

@@ -28,7 +28,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
 import select
 import signal
 import socket
@@ -48,6 +47,7 @@ from ezsr_live.errors import SourceError
 from ezsr_live.events import EVENT_DTYPE, EventPacket, Geometry, SourceInfo
 
 from ._dv_network_codec import MAX_PACKET_BYTES
+from ._child import child_cpu_seconds
 from .sources import EventSource, register_scheme
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,6 @@ _MSG_HEADER = struct.Struct("<cQ")
 _MAX_EVENT_MESSAGE = (MAX_PACKET_BYTES // 16 + (1 << 18)) * EVENT_DTYPE.itemsize
 _MAX_TEXT_MESSAGE = 1 << 20
 _F_SETPIPE_SZ = 1031  # Linux fcntl
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def parse_network_uri(spec: str) -> tuple[str, Any]:
@@ -133,12 +132,7 @@ class _StreamReader:
 
     # -- the child's health ------------------------------------------------------------
     def _cpu_seconds(self) -> float | None:
-        try:
-            with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-        except (OSError, IndexError, ValueError):
-            return None
+        return child_cpu_seconds(self.proc.pid)
 
     def _check_spinning(self) -> None:
         """Called only when a read timed out: a child sending nothing must not be busy."""
