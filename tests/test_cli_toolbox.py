@@ -12,7 +12,7 @@ from ezsr_live.cli.toolbox import main as ezsr
 from ezsr_live.drivers import open_reader, writer_extensions
 from ezsr_live.drivers.summary import summarize_reader
 
-from .conftest import SAMPLE_FILES
+from .conftest import REPO_ROOT, SAMPLE_FILES
 
 WRITABLE = [".raw", ".evt3.raw", ".evt2.raw", ".aedat4", ".npz", ".h5", ".hdf5"]
 MONOTONIC = {".aedat4", ".h5", ".hdf5"}  # writers that need time order: convert reorders
@@ -112,3 +112,39 @@ def test_unknown_extension_and_missing_file_are_clear(tmp_path, capsys):
     assert "unknown recording extension '.mp4'" in capsys.readouterr().err
     assert ezsr(["info", str(tmp_path / "missing.raw")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_record_duration_counts_from_the_first_event(samples_dir, tmp_path, capsys):
+    """The timer used to start before the source delivered anything: 0 events in 0.2 s."""
+    out = tmp_path / "rec.raw"
+    assert ezsr(["record", str(REPO_ROOT / "weights" / "demo" / "shapes_demo.raw"), str(out),
+                 "--duration-s", "0.2"]) == 0
+    assert len(open_reader(out).read_all()) > 0
+
+
+def test_sigterm_during_convert_exits_130_and_leaves_no_partial_file(samples_dir, tmp_path):
+    import signal
+    import time
+
+    from ezsr_live.drivers import open_writer
+
+    events = open_reader(samples_dir / "evt2_gen3_640x480.raw").read_all()
+    big = tmp_path / "big.raw"
+    with open_writer(big, open_reader(samples_dir / "evt2_gen3_640x480.raw").geometry) as writer:
+        span = int(events["t"].max() - events["t"].min()) + 1
+        for k in range(12):  # ~6.5 M events: seconds of .aedat4 writing
+            tile = events.copy()
+            tile["t"] += k * span
+            writer.write(tile)
+    out = tmp_path / "out.aedat4"
+    proc = subprocess.Popen([sys.executable, "-m", "ezsr_live.cli.toolbox", "convert", str(big), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".partial-*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "convert finished before it could be interrupted"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "ezsr: interrupted" in err and "Traceback" not in err
+    assert not list(tmp_path.glob(".partial-*")) and not out.exists()

@@ -28,13 +28,14 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(args.source, geometry=args.geometry, reconnect=args.reconnect, speed=1.0)
     recorder = Recorder(args.output, source.geometry, source.info)
     thread = SourceThread(source, tap=recorder, name="ezsr-record")
+    # the duration counts from the first event delivered, not from the source's opening
+    # (a camera or a peer can take seconds before anything arrives)
     timer = threading.Timer(args.duration_s, thread.stop) if args.duration_s is not None else None
     try:
         thread.start()
-        if timer:
-            timer.start()
         for _ in thread:  # the recorder taps the source thread; here we only wait
-            pass
+            if timer and not timer.is_alive() and not timer.finished.is_set():
+                timer.start()
     finally:
         if timer:
             timer.cancel()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from typing import Sequence
 
 from ezsr_live.cli.common import configure_logging, run_guarded
@@ -46,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args._argv = argv  # for commands that record how they were run
     configure_logging("ezsr", args.verbose)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM ends a command like Ctrl-C: partial outputs are removed, exit 130
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     return run_guarded("ezsr", lambda: args._run(args))
 
 
