@@ -249,18 +249,18 @@ def _wrong_root(layout: DatasetLayout, root: Path, subdirs: list[str]) -> str:
     title = layout.title
     nested = [d for d in subdirs if any(layout.is_class(s) for s in _subdirs(root / d))]
     annotations = [d for d in nested if "annotation" in d.lower()]
-    events = [d for d in nested if d not in annotations]
-    if events:
+    event_dirs = [d for d in nested if d not in annotations]
+    if event_dirs:
         # evaluation is on the test split: suggest it where the release has one
-        pick = next((d for d in events if re.search("test|val", d, re.IGNORECASE)), events[0])
+        pick = next((d for d in event_dirs if re.search("test|val", d, re.IGNORECASE)), event_dirs[0])
         splits = {s.lower() for s in layout.splits}
-        kind = "splits" if splits and all(d.lower() in splits for d in events) else (
-            "dataset folder" if len(events) == 1 else "dataset folders")
+        kind = "splits" if splits and all(d.lower() in splits for d in event_dirs) else (
+            "dataset folder" if len(event_dirs) == 1 else "dataset folders")
         also = f" (and the annotations {', '.join(annotations)}, which hold no events)" if annotations else ""
-        return f"{title} root {root} holds the {kind} {', '.join(events)}{also}: pass --root {root / pick}"
+        return f"{title} root {root} holds the {kind} {', '.join(event_dirs)}{also}: pass --root {root / pick}"
     if annotations:
-        folder = f"the {layout.events_folder} folder" if layout.events_folder else "the events folder"
-        return (f"{title} root {root} holds only the annotations {', '.join(annotations)}, which hold no events: "
+        folder = f"the {layout.events_folder} folder" if layout.events_folder else "the event_dirs folder"
+        return (f"{title} root {root} holds only the annotations {', '.join(annotations)}, which hold no event_dirs: "
                 f"pass {folder} of the release")
     files = sorted(p.name for p in root.iterdir() if p.is_file() and layout.accepts(p.name))
     if files:
