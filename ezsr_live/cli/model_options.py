@@ -25,8 +25,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                    help="open_clip pretrained tag (e.g. openai; downloaded into open_clip's cache on first use), "
                         "a checkpoint file, or '' for random weights (default with --model: openai)")
     g.add_argument("--event-weights", metavar="PATH",
-                   help="distilled event encoder: our .safetensors (+ .json sidecar) or an official "
-                        "EZSR-OPENAI-*.pt; without it the raw CLIP tower runs on event frames (poor accuracy)")
+                   help="distilled event encoder: our .safetensors (+ .json sidecar, which names its model) or "
+                        "any of the eight official EZSR-*.pt files (the file name selects architecture, text tower "
+                        "and window); without it the raw CLIP tower runs on event frames (poor accuracy)")
     g.add_argument("--weights", metavar="NAME",
                    help="a configuration from weights/registry.json (sets --model, --pretrained, --event-weights; "
                         "checks the file's sha256)")
