@@ -37,7 +37,7 @@ import itertools
 import os
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Callable, Generator, Iterator
 
 import numpy as np
 from numba import njit
@@ -374,115 +374,170 @@ class ReplaySource(EventSource):
                 return
 
     # ------------------------------------------------------------------ iteration
-    def __iter__(self) -> Iterator[EventPacket]:  # noqa: C901 - pacing, loop, seek, pause and hold-at-end in one loop; to split next
+    def __iter__(self) -> Iterator[EventPacket]:
         self.status = "running"
-        speed = self.speed
-        shift = 0  # added to timestamps after a loop or a seek
-        t_base: int | None = None  # sensor time that maps to wall0
-        wall0 = 0.0
-        running_max = 0  # of event time released so far; later passes start past it
-        rebase = False  # the next pass's first packet sets the shift and the anchor
-        pass_start = self.start_us
-        step: _Step | None = None  # the step being released (paused)
-        while True:
-            pass_min: int | None = None
-            seek_to: int | None = None
+        state = _Pacing(self.speed)
+        pass_start: int | None = self.start_us
+        while pass_start is not None:
+            state.pass_min = state.seek_to = None
             passage = self._filtered_pass(pass_start)
-            for origin, packet in passage:
-                if rebase:
-                    if t_base is not None:
-                        # the stream's clock continues one slice past the newest released event
-                        gap = max(1, int(SLICE_WALL_S * 1e6 * (speed or 1.0)))
-                        shift = running_max + gap - int(packet["t"].min())
-                        t_base = None
-                    rebase = False
-                if shift:
-                    # copy as bytes: numpy copies packed records field by field, 10x slower
-                    packet = np.ascontiguousarray(packet).view(np.uint8).copy().view(EVENT_DTYPE)
-                    packet["t"] += shift
-                t = packet["t"]
-                if t_base is None:
-                    t_base, wall0 = int(t[0]), self._clock()
-                    running_max = t_base
-                start, n = 0, len(packet)
-                while start < n and seek_to is None:
-                    if self._control_pending:
-                        new_speed, seek_to = self._take_controls()
-                        if seek_to is not None:
-                            break
-                        if new_speed is not None:
-                            # re-anchor: the newest released event is due now at the new pace
-                            speed = new_speed[0]
-                            t_base, wall0 = running_max, self._clock()
-                    if self._paused or step is not None:
-                        if step is None:
-                            step = self._hold()
-                            if step is None:
-                                if self._stop_event.is_set():
-                                    break
-                                if not self._paused:
-                                    # resumed: the replay continues from here at its pace
-                                    t_base, wall0 = running_max, self._clock()
-                                continue  # (a seek or a speed change: taken at the top)
-                        k, complete = step.take(t[start:], running_max)
-                        if k:
-                            yield packet[start : start + k]
-                            released = t[start : start + k]
-                            low = int(released.min())
-                            pass_min = low if pass_min is None else min(pass_min, low)
-                            running_max = max(running_max, int(released.max()))
-                            start += k
-                            self._released(running_max - shift - origin)
-                        if complete:
-                            step = None
-                            self.steps_done += 1
-                        continue
-                    slice_us = max(1, int(SLICE_WALL_S * 1e6 * speed)) if speed is not None else 1 << 62
-                    ends, ends_t, pmin, _ = _pacing_slices(t[start:], running_max, t_base, slice_us)
-                    pass_min = pmin if pass_min is None else min(pass_min, pmin)
-                    offset = start
-                    for end, end_t in zip(ends.tolist(), ends_t.tolist()):
-                        if speed is not None and not self._sleep_until(wall0 + (end_t - t_base) / (speed * 1e6)):
-                            if self._stop_event.is_set():
-                                self.status = "stopped"
-                                passage.close()
-                                return
-                            break  # a control call came: re-slice the rest at the new settings
-                        yield packet[start : offset + end]
-                        start, running_max = offset + end, end_t
-                        self._released(running_max - shift - origin)
-                        if self._control_pending:
-                            break
-                    if self._stop_event.is_set():
-                        break
-                if seek_to is not None or self._stop_event.is_set():
-                    break
-            passage.close()  # a seek abandons the pass: release the file now
-            if self._stop_event.is_set():
-                self.passes += 1
-                self.status = "stopped"
-                return
-            if seek_to is not None:
-                pass_start, rebase = seek_to, True
-                continue
+            try:
+                yield from self._play_pass(state, passage)
+            finally:
+                passage.close()  # a seek abandons the pass: release the file now
+            pass_start = self._next_pass(state, pass_start)
+
+    def _next_pass(self, state: _Pacing, pass_start: int) -> int | None:
+        """Where the next pass starts after one ended (a seek, a loop, a seek while
+        holding at the end), or None when the iteration ends (with :attr:`status` set)."""
+        if state.stopped:  # stopped while waiting for a slice's due time
+            self.status = "stopped"
+            return None
+        if self._stop_event.is_set():
             self.passes += 1
-            if pass_min is None and pass_start == self.start_us:
-                self.status = "ended: no events in the selected range"
+            self.status = "stopped"
+            return None
+        if state.seek_to is not None:
+            state.rebase = True
+            return state.seek_to
+        self.passes += 1
+        if state.pass_min is None and pass_start == self.start_us:
+            self.status = "ended: no events in the selected range"
+            return None
+        if self.loop:
+            state.rebase = True
+            return self.start_us
+        self.status = "ended: end of recording"
+        if not self.hold_at_end:
+            return None
+        new_speed, seek_to = self._wait_at_end()
+        if seek_to is None:
+            self.status = "stopped"
+            return None
+        if new_speed is not None:
+            state.speed = new_speed[0]  # chosen while waiting: the next pass runs at it
+        self.status = "running"
+        state.rebase = True
+        return seek_to
+
+    def _play_pass(self, state: _Pacing, passage: Iterator[tuple[int, EventPacket]]) -> Iterator[EventPacket]:
+        for origin, packet in passage:
+            packet = self._continue_clock(state, packet)
+            yield from self._play_packet(state, packet, origin)
+            if state.stopped or state.seek_to is not None or self._stop_event.is_set():
                 return
-            if not self.loop:
-                self.status = "ended: end of recording"
-                if not self.hold_at_end:
-                    return
-                new_speed, seek_to = self._wait_at_end()
-                if seek_to is None:
-                    self.status = "stopped"
-                    return
+
+    def _continue_clock(self, state: _Pacing, packet: EventPacket) -> EventPacket:
+        """The packet on the stream's clock: after a loop or a seek, shifted to continue
+        just past the newest released event; the first packet anchors the schedule."""
+        if state.rebase:
+            if state.t_base is not None:
+                # the stream's clock continues one slice past the newest released event
+                gap = max(1, int(SLICE_WALL_S * 1e6 * (state.speed or 1.0)))
+                state.shift = state.running_max + gap - int(packet["t"].min())
+                state.t_base = None
+            state.rebase = False
+        if state.shift:
+            # copy as bytes: numpy copies packed records field by field, 10x slower
+            packet = np.ascontiguousarray(packet).view(np.uint8).copy().view(EVENT_DTYPE)
+            packet["t"] += state.shift
+        if state.t_base is None:
+            state.t_base, state.wall0 = int(packet["t"][0]), self._clock()
+            state.running_max = state.t_base
+        return packet
+
+    def _play_packet(self, state: _Pacing, packet: EventPacket, origin: int) -> Iterator[EventPacket]:
+        """Release one packet: paced slices, or steps while paused; control calls
+        (speed, seek, pause) are taken between slices."""
+        start, n = 0, len(packet)
+        while start < n and state.seek_to is None:
+            if self._control_pending:
+                new_speed, state.seek_to = self._take_controls()
+                if state.seek_to is not None:
+                    break
                 if new_speed is not None:
-                    speed = new_speed[0]  # chosen while waiting: the next pass runs at it
-                self.status = "running"
-                pass_start, rebase = seek_to, True
+                    # re-anchor: the newest released event is due now at the new pace
+                    state.speed = new_speed[0]
+                    state.anchor(self._clock())
+            if self._paused or state.step is not None:
+                if state.step is None:
+                    state.step = self._hold()
+                    if state.step is None:
+                        if self._stop_event.is_set():
+                            break
+                        if not self._paused:
+                            # resumed: the replay continues from here at its pace
+                            state.anchor(self._clock())
+                        continue  # (a seek or a speed change: taken at the top)
+                start = yield from self._release_step(state, packet, start, origin)
                 continue
-            pass_start, rebase = self.start_us, True
+            start = yield from self._release_paced(state, packet, start, origin)
+            if state.stopped or self._stop_event.is_set():
+                break
+
+    def _release_step(self, state: _Pacing, packet: EventPacket, start: int,
+                      origin: int) -> Generator[EventPacket, None, int]:
+        """Release what the current step takes of ``packet[start:]``; the new start."""
+        assert state.step is not None
+        t = packet["t"]
+        k, complete = state.step.take(t[start:], state.running_max)
+        if k:
+            yield packet[start : start + k]
+            released = t[start : start + k]
+            state.saw(int(released.min()))
+            state.running_max = max(state.running_max, int(released.max()))
+            start += k
+            self._released(state.running_max - state.shift - origin)
+        if complete:
+            state.step = None
+            self.steps_done += 1
+        return start
+
+    def _release_paced(self, state: _Pacing, packet: EventPacket, start: int,
+                       origin: int) -> Generator[EventPacket, None, int]:
+        """Release ``packet[start:]`` slice by slice, each when its time is due, until
+        the packet ends or a control call comes; the new start."""
+        assert state.t_base is not None
+        t, speed, t_base = packet["t"], state.speed, state.t_base
+        slice_us = max(1, int(SLICE_WALL_S * 1e6 * speed)) if speed is not None else 1 << 62
+        ends, ends_t, pmin, _ = _pacing_slices(t[start:], state.running_max, t_base, slice_us)
+        state.saw(pmin)
+        offset = start
+        for end, end_t in zip(ends.tolist(), ends_t.tolist()):
+            if speed is not None and not self._sleep_until(state.wall0 + (end_t - t_base) / (speed * 1e6)):
+                if self._stop_event.is_set():
+                    state.stopped = True
+                break  # a control call came: re-slice the rest at the new settings
+            yield packet[start : offset + end]
+            start, state.running_max = offset + end, end_t
+            self._released(state.running_max - state.shift - origin)
+            if self._control_pending:
+                break
+        return start
+
+
+class _Pacing:
+    """The state of one iteration of a :class:`ReplaySource`: its pace and the
+    stream's clock, carried from pass to pass."""
+
+    def __init__(self, speed: float | None) -> None:
+        self.speed = speed
+        self.shift = 0  # added to timestamps after a loop or a seek
+        self.t_base: int | None = None  # sensor time that maps to wall0
+        self.wall0 = 0.0
+        self.running_max = 0  # of event time released so far; later passes start past it
+        self.rebase = False  # the next pass's first packet sets the shift and the anchor
+        self.step: _Step | None = None  # the step being released (paused)
+        self.pass_min: int | None = None  # the pass's lowest released time (None: nothing yet)
+        self.seek_to: int | None = None  # a seek taken during the pass
+        self.stopped = False  # stopped while waiting: the iteration ends at once
+
+    def anchor(self, wall: float) -> None:
+        """The newest released event is due at ``wall`` (after a pause or a speed change)."""
+        self.t_base, self.wall0 = self.running_max, wall
+
+    def saw(self, low: int) -> None:
+        self.pass_min = low if self.pass_min is None else min(self.pass_min, low)
 
 
 def _check_speed(speed: float | None) -> None:

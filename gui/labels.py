@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Sequence
 
+from ezsr_live.fileio import atomic_write_text
 from ezsr_live.model.templates import PLACEHOLDER, TemplateSet
 from ezsr_live.model.vocabulary import DISABLED_PREFIX, label_key
 
@@ -83,19 +82,6 @@ def write_label_file(path: str | os.PathLike, entries: Sequence[tuple[str, bool]
     """One (label, enabled) per line, in order, written atomically (a crash never leaves
     a half-written file). Switched-off labels are written as ``# disabled: label``: a
     comment for ``--labels FILE``, a switched-off label again for the editor's Load."""
-    path = Path(path)
     text = "# ezsr-live vocabulary: one label per line\n" + "".join(
         f"{label}\n" if enabled else f"{DISABLED_PREFIX}{label}\n" for label, enabled in entries)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write_text(path, text)

@@ -1,6 +1,8 @@
 """Label and template rules of the editor (Qt-free)."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ezsr_live.gui.labels import check_new_labels, parse_template_text, split_label_text, write_label_file
@@ -35,6 +37,22 @@ def test_saved_vocabulary_reads_back_and_replaces_atomically(tmp_path):
     write_label_file(path, [("cat", True), ("coffee mug", True)])
     assert read_label_file(path) == ["cat", "coffee mug"]
     assert [p.name for p in folder.iterdir()] == ["labels.txt"]  # no temporary file left
+
+
+def test_a_failed_save_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch):
+    folder = tmp_path / "vocabularies"
+    folder.mkdir()
+    path = folder / "labels.txt"
+    path.write_text("old\n")
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        write_label_file(path, [("cat", True)])
+    assert path.read_text() == "old\n"
+    assert [p.name for p in folder.iterdir()] == ["labels.txt"]
 
 
 def test_switched_off_labels_are_saved_as_comments_that_only_the_editor_reads_back(tmp_path):
