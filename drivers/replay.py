@@ -37,13 +37,14 @@ import itertools
 import os
 import threading
 import time
-from typing import Callable, Generator, Iterator
+from typing import Any, Callable, Generator, Iterator
 
 import numpy as np
 from numba import njit
 
 from ezsr_live.errors import SourceError
 from ezsr_live.events import DEFAULT_CHUNK_EVENTS, EVENT_DTYPE, EventPacket, Geometry
+from ezsr_live.settings import DURATION_US, SPEED, START_US, ReplaySettings, Setting, SettingError
 
 from .registry import open_reader
 from .sources import EventSource, register_scheme
@@ -93,10 +94,10 @@ class ReplaySource(EventSource):
         self,
         path: str | os.PathLike,
         *,
-        speed: float | None = 1.0,
-        loop: bool = False,
-        start_us: int = 0,
-        duration_us: int | None = None,
+        speed: float | None = ReplaySettings.speed,
+        loop: bool = ReplaySettings.loop,
+        start_us: int = ReplaySettings.start_us,
+        duration_us: int | None = ReplaySettings.duration_us,
         geometry: Geometry | None = None,
         chunk_events: int = DEFAULT_CHUNK_EVENTS,
         clock: Callable[[], float] = time.perf_counter,
@@ -105,9 +106,9 @@ class ReplaySource(EventSource):
         **_ignored: object,
     ) -> None:
         super().__init__()
-        _check_speed(speed)
-        if start_us < 0 or (duration_us is not None and duration_us <= 0):
-            raise SourceError("start_us must be >= 0 and duration_us > 0")
+        speed = _checked(SPEED, speed, "speed")
+        start_us = _checked(START_US, start_us, "start_us")
+        duration_us = _checked(DURATION_US, duration_us, "duration_us")
         self.path = os.fspath(path)
         self.speed = speed  # None = as fast as possible
         self.loop = loop
@@ -171,7 +172,7 @@ class ReplaySource(EventSource):
         """Change the pace (None = as fast as possible) from any thread. The schedule
         is re-anchored at the newest released event, so the new speed applies from the
         next slice on: no burst to catch up, no stall."""
-        _check_speed(speed)
+        speed = _checked(SPEED, speed, "speed")
         with self._control_lock:
             self.speed = speed
             self._pending_speed = (speed,)
@@ -186,8 +187,7 @@ class ReplaySource(EventSource):
         released event; :attr:`position_us` tells where in the recording the replay is.
         A position before ``start_us`` starts at ``start_us``; one past the end of the
         selection ends the pass (or starts the next one with ``loop``)."""
-        if t_offset_us < 0:
-            raise SourceError(f"seek offset must be >= 0, got {t_offset_us}")
+        t_offset_us = _checked(START_US, t_offset_us, "seek offset")
         with self._control_lock:
             self._pending_seek = max(int(t_offset_us), self.start_us)
             self._control_pending = True
@@ -540,9 +540,12 @@ class _Pacing:
         self.pass_min = low if self.pass_min is None else min(self.pass_min, low)
 
 
-def _check_speed(speed: float | None) -> None:
-    if speed is not None and not speed > 0:
-        raise SourceError(f"replay speed must be > 0 or 'max', got {speed}")
+def _checked(setting: Setting, value: object, name: str) -> Any:
+    """``value`` checked by the shared validator, refused as a SourceError (the replay's own)."""
+    try:
+        return setting.check(value, name)
+    except SettingError as exc:
+        raise SourceError(str(exc)) from None
 
 
 @njit(nogil=True, cache=True)

@@ -29,13 +29,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ezsr_live.events import EVENT_DTYPE, EventPacket, as_event_packet, concat_events, copy_events
+from ezsr_live.settings import DEFAULT_WINDOW_EVENTS, DEFAULT_WINDOW_MS
 
 __all__ = ["WindowSpec", "Window", "iter_windows", "DEFAULT_WINDOW_EVENTS", "DEFAULT_WINDOW_MS"]
 
-#: EZSR's models were trained on windows of about this many events.
-DEFAULT_WINDOW_EVENTS = 15_000
-#: the design's default time window
-DEFAULT_WINDOW_MS = 50.0
 
 #: the clock before any event (the running maximum of no timestamps)
 NO_TIME = np.iinfo(np.int64).min

@@ -20,14 +20,43 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ezsr_live.model.defaults import KNN_K
+from ezsr_live.settings import (
+    DEFAULT_WINDOW_EVENTS,
+    DEFAULT_WINDOW_MS,
+    KNN_K,
+    KNN_K_SETTING,
+    SPEED,
+    START_US,
+    TOP_K,
+    WINDOW_EVENTS,
+    WINDOW_MS,
+    Setting,
+)
 from ezsr_live.windows import WindowSpec
 
 #: replay speeds offered (None = as fast as possible)
-SPEEDS: tuple[tuple[str, float | None], ...] = (
-    ("0.1×", 0.1), ("0.25×", 0.25), ("0.5×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0), ("max", None),
-)
+SPEEDS: tuple[tuple[str, float | None], ...] = tuple(
+    (text, SPEED.check(value)) for text, value in (
+        ("0.1×", 0.1), ("0.25×", 0.25), ("0.5×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0), ("max", None)))
 _MODE_TIME, _MODE_EVENTS = "milliseconds", "events"
+
+
+def _limit(spin: QSpinBox | QDoubleSpinBox, setting: Setting, scale: float = 1.0) -> None:
+    """The spin box's range, step and decimals from the setting's declaration: the box
+    offers exactly the values the command line and the config file accept (an open
+    lower bound becomes its smallest step above)."""
+    rng = setting.range
+    assert rng is not None and rng.lo is not None and rng.hi is not None, setting.name
+    lo = rng.lo * scale
+    if isinstance(spin, QDoubleSpinBox):
+        spin.setDecimals(setting.decimals)
+        if rng.lo_open:
+            lo += 10.0 ** -setting.decimals
+        spin.setRange(lo, rng.hi * scale)
+    else:
+        spin.setRange(int(lo) + (1 if rng.lo_open else 0), int(rng.hi * scale))
+    if setting.step is not None:
+        spin.setSingleStep(setting.step)
 
 
 class ControlPanel(QWidget):
@@ -83,7 +112,7 @@ class ControlPanel(QWidget):
         self.seek_slider.setToolTip("drag to seek in the recording")
         self.seek_slider.sliderReleased.connect(self._slider_released)
         self.seek_spin = QDoubleSpinBox()
-        self.seek_spin.setRange(0.0, 1e6)
+        _limit(self.seek_spin, START_US, 1e-6)  # µs → s
         self.seek_spin.setDecimals(2)
         self.seek_spin.setSingleStep(0.5)
         self.seek_spin.setSuffix(" s")
@@ -97,28 +126,26 @@ class ControlPanel(QWidget):
         self.mode_combo = QComboBox()
         self.mode_combo.addItems([_MODE_TIME, _MODE_EVENTS])
         self.length_ms = QDoubleSpinBox()
-        self.length_ms.setRange(1.0, 5000.0)
-        self.length_ms.setDecimals(1)
+        _limit(self.length_ms, WINDOW_MS)
         self.length_ms.setSuffix(" ms")
         self.length_events = QSpinBox()
-        self.length_events.setRange(100, 5_000_000)
-        self.length_events.setSingleStep(1000)
+        _limit(self.length_events, WINDOW_EVENTS)
         self.length_events.setGroupSeparatorShown(True)
         self.length_events.setSuffix(" events")
         if window.n_events is not None:
             self.mode_combo.setCurrentText(_MODE_EVENTS)
             self.length_events.setValue(window.n_events)
-            self.length_ms.setValue(50.0)
+            self.length_ms.setValue(DEFAULT_WINDOW_MS)
         else:
-            self.length_ms.setValue(window.duration_us / 1000.0)
-            self.length_events.setValue(15_000)
+            self.length_ms.setValue(window.span_us / 1000.0)
+            self.length_events.setValue(DEFAULT_WINDOW_EVENTS)
         self._show_length_for_mode()
         self.mode_combo.currentIndexChanged.connect(self._window_edited)
         self.length_ms.editingFinished.connect(self._window_edited)
         self.length_events.editingFinished.connect(self._window_edited)
 
         self.top_k = QSpinBox()
-        self.top_k.setRange(1, 50)
+        _limit(self.top_k, TOP_K)
         self.top_k.setValue(top_k)
         self.top_k.valueChanged.connect(self.topKChanged)
 
@@ -128,7 +155,7 @@ class ControlPanel(QWidget):
         if not knn_available:
             self.knn_check.setToolTip("no pool loaded (--knn-pool)")
         self.knn_k = QSpinBox()
-        self.knn_k.setRange(1, 1000)
+        _limit(self.knn_k, KNN_K_SETTING)
         self.knn_k.setValue(knn_k)
         self.knn_k.setPrefix("k = ")
         self.knn_k.setEnabled(knn_available)

@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from ezsr_live.errors import EzsrError
-from ezsr_live.model.defaults import KNN_K
+from ezsr_live.settings import KNN_K
 from ezsr_live.sources import Described, HoldsAtEnd, MeasuresSpan, Seekable, SpeedControl
 from ezsr_live.windows import WindowSpec
 

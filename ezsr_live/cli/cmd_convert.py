@@ -7,6 +7,7 @@ import logging
 from ezsr_live.cli.options import add_geometry_option
 from ezsr_live.drivers.convert import convert
 from ezsr_live.drivers.reorder import DEFAULT_REORDER_WINDOW_US
+from ezsr_live.cli import options as types
 
 NAME = "convert"
 HELP = "Convert a recording between formats (chosen by extension), streaming in constant memory."
@@ -20,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_geometry_option(parser)
     parser.add_argument(
         "--reorder-window-us",
-        type=int,
+        type=types.reorder_window_us,
         default=DEFAULT_REORDER_WINDOW_US,
         metavar="US",
         help="for formats that need monotonic time (.aedat4): sort stably within this "

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ezsr_live.fileio import atomic_path, atomic_write_text, sha256_file
+from ezsr_live.cli import options as types
 
 NAME = "demo"
 HELP = "rebuild the bundled demo model, recording and ablation from scratch (see docs/results.md)"
@@ -40,11 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="use this trained teacher (with its .json sidecar) instead of training one")
     t.add_argument("--install", action="store_true",
                    help="copy the shipped files into the weights folder and pin their sha256s in its registry")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--teacher-steps", type=int, default=2500, help="teacher optimiser steps (default 2500)")
-    t.add_argument("--steps", type=int, help="optimiser steps per ablation student (default 1200)")
-    t.add_argument("--shipped-steps", type=int, help="optimiser steps of the shipped student (default 2400)")
-    t.add_argument("--threads", type=int, default=2, help="torch threads of the teacher (default 2)")
+    t.add_argument("--seed", type=types.seed, default=0)
+    t.add_argument("--teacher-steps", type=types.count, default=2500, help="teacher optimiser steps (default 2500)")
+    t.add_argument("--steps", type=types.count, help="optimiser steps per ablation student (default 1200)")
+    t.add_argument("--shipped-steps", type=types.count, help="optimiser steps of the shipped student (default 2400)")
+    t.add_argument("--threads", type=types.threads, default=2, help="torch threads of the teacher (default 2)")
     t.add_argument("--quick", action="store_true", help="tiny counts: a smoke test of every stage (numbers mean "
                                                         "nothing; --install then needs EZSR_WEIGHTS_DIR elsewhere)")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from ezsr_live.cli import options as types
 
 NAME = "eval"
 HELP = "Zero-shot top-1/top-5 accuracy on an event dataset, with and without k-NN translation."
@@ -21,17 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or the devkit's mapping.txt")
     parser.add_argument("--window", default="events", choices=("events", "whole"),
                         help="events: --window-events from a seeded random start (official); whole: every event")
-    parser.add_argument("--window-events", type=int, default=None, metavar="N",
+    parser.add_argument("--window-events", type=types.window_events, default=None, metavar="N",
                         help="events per window (default: the window the model was trained on, from "
                              "weights/registry.json when it counts events, else 15,000 as the official models)")
-    parser.add_argument("--length-jitter", type=int, default=0,
+    parser.add_argument("--length-jitter", type=types.length_jitter, default=0,
                         help="draw the window length within +-N events (the official N-ImageNet script uses 2000)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=0, metavar="N",
+    parser.add_argument("--seed", type=types.seed, default=0)
+    parser.add_argument("--batch-size", type=types.batch_size, default=32)
+    parser.add_argument("--workers", type=types.workers, default=0, metavar="N",
                         help="DataLoader processes decoding files while the model runs (default: 0, in the "
                              "main process); under torchrun each rank scores its share of the samples")
-    parser.add_argument("--limit", type=int, metavar="N", help="a seeded random subset of N samples")
+    parser.add_argument("--limit", type=types.count, metavar="N", help="a seeded random subset of N samples")
     parser.add_argument("-o", "--output", metavar="DIR", help="write per_class.csv, confusion PNGs, summary.json")
     parser.add_argument("--no-progress", action="store_true")
     add_model_arguments(parser)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from ezsr_live.cli import options as types
 
 NAME = "geometry"
 HELP = ("Geometry diagnostic of a CLIP teacher on a labelled image set: effective dimension, text class "
@@ -21,11 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--templates", default=None, help="prompt templates (default: the registered model's, "
                                                           "else openai)")
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda", "mps"))
-    parser.add_argument("--variance", type=float, default=0.95,
+    parser.add_argument("--variance", type=types.variance, default=0.95,
                         help="image subspace: the principal directions holding this share of the variance")
-    parser.add_argument("--noise-norm", type=float, default=1.0,
+    parser.add_argument("--noise-norm", type=types.non_negative, default=1.0,
                         help="norm of the random components added outside the image subspace (default: 1)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=types.seed, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
 
 

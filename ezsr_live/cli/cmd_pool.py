@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from ezsr_live.cli import options as types
+from ezsr_live.settings import KNN_K
 
 NAME = "pool"
 HELP = "build or inspect a k-NN pool of CLIP image embeddings (EZSR's k-NN translation)"
@@ -22,11 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="open_clip pretrained tag or checkpoint path (default: openai)")
     b.add_argument("--model-config", metavar="JSON", help="extra open_clip architecture config file or folder")
     b.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    b.add_argument("--batch-size", type=int, default=64)
-    b.add_argument("--workers", type=int, default=2, help="image decoding processes (default: 2)")
+    b.add_argument("--batch-size", type=types.batch_size, default=64)
+    b.add_argument("--workers", type=types.workers, default=2, help="image decoding processes (default: 2)")
     b.add_argument("--index", default="auto", choices=("auto", "flat", "ivf", "hnsw"),
                    help="auto: exact up to 200k vectors, IVF above")
-    b.add_argument("--target-recall", type=float, default=0.95,
+    b.add_argument("--target-recall", type=types.variance, default=0.95,
                    help="approximate indexes are tuned to this recall@16 (default: 0.95)")
     b.add_argument("--no-labels", action="store_true", help="do not keep folder names as labels")
     b.add_argument("--overwrite", action="store_true", help="replace an existing pool")
@@ -36,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "measure its recall@k against exact search and its query time.")
     i.add_argument("pool", metavar="POOL")
     i.add_argument("--check", action="store_true", help="measure recall@k against exact search")
-    i.add_argument("--queries", type=int, default=200, help="queries for --check (default: 200)")
-    i.add_argument("-k", type=int, default=16, help="k for --check (default: 16)")
+    i.add_argument("--queries", type=types.queries, default=200, help="queries for --check (default: 200)")
+    i.add_argument("-k", type=types.knn_k, default=KNN_K, help=f"k for --check (default: {KNN_K})")
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from ezsr_live.cli import options as types
 
 NAME = "synth"
 HELP = "Synthesise an event recording from static images seen by a briefly moving camera."
@@ -13,25 +14,25 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
 
     d, t = SynthConfig(), TrajectoryConfig()
     g = parser.add_argument_group("synthetic camera")
-    g.add_argument("--duration-ms", type=float, nargs="+", metavar="MS",
+    g.add_argument("--duration-ms", type=types.milliseconds, nargs="+", metavar="MS",
                    help=f"motion duration: one value, or a LOW HIGH range drawn per image "
                         f"(default {t.duration_ms[0]:g} {t.duration_ms[1]:g})")
-    g.add_argument("--max-shift", type=float, default=t.max_shift_frac,
+    g.add_argument("--max-shift", type=types.fraction, default=t.max_shift_frac,
                    help=f"largest translation, as a fraction of the width (default {t.max_shift_frac})")
-    g.add_argument("--max-rotation", type=float, default=t.max_rotation_deg,
+    g.add_argument("--max-rotation", type=types.degrees, default=t.max_rotation_deg,
                    help=f"largest rotation in degrees (default {t.max_rotation_deg})")
-    g.add_argument("--max-zoom", type=float, default=t.max_zoom, help=f"largest relative zoom (default {t.max_zoom})")
-    g.add_argument("--frames", type=int, default=d.n_frames, help=f"rendered frames K (default {d.n_frames})")
-    g.add_argument("--threshold", type=float, nargs=2, default=(d.threshold_on, d.threshold_off),
+    g.add_argument("--max-zoom", type=types.fraction, default=t.max_zoom, help=f"largest relative zoom (default {t.max_zoom})")
+    g.add_argument("--frames", type=types.frames, default=d.n_frames, help=f"rendered frames K (default {d.n_frames})")
+    g.add_argument("--threshold", type=types.threshold, nargs=2, default=(d.threshold_on, d.threshold_off),
                    metavar=("ON", "OFF"), help=f"mean contrast thresholds in log units (default {d.threshold_on})")
-    g.add_argument("--threshold-sigma", type=float, default=d.threshold_sigma,
+    g.add_argument("--threshold-sigma", type=types.non_negative, default=d.threshold_sigma,
                    help=f"per-pixel threshold spread (default {d.threshold_sigma})")
-    g.add_argument("--refractory-us", type=float, default=d.refractory_us, help="refractory period (default 0)")
-    g.add_argument("--shot-noise-hz", type=float, default=d.shot_noise_hz,
+    g.add_argument("--refractory-us", type=types.non_negative, default=d.refractory_us, help="refractory period (default 0)")
+    g.add_argument("--shot-noise-hz", type=types.non_negative, default=d.shot_noise_hz,
                    help=f"shot-noise events per pixel per second (default {d.shot_noise_hz})")
-    g.add_argument("--hot-pixels", type=float, default=d.hot_pixel_fraction,
+    g.add_argument("--hot-pixels", type=types.fraction, default=d.hot_pixel_fraction,
                    help=f"fraction of hot pixels (default {d.hot_pixel_fraction})")
-    g.add_argument("--hot-pixel-hz", type=float, default=d.hot_pixel_hz,
+    g.add_argument("--hot-pixel-hz", type=types.non_negative, default=d.hot_pixel_hz,
                    help=f"event rate of a hot pixel (default {d.hot_pixel_hz:g})")
 
 
@@ -59,8 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="recording to write (.raw, .evt2.raw, .aedat4, .npz)")
     parser.add_argument("--sensor", metavar="WxH", help="sensor size (default: the first image's size); "
                         "images are scaled to cover it and centre-cropped")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same events")
-    parser.add_argument("--gap-ms", type=float, default=10.0, help="pause between images (default 10 ms)")
+    parser.add_argument("--seed", type=types.seed, default=0, help="random seed (default 0): same seed, same events")
+    parser.add_argument("--gap-ms", type=types.gap_ms, default=10.0, help="pause between images (default 10 ms)")
     add_synth_arguments(parser)
 
 

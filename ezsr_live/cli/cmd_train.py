@@ -4,6 +4,7 @@ Single process, or under ``torchrun`` for several GPUs / nodes (see the README).
 from __future__ import annotations
 
 import argparse
+from ezsr_live.cli import options as types
 
 NAME = "train"
 HELP = "Distil an event encoder from a CLIP image tower on events synthesised from images."
@@ -26,36 +27,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(repeatable; e.g. --freeze layer3 --freeze layer4 --freeze attnpool for a ResNet "
                         "tower, --freeze transformer.resblocks.6 for a ViT's later blocks)")
     o = parser.add_argument_group("optimisation")
-    o.add_argument("--steps", type=int, default=d.steps, help=f"optimiser steps (default {d.steps})")
-    o.add_argument("--batch-size", type=int, default=d.batch_size, help=f"per process (default {d.batch_size})")
-    o.add_argument("--accum", type=int, default=d.accum, help="gradient accumulation micro-batches (default 1)")
-    o.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr:g})")
-    o.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    o.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
-    o.add_argument("--min-lr-ratio", type=float, default=d.min_lr_ratio, help="cosine floor, as a fraction of --lr")
-    o.add_argument("--clip-grad", type=float, default=d.clip_grad, help="gradient norm clip (<= 0: off)")
+    o.add_argument("--steps", type=types.count, default=d.steps, help=f"optimiser steps (default {d.steps})")
+    o.add_argument("--batch-size", type=types.batch_size, default=d.batch_size, help=f"per process (default {d.batch_size})")
+    o.add_argument("--accum", type=types.accum, default=d.accum, help="gradient accumulation micro-batches (default 1)")
+    o.add_argument("--lr", type=types.learning_rate, default=d.lr, help=f"peak learning rate (default {d.lr:g})")
+    o.add_argument("--weight-decay", type=types.non_negative, default=d.weight_decay)
+    o.add_argument("--warmup-steps", type=types.non_negative_count, default=d.warmup_steps)
+    o.add_argument("--min-lr-ratio", type=types.fraction, default=d.min_lr_ratio, help="cosine floor, as a fraction of --lr")
+    o.add_argument("--clip-grad", type=types.clip_grad, default=d.clip_grad, help="gradient norm clip (<= 0: off)")
     o.add_argument("--amp", default=d.amp, choices=("auto", "off", "bf16", "fp16"),
                    help="mixed precision on CUDA (auto: bf16 where supported, else fp16)")
-    o.add_argument("--seed", type=int, default=d.seed)
+    o.add_argument("--seed", type=types.seed, default=d.seed)
     lo = parser.add_argument_group("loss")
     lo.add_argument("--loss", default=lossd.kind, choices=("modulation", "infonce"),
                     help="scalar-wise modulation loss (default) or InfoNCE alone (the paper's baseline)")
     lo.add_argument("--metric", default=lossd.metric, choices=("l2", "l1", "smooth_l1"))
     lo.add_argument("--no-normalize", action="store_true", help="regress raw, not L2-normalised, embeddings")
     lo.add_argument("--reduction", default=lossd.reduction, choices=("sum", "mean"), help="over dimensions")
-    lo.add_argument("--infonce-weight", type=float, default=lossd.infonce_weight,
+    lo.add_argument("--infonce-weight", type=types.non_negative, default=lossd.infonce_weight,
                     help="lambda of an added InfoNCE term (default 0)")
     lo.add_argument("--learn-modulation", action="store_true",
                     help="learn a per-dimension affine (gamma, beta) of the event embedding; folded into the "
                          "saved tower, so inference applies it with no extra code")
     r = parser.add_argument_group("run")
-    r.add_argument("--workers", type=int, default=d.workers, help="DataLoader synthesis processes per rank")
-    r.add_argument("--threads", type=int, default=None,
+    r.add_argument("--workers", type=types.workers, default=d.workers, help="DataLoader synthesis processes per rank")
+    r.add_argument("--threads", type=types.threads, default=None,
                    help="CPU intra-op threads per rank (default: the cores left after the synthesis workers, "
                         "at least 1)")
     r.add_argument("--sensor", metavar="WxH", help="synthetic sensor size (default: the model's input size)")
-    r.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    r.add_argument("--log-every", type=int, default=d.log_every)
+    r.add_argument("--checkpoint-every", type=types.count, default=d.checkpoint_every)
+    r.add_argument("--log-every", type=types.count, default=d.log_every)
     r.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
                    help="continue from a checkpoint folder, or (no value) from RUN's latest")
     r.add_argument("--no-progress", action="store_true")

@@ -1,10 +1,11 @@
 """Helpers shared by the command-line front ends."""
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
-from typing import Callable
+from typing import Callable, NoReturn
 
 from ezsr_live.errors import EzsrError
 
@@ -31,6 +32,16 @@ def run_guarded(prog: str, body: Callable[[], int | None]) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose refusals are one line, ``PROG: message``, exit 2, as every other
+    refusal of the commands (not a usage block and ``PROG: error: ...``). Subcommands'
+    parsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        prog = self.prog.split()[0]
+        self.exit(EXIT_USAGE, f"{prog}: {message} (see {self.prog} --help)\n")
 
 
 #: the logger whose children are this project's (ezsr_live.gui.*, ezsr_live.drivers.* too)

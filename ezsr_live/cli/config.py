@@ -2,6 +2,9 @@
 
 A key is an option's name without the dashes (``window-ms = 30`` or ``window_ms = 30``);
 values from the file become the parser's defaults, so the command line still wins.
+Values keep their TOML types and are checked by the same validators as the command
+line (:mod:`ezsr_live.settings`): ``top-k = true`` or ``record = 5`` are refused, not
+converted.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import tomllib
 from typing import Any, Sequence
 
 from ezsr_live.errors import EzsrError
+from ezsr_live.settings import SettingError, all_settings
 
 
 def _options_by_key(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -22,6 +26,21 @@ def _options_by_key(parser: argparse.ArgumentParser) -> dict[str, argparse.Actio
     return out
 
 
+def read_config(path: str) -> dict[str, Any]:
+    """The TOML file's table; :class:`EzsrError` naming the file if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise EzsrError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise EzsrError(f"{path}: is a folder, not a config file") from None
+    except OSError as exc:
+        raise EzsrError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise EzsrError(f"{path}: not valid TOML ({exc})") from None
+
+
 def apply_config_file(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> str | None:
     """Read ``--config`` from ``argv`` (if any) and install its values as defaults."""
     pre = argparse.ArgumentParser(add_help=False)
@@ -30,36 +49,40 @@ def apply_config_file(parser: argparse.ArgumentParser, argv: Sequence[str] | Non
     if not known.config:
         return None
     path = known.config
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise EzsrError(f"{path}: no such config file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise EzsrError(f"{path}: not valid TOML ({exc})") from None
+    data = read_config(path)
     actions = _options_by_key(parser)
     defaults: dict[str, Any] = {}
     for key, value in data.items():
         action = actions.get(key.replace("-", "_"))
         if action is None:
             raise EzsrError(f"{path}: unknown key {key!r} (keys are the long options of --help)")
-        defaults[action.dest] = _convert(path, key, action, value)
+        try:
+            defaults[action.dest] = _convert(key, action, value)
+        except SettingError as exc:
+            raise EzsrError(f"{path}: {exc}") from None
     parser.set_defaults(**defaults)
     return os.fspath(path)
 
 
-def _convert(path: str, key: str, action: argparse.Action, value: Any) -> Any:
+def _convert(key: str, action: argparse.Action, value: Any) -> Any:
+    """The option's value from a TOML value of the right type, else SettingError."""
+    declared = all_settings().get(action.dest)
+    if declared is not None:
+        return declared.check(value, key)
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
         if not isinstance(value, bool):
-            raise EzsrError(f"{path}: {key} must be true or false")
+            raise SettingError(f"{key}: must be true or false, got {value!r}")
         return value if isinstance(action, argparse._StoreTrueAction) else not value
-    if action.type is not None and not isinstance(value, bool):
-        # option types parse strings, as on the command line; numbers pass as they are
-        numeric = isinstance(value, (int, float)) and action.type in (int, float)
+    if action.type is not None:
+        # an option with a parser of its own (--geometry WxH): a string, parsed as typed
+        if not isinstance(value, str):
+            raise SettingError(f"{key}: must be a string, as on the command line, got {value!r}")
         try:
-            value = action.type(value if numeric else str(value))
+            value = action.type(value)
         except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
-            raise EzsrError(f"{path}: {key}: {exc}") from None
+            raise SettingError(f"{key}: {exc}") from None
+    elif not isinstance(value, str):
+        raise SettingError(f"{key}: must be a string, got {value!r}")
     if action.choices is not None and value not in action.choices:
-        raise EzsrError(f"{path}: {key} must be one of {', '.join(map(str, action.choices))}")
+        raise SettingError(f"{key}: must be one of {', '.join(map(str, action.choices))}, got {value!r}")
     return value

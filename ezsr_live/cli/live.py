@@ -19,11 +19,13 @@ from typing import IO, Sequence
 
 from ezsr_live.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, configure_logging, run_guarded
 from ezsr_live.cli.config import apply_config_file
-from ezsr_live.cli.options import add_source_options, positive_float, positive_int, source_options_from_args
+from ezsr_live.cli.common import ArgumentParser
+from ezsr_live.cli.options import add_source_options, source_options_from_args
+from ezsr_live.cli.settings_args import add_setting, add_settings
 from ezsr_live.errors import EzsrError
 from ezsr_live.runtime.live import LiveOptions, LiveRun, build_live_run
 from ezsr_live.sources import Described
-from ezsr_live.windows import DEFAULT_WINDOW_EVENTS, DEFAULT_WINDOW_MS
+from ezsr_live.settings import OutputSettings, WindowSettings, settings_of
 
 log = logging.getLogger("ezsr_live")
 
@@ -31,7 +33,7 @@ log = logging.getLogger("ezsr_live")
 def build_parser() -> argparse.ArgumentParser:
     from ezsr_live.cli.model_options import add_model_arguments
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="ezsr-live",
         description="Real-time zero-shot object recognition for event cameras: live top-k labels for "
         "whatever vocabulary you type, from a camera, a network stream or a recording.",
@@ -42,29 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_options(parser)
     add_model_arguments(parser)
     w = parser.add_argument_group("windows")
+    window = {s.name: s for s in settings_of(WindowSettings)}
     mode = w.add_mutually_exclusive_group()
-    mode.add_argument("--window-ms", type=positive_float, default=None, metavar="T",
-                      help="recognise the last T milliseconds of events (default: the window the model was trained "
-                           f"on, from weights/registry.json: {DEFAULT_WINDOW_EVENTS:,} events for the official EZSR "
-                           f"models, {DEFAULT_WINDOW_MS:g} ms for the bundled demo; {DEFAULT_WINDOW_MS:g} ms for a "
-                           "model the registry does not know)")
-    mode.add_argument("--window-events", type=positive_int, default=None, metavar="N",
-                      help="recognise the last N events instead (default: as for --window-ms)")
-    w.add_argument("--coords", choices=("resize", "direct"), default="resize",
-                   help="sensor → model input: 'resize' (nearest resize + centre crop, default) or 'direct' "
-                        "(scale coordinates, as the official N-ImageNet evaluation)")
-    out = parser.add_argument_group("output")
-    out.add_argument("--headless", action="store_true",
-                     help="no window: one JSON object per result on stdout, logs on stderr")
-    out.add_argument("--max-results", type=positive_int, default=None, metavar="N", help="stop after N results")
-    out.add_argument("--duration-s", type=positive_float, default=None, metavar="S", help="stop after S seconds")
-    out.add_argument("--output", metavar="FILE.jsonl", help="also write the results to this file")
-    out.add_argument("--record", metavar="FILE", help="also record what the source delivers (.aedat4, .raw, .npz)")
-    out.add_argument("--no-recognition", action="store_true",
-                     help="no model: stream statistics once a second (checks a camera or a recording)")
-    out.add_argument("--smooth", type=positive_int, default=1, metavar="N",
-                     help="window: average the shown probabilities over the last N results")
-    out.add_argument("--screenshot", metavar="PATH.png", help="window: save a screenshot after the first results")
+    add_setting(mode, window.pop("window_ms"))
+    add_setting(mode, window.pop("window_events"))
+    add_settings(w, window.values())
+    add_settings(parser.add_argument_group("output"), settings_of(OutputSettings))
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages on stderr")
     return parser
 

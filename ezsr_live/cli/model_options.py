@@ -7,13 +7,16 @@ import argparse
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ezsr_live.cli.options import positive_int
-from ezsr_live.model.defaults import DEVICE_CHOICES, KNN_ALPHA, KNN_K, KNN_TAU
+from ezsr_live.cli.settings_args import add_setting
+from ezsr_live.model.defaults import DEVICE_CHOICES
+from ezsr_live.settings import RecognitionSettings, settings_of
 
 if TYPE_CHECKING:
     from ezsr_live.model.recognizer import RecognizerConfig
 
 log = logging.getLogger(__name__)
+
+RECOGNITION = {s.name: s for s in settings_of(RecognitionSettings)}
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,8 +38,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     g.add_argument("--no-cuda-graph", action="store_true",
                    help="CUDA: run eagerly instead of replaying a captured graph for single frames")
-    g.add_argument("--threads", type=positive_int, default=None,
-                   help="CPU inference threads (default: all cores but one)")
+    add_setting(g, RECOGNITION["threads"])
 
     v = parser.add_argument_group("vocabulary")
     v.add_argument("--labels", default=None,
@@ -45,16 +47,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--templates", default=None,
                    help="prompt templates: openai (CLIP's 80), short (7), photo (1) or a file with {} "
                         "(default: the registered model's own, else openai)")
-    v.add_argument("--top-k", type=positive_int, default=5, help="labels reported per frame (default: 5)")
+    add_setting(v, RECOGNITION["top_k"])
 
     k = parser.add_argument_group("k-NN translation")
     k.add_argument("--knn-pool", metavar="PATH", help="pool built by 'ezsr pool build' with the same --model")
-    k.add_argument("--knn-k", type=positive_int, default=KNN_K,
-                   help=f"neighbours (default: {KNN_K})")
-    k.add_argument("--knn-tau", type=float, default=KNN_TAU,
-                   help=f"softmax temperature over neighbour similarities (default: {KNN_TAU})")
-    k.add_argument("--knn-alpha", type=float, default=KNN_ALPHA,
-                   help=f"weight of the event embedding against the neighbours (default: {KNN_ALPHA})")
+    for name in ("knn_k", "knn_tau", "knn_alpha"):
+        add_setting(k, RECOGNITION[name])
 
 
 def model_options_from_args(args: argparse.Namespace) -> dict[str, Any]:

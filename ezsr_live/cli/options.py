@@ -4,29 +4,54 @@ from __future__ import annotations
 import argparse
 
 from ezsr_live.events import Geometry
+from ezsr_live.cli.settings_args import add_settings, range_type
 from ezsr_live.runtime.live import SourceOptions
+from ezsr_live.settings import MAX_WINDOW_MS, RING_EVENTS, ReplaySettings, float_range, int_range, range_of, settings_of
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """An argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+#: argparse types for the toolbox's numeric options, all through the shared validator
+#: (ezsr_live.settings.Range): finite, of the right kind, within bounds that keep what
+#: the option sizes (memory, threads, timers) within what the machine can do
+positive_int = range_type(int_range(1))
+positive_float = range_type(float_range(0.0, lo_open=True))
+#: optimiser steps, intervals, sample counts
+count = range_type(int_range(1, 1_000_000_000))
+#: samples per batch: each one is allocated at once
+batch_size = range_type(int_range(1, 65_536))
+#: worker processes (0: in the main process)
+workers = range_type(int_range(0, 256))
+#: CPU threads (the live recogniser's --threads range)
+threads = range_type(range_of("threads"))
+#: random seeds (numpy's and torch's generators take them all)
+seed = range_type(int_range(0, 2**32 - 1))
+#: a fraction in [0, 1]
+fraction = range_type(float_range(0.0, 1.0))
+#: a rate or a scale >= 0
+non_negative = range_type(float_range(0.0, 1e9))
+#: a time in ms > 0, at most the longest live window
+milliseconds = range_type(float_range(0.0, MAX_WINDOW_MS, lo_open=True, unit="ms"))
+#: a wall-clock duration in seconds (ezsr record --duration-s: the same as ezsr-live's)
+duration_s = range_type(range_of("duration_s"))
+#: ezsr eval's windows: the live window's bounds
+window_events = range_type(range_of("window_events"))
+length_jitter = range_type(int_range(0, RING_EVENTS, unit="events"))
+#: ezsr pool info --check: k as the live k-NN's; queries a pool can answer in a while
+knn_k = range_type(range_of("knn_k"))
+queries = range_type(int_range(1, 1_000_000))
+#: a share in (0, 1] (variance kept, recall targeted)
+variance = range_type(float_range(0.0, 1.0, lo_open=True))
+non_negative_count = range_type(int_range(0, 1_000_000_000))
+#: ezsr synth
+degrees = range_type(float_range(0.0, 360.0, unit="degrees"))
+frames = range_type(int_range(2, 1000))  # rendered frames: at least 2 to interpolate between
+threshold = range_type(float_range(0.0, 10.0, lo_open=True, unit="log units"))
+gap_ms = range_type(float_range(0.0, MAX_WINDOW_MS, unit="ms"))
+#: ezsr train
+accum = range_type(int_range(1, 4096))
+learning_rate = range_type(float_range(0.0, 10.0, lo_open=True))
+clip_grad = range_type(float_range(None, 1e9))  # <= 0: off
+#: ezsr convert: sensor time held back to reorder (the events of that span stay in memory)
+reorder_window_us = range_type(int_range(0, 60_000_000, unit="µs"))
 
 
 def _geometry(text: str) -> Geometry:
@@ -46,18 +71,6 @@ def add_geometry_option(parser: argparse.ArgumentParser | argparse._ArgumentGrou
     )
 
 
-def _speed(text: str) -> float | None:
-    if text.lower() in ("max", "inf", "0"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"speed must be a number or 'max', got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("speed must be > 0 (or 'max')")
-    return value
-
-
 def add_source_options(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
     """``--camera`` / ``--replay`` and the options of each kind of source."""
     group = parser.add_argument_group("source")
@@ -69,19 +82,7 @@ def add_source_options(parser: argparse.ArgumentParser, *, required: bool = Fals
         "prophesee, evk4 or prophesee:SERIAL (Metavision SDK); tcp://HOST:PORT or unix:///PATH (DV network stream)",
     )
     what.add_argument("--replay", metavar="FILE", help="play a recording (.raw, .aedat4, .dat, .npz, .bin, .aedat)")
-    group.add_argument(
-        "--speed",
-        type=_speed,
-        default=1.0,
-        metavar="X",
-        help="replay speed: 1.0 = the recording's own clock (default), 2 = twice as fast, 'max' = as fast as possible",
-    )
-    group.add_argument("--loop", action="store_true", help="replay: start again at the end")
-    group.add_argument("--start-us", type=int, default=0, metavar="US", help="replay: skip this much time at the start")
-    group.add_argument("--duration-us", type=int, default=None, metavar="US", help="replay: play only this much time")
-    group.add_argument(
-        "--reconnect", action="store_true", help="network streams: reconnect with back-off when the peer goes away"
-    )
+    add_settings(group, settings_of(ReplaySettings))
     add_geometry_option(group)
 
 

@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Sequence
 
-from ezsr_live.cli.common import configure_logging, run_guarded
+from ezsr_live.cli.common import ArgumentParser, configure_logging, run_guarded
 
 SUBCOMMANDS = (
     "ezsr_live.cli.cmd_info",
@@ -29,7 +29,7 @@ SUBCOMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="ezsr",
         description="ezsr-live toolbox: inspect, convert and process event recordings.",
     )

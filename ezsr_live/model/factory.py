@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ezsr_live.errors import ModelError
-from ezsr_live.model.defaults import KNN_ALPHA, KNN_K, KNN_TAU, QUICKGELU_SUFFIX
+from ezsr_live.model.defaults import QUICKGELU_SUFFIX
 from ezsr_live.model.recognizer import Recognizer, RecognizerConfig
+from ezsr_live.settings import KNN_ALPHA, KNN_K, KNN_TAU, TOP_K_DEFAULT
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def resolve_config(
     device: str = "auto",
     cuda_graph: bool = True,
     threads: int | None = None,
-    top_k: int = 5,
+    top_k: int = TOP_K_DEFAULT,
     knn_k: int = KNN_K,
     knn_tau: float = KNN_TAU,
     knn_alpha: float = KNN_ALPHA,

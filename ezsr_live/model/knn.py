@@ -39,7 +39,8 @@ import torch
 
 from ezsr_live.fileio import atomic_write_text
 from ezsr_live.errors import ModelError
-from ezsr_live.model.defaults import KNN_ALPHA, KNN_K, KNN_TAU, QUICKGELU_SUFFIX
+from ezsr_live.model.defaults import QUICKGELU_SUFFIX
+from ezsr_live.settings import KNN_ALPHA, KNN_K, KNN_TAU
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ import torch
 
 from ezsr_live.errors import ModelError
 from ezsr_live.model import knn as knn_mod
-from ezsr_live.model.defaults import KNN_ALPHA, KNN_K, KNN_TAU
 from ezsr_live.model.clip_loader import configure_cpu_threads, load_clip, resolve_device
 from ezsr_live.model.event_encoder import has_text_tower, load_text_tower, make_event_encoder, read_event_weights
 from ezsr_live.model.templates import TemplateSet
 from ezsr_live.model.vocabulary import Vocabulary
+from ezsr_live.settings import KNN_ALPHA, KNN_K, KNN_TAU, TOP_K, TOP_K_DEFAULT, RecognitionSettings, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class RecognizerConfig:
     threads: int | None = None
     labels: str | Sequence[str] | None = None  # None: the registered model's own, else imagenet
     templates: str | TemplateSet | None = None  # None: the registered model's own, else openai
-    top_k: int = 5
+    top_k: int = TOP_K_DEFAULT
     knn_pool: str | None = None
     knn_k: int = KNN_K
     knn_tau: float = KNN_TAU
@@ -74,6 +74,11 @@ class RecognizerConfig:
     window: tuple[str, float] | None = None
     #: "event_weights": the weights file carries its own text tower (official bigE)
     text_tower: str = "pretrained"
+
+    def __post_init__(self) -> None:
+        # the same checks as the command line's, for the Python API and registry values
+        for s in settings_of(RecognitionSettings):
+            object.__setattr__(self, s.name, s.check(getattr(self, s.name)))
 
 
 def _input_dtype(encoder: torch.nn.Module) -> torch.dtype:
@@ -117,7 +122,7 @@ class Recognizer:
         device: torch.device | str = "cpu",
         model_id: str = "",
         knn: knn_mod.KnnTranslator | knn_mod.DeviceKnn | None = None,
-        top_k: int = 5,
+        top_k: int = TOP_K_DEFAULT,
         cuda_graph: bool = True,
         vocab_prompts_per_call: int | None = 256,
     ):
@@ -131,7 +136,7 @@ class Recognizer:
         self.logit_scale = float(logit_scale)
         self.input_size = int(input_size)
         self.model_id = model_id
-        self.top_k = max(1, int(top_k))
+        self.top_k = TOP_K.check(top_k, "top_k")
         self.dtype = _input_dtype(encoder)
         self.use_cuda_graph = bool(cuda_graph) and self.device.type == "cuda"
         self._lock = threading.RLock()

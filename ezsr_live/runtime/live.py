@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from ezsr_live.events import Geometry
+from ezsr_live.settings import OutputSettings, RecognitionSettings, ReplaySettings, WindowSettings
 from ezsr_live.windows import DEFAULT_WINDOW_MS, WindowSpec
 
 if TYPE_CHECKING:
@@ -27,12 +28,12 @@ class SourceOptions:
 
     spec: str
     geometry: Geometry | None = None
-    reconnect: bool = False
+    reconnect: bool = ReplaySettings.reconnect
     replay: bool = False  # the pacing options below apply
-    speed: float | None = 1.0
-    loop: bool = False
-    start_us: int = 0
-    duration_us: int | None = None
+    speed: float | None = ReplaySettings.speed
+    loop: bool = ReplaySettings.loop
+    start_us: int = ReplaySettings.start_us
+    duration_us: int | None = ReplaySettings.duration_us
 
     def open(self) -> EventSource:
         from ezsr_live.drivers.sources import open_source
@@ -50,14 +51,14 @@ class LiveOptions:
     source: SourceOptions
     #: keyword arguments of :func:`ezsr_live.model.factory.resolve_config`
     model: Mapping[str, Any] = field(default_factory=dict)
-    window_ms: float | None = None
-    window_events: int | None = None
-    coords: Literal["resize", "direct"] = "resize"
-    record: str | None = None
+    window_ms: float | None = WindowSettings.window_ms
+    window_events: int | None = WindowSettings.window_events
+    coords: Literal["resize", "direct"] = WindowSettings.coords
+    record: str | None = OutputSettings.record
 
     @property
     def top_k(self) -> int:
-        return int(self.model.get("top_k", 5))
+        return int(self.model.get("top_k", RecognitionSettings.top_k))
 
 
 def window_spec(window_ms: float | None, window_events: int | None,

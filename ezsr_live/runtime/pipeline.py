@@ -33,15 +33,15 @@ from ezsr_live.kernels import ezsr_model_input
 from ezsr_live.runtime.handover import LatestSlot
 from ezsr_live.runtime.metrics import Result, RollingPercentiles
 from ezsr_live.runtime.ring import EventRingBuffer
-from ezsr_live.runtime.settings import RuntimeSettings
+from ezsr_live.runtime.settings import RuntimeSettings, check_changes
+from ezsr_live.settings import RING_EVENTS
 from ezsr_live.sources import CountsOutOfBounds, Described, EventSourceLike, Pausable, Stoppable, WarmsUp
 from ezsr_live.windows import Window, WindowSpec
 
 log = logging.getLogger(__name__)
 
-#: ring capacity: 4 M events (55 MB) hold 80 ms of a 50 Mev/s sensor, more than any
-#: window the recogniser uses (EZSR: 15k events, 50 ms), and a hard memory cap
-DEFAULT_RING_EVENTS = 1 << 22
+#: the ring's capacity (ezsr_live.settings.RING_EVENTS: a window by count is at most this long)
+DEFAULT_RING_EVENTS = RING_EVENTS
 
 
 class RecognizerLike(Protocol):
@@ -83,9 +83,7 @@ class Pipeline:
         self._counts_out_of_bounds = isinstance(source, CountsOutOfBounds)
         self._pausable: Pausable | None = source if isinstance(source, Pausable) else None
         self.ring = EventRingBuffer(ring_events, restart_gap_us=None)
-        spec = self.settings.window
-        if spec.n_events is not None and spec.n_events > self.ring.capacity:
-            raise ValueError(f"a window of {spec.n_events} events exceeds the ring's {self.ring.capacity}")
+        check_changes(self.settings.as_changes(), self.ring.capacity)
         self.results = LatestSlot()
         self.tap = tap
         # the translator as configured, kept so that k-NN can be switched off and on again
@@ -152,20 +150,7 @@ class Pipeline:
     def update(self, **changes: Any) -> None:
         """Change runtime settings (``window``, ``top_k``, ``knn_enabled``, ``knn_k``,
         ``knn_tau``, ``knn_alpha``, ``coords``, ``paused``); applied at the next window."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(RuntimeSettings)}
-        if unknown:
-            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-        if changes.get("knn_tau") is not None and not changes["knn_tau"] > 0:
-            raise ValueError("knn_tau must be > 0")
-        if changes.get("knn_alpha") is not None and not 0.0 <= changes["knn_alpha"] <= 1.0:
-            raise ValueError("knn_alpha must be within [0, 1]")
-        if changes.get("knn_k") is not None and changes["knn_k"] < 1:
-            raise ValueError("knn_k must be >= 1")
-        if changes.get("top_k") is not None and changes["top_k"] < 1:
-            raise ValueError("top_k must be >= 1")
-        window = changes.get("window")
-        if window is not None and window.n_events is not None and window.n_events > self.ring.capacity:
-            raise ValueError(f"a window of {window.n_events} events exceeds the ring's {self.ring.capacity}")
+        changes = check_changes(changes, self.ring.capacity)
 
         if "paused" in changes and self._pausable is not None:
             # at once, not at the next window: the recording must stop where the user saw it

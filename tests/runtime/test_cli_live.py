@@ -46,7 +46,7 @@ def test_headless_replay_prints_well_formed_results_and_stops_at_max_results(cap
 
 def test_config_file_supplies_options_and_the_command_line_wins(capsys, tmp_path):
     cfg = tmp_path / "ezsr.toml"
-    cfg.write_text('labels = "a,b,c,d,e"\nwindow-events = 500\ntop_k = 4\nspeed = "4"\nmax-results = 3\n')
+    cfg.write_text('labels = "a,b,c,d,e"\nwindow-events = 500\ntop_k = 4\nspeed = 4\nmax-results = 3\n')
     rc = ezsr_live(["--config", str(cfg), "--replay", str(DEMO), "--headless", *MODEL, "--top-k", "3"])
     assert rc == 0
     results = _lines(capsys.readouterr().out)
