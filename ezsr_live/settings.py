@@ -66,8 +66,9 @@ class Range:
 
     def accepts(self, value: object) -> bool:
         """True for a finite number of the right kind (bools are not numbers) within the bounds."""
-        ok_types: tuple[type, ...] = (int,) if self.kind is int else (int, float)
-        if isinstance(value, bool) or not isinstance(value, ok_types):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind is int and not isinstance(value, int):
             return False
         if isinstance(value, float) and not math.isfinite(value):
             return False

@@ -14,14 +14,14 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, cast
 
 import open_clip
 import torch
 
 from ezsr_live.errors import ModelError
 from ezsr_live.model.defaults import DEVICE_CHOICES, QUICKGELU_SUFFIX
-from ezsr_live.model.event_encoder import unpickling_refusal
+from ezsr_live.model.event_encoder import image_tower, unpickling_refusal
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,19 @@ def model_identity(model_name: str, pretrained: str | None) -> str:
     return f"{canonical_model_name(model_name, pretrained)}/{pretrained}"
 
 
+class OpenClipModel(Protocol):
+    """What this package uses of open_clip's ``CLIP``/``CustomTextCLIP`` besides their
+    ``nn.Module`` side. torch types every module attribute as ``Tensor | Module``, so
+    :attr:`ClipBundle.clip` states what these classes are (a cast: open_clip has no
+    type information of its own)."""
+
+    logit_scale: torch.Tensor
+
+    def encode_text(self, text: torch.Tensor, normalize: bool = False) -> torch.Tensor: ...
+
+    def encode_image(self, image: torch.Tensor, normalize: bool = False) -> torch.Tensor: ...
+
+
 @dataclass
 class ClipBundle:
     """A loaded CLIP model with what the rest of the engine needs to know about it."""
@@ -163,26 +176,38 @@ class ClipBundle:
         return model_identity(self.model_name, self.pretrained)
 
     @property
+    def clip(self) -> OpenClipModel:
+        """The model as the open_clip class it is (:class:`OpenClipModel`)."""
+        return cast(OpenClipModel, self.model)
+
+    @property
+    def visual(self) -> torch.nn.Module:
+        return image_tower(self.model)
+
+    @property
     def embed_dim(self) -> int:
-        proj = getattr(self.model.visual, "output_dim", None)
+        proj = getattr(self.visual, "output_dim", None)
         if proj is None:
-            proj = int(self.model.text_projection.shape[-1])
+            projection = getattr(self.model, "text_projection", None)
+            if not isinstance(projection, torch.Tensor):
+                raise ModelError(f"{self.model_name}: neither the image tower nor the text tower says its width")
+            proj = int(projection.shape[-1])
         return int(proj)
 
     @property
     def image_size(self) -> int:
-        size = getattr(self.model.visual, "image_size", 224)
+        size = getattr(self.visual, "image_size", 224)
         return int(size[0] if isinstance(size, (tuple, list)) else size)
 
     @property
     def logit_scale(self) -> float:
-        return float(self.model.logit_scale.detach().float().exp().item())
+        return float(self.clip.logit_scale.detach().float().exp().item())
 
     @torch.inference_mode()
     def encode_text(self, prompts: list[str]) -> torch.Tensor:
         """L2-normalised float32 text embeddings (CPU tensor, one row per prompt)."""
         tokens = self.tokenizer(prompts).to(self.device)
-        emb = self.model.encode_text(tokens).float()
+        emb = self.clip.encode_text(tokens).float()
         return torch.nn.functional.normalize(emb, dim=-1).cpu()
 
 

@@ -250,6 +250,23 @@ def check_weights_fit(info: EventWeightsInfo, model_name: str, input_size: int) 
                          f"but the {model_name} tower takes {input_size}")
 
 
+def input_dtype(encoder: torch.nn.Module) -> torch.dtype:
+    """The dtype an image tower takes its input in (its first convolution's)."""
+    conv = getattr(encoder, "conv1", None)
+    if conv is not None and hasattr(conv, "weight"):
+        return conv.weight.dtype
+    return next(encoder.parameters()).dtype
+
+
+def image_tower(clip_model: torch.nn.Module) -> torch.nn.Module:
+    """The CLIP model's image tower (open_clip's ``visual``), checked: torch types a
+    module's attributes as ``Tensor | Module``."""
+    visual = getattr(clip_model, "visual", None)
+    if not isinstance(visual, torch.nn.Module):
+        raise ModelError(f"{type(clip_model).__name__} has no image tower ('visual')")
+    return visual
+
+
 def make_event_encoder(
     clip_model: torch.nn.Module,
     model_name: str,
@@ -266,8 +283,8 @@ def make_event_encoder(
     if event_weights is None:
         log.warning("no --event-weights: running the raw CLIP image tower on event frames "
                     "(the 'CLIP on event frames' baseline); zero-shot accuracy will be poor")
-        return clip_model.visual, None
-    visual = copy.deepcopy(clip_model.visual) if keep_rgb_tower else clip_model.visual
+        return image_tower(clip_model), None
+    visual = copy.deepcopy(image_tower(clip_model)) if keep_rgb_tower else image_tower(clip_model)
     info = load_visual_weights(visual, event_weights)
     check_weights_fit(info, model_name, input_size)
     visual.eval()

@@ -22,6 +22,7 @@ import torch
 from ezsr_live.fileio import atomic_path
 from ezsr_live.errors import ModelError
 from ezsr_live.model.clip_loader import ClipBundle
+from ezsr_live.model.event_encoder import input_dtype
 from ezsr_live.model.knn import Pool, create_pool
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,7 @@ def build_pool(
         plan_file.write_text(json.dumps(plan, indent=2))
 
     n_shards = (len(paths) + shard_size - 1) // shard_size
-    input_dtype = clip.model.visual.conv1.weight.dtype if hasattr(clip.model.visual, "conv1") \
-        else next(clip.model.visual.parameters()).dtype
+    dtype = input_dtype(clip.visual)
     from tqdm import tqdm
 
     bar = tqdm(total=len(paths), unit="img", desc="embedding", disable=not progress)
@@ -133,7 +133,7 @@ def build_pool(
         with torch.inference_mode():
             for n_items, batch_rows, images in loader:
                 if images is not None:
-                    emb = clip.model.encode_image(images.to(clip.device, input_dtype))
+                    emb = clip.clip.encode_image(images.to(clip.device, dtype))
                     vecs.append(torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy())
                     kept_rows.extend(batch_rows)
                 bar.update(n_items)

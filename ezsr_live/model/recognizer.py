@@ -17,14 +17,21 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+import os
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import torch
 
 from ezsr_live.errors import ModelError
 from ezsr_live.model import knn as knn_mod
 from ezsr_live.model.clip_loader import configure_cpu_threads, load_clip, resolve_device
-from ezsr_live.model.event_encoder import has_text_tower, load_text_tower, make_event_encoder, read_event_weights
+from ezsr_live.model.event_encoder import (
+    has_text_tower,
+    input_dtype,
+    load_text_tower,
+    make_event_encoder,
+    read_event_weights,
+)
 from ezsr_live.model.templates import TemplateSet
 from ezsr_live.model.vocabulary import Vocabulary
 from ezsr_live.settings import KNN_ALPHA, KNN_K, KNN_TAU, TOP_K, TOP_K_DEFAULT, RecognitionSettings, settings_of
@@ -41,6 +48,19 @@ class LabelSource(Protocol):
     def labels(self) -> tuple[str, ...]: ...
 
     def matrix(self) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class IncrementalLabelSource(LabelSource, Protocol):
+    """A vocabulary that can encode an edit a few labels at a time (Vocabulary): the
+    recogniser keeps scoring the previous labels until all are encoded."""
+
+    @property
+    def templates(self) -> TemplateSet: ...
+
+    def pending(self) -> list[str]: ...
+
+    def encode_pending(self, max_labels: int | None = None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -79,13 +99,6 @@ class RecognizerConfig:
         # the same checks as the command line's, for the Python API and registry values
         for s in settings_of(RecognitionSettings):
             object.__setattr__(self, s.name, s.check(getattr(self, s.name)))
-
-
-def _input_dtype(encoder: torch.nn.Module) -> torch.dtype:
-    conv = getattr(encoder, "conv1", None)
-    if conv is not None and hasattr(conv, "weight"):
-        return conv.weight.dtype
-    return next(encoder.parameters()).dtype
 
 
 class _GraphedBatch1:
@@ -137,7 +150,7 @@ class Recognizer:
         self.input_size = int(input_size)
         self.model_id = model_id
         self.top_k = TOP_K.check(top_k, "top_k")
-        self.dtype = _input_dtype(encoder)
+        self.dtype = input_dtype(encoder)
         self.use_cuda_graph = bool(cuda_graph) and self.device.type == "cuda"
         self._lock = threading.RLock()
         self._vocab_version: int | None = None
@@ -146,14 +159,15 @@ class Recognizer:
         self._label_mask: torch.Tensor | None = None  # (capacity,) 0 valid / -inf padding
         self._graph: _GraphedBatch1 | None = None
         self._graph_key: tuple | None = None
-        self.knn = None
+        self.knn: knn_mod.KnnTranslator | knn_mod.DeviceKnn | None = None
         self.set_knn(knn)
 
     # -- construction ----------------------------------------------------------------
     @classmethod
     def from_config(cls, cfg: RecognizerConfig) -> "Recognizer":
         """Load CLIP, the event encoder, the vocabulary and the pool as ``cfg`` says."""
-        model, pretrained, event_weights = cfg.model, cfg.pretrained, cfg.event_weights
+        model, pretrained = cfg.model, cfg.pretrained
+        event_weights: str | os.PathLike | None = cfg.event_weights
         text_tower, labels, templates = cfg.text_tower, cfg.labels, cfg.templates
         if cfg.registry_name:
             from ezsr_live.model.registry import lookup, verify_event_weights, verify_pretrained
@@ -171,7 +185,7 @@ class Recognizer:
         weights = read_event_weights(event_weights) if event_weights else None
         own_text = text_tower == "event_weights" and weights is not None and has_text_tower(weights[0])
         clip = load_clip(model, pretrained, device, precision, load_weights=not own_text)
-        if own_text:
+        if own_text and weights is not None:
             load_text_tower(clip.model, weights[0], weights[1].path)
         encoder, _info = make_event_encoder(clip.model, model, weights, clip.image_size)
         vocabulary = Vocabulary(clip.encode_text, clip.identity, labels or "imagenet", templates)
@@ -204,34 +218,42 @@ class Recognizer:
     @property
     def vocabulary_pending(self) -> int:
         """Labels of the latest vocabulary edit still waiting to be encoded."""
-        pending = getattr(self.vocabulary, "pending", None)
-        return len(pending()) if pending is not None else 0
+        vocabulary = self.vocabulary
+        return len(vocabulary.pending()) if isinstance(vocabulary, IncrementalLabelSource) else 0
 
     # -- vocabulary -> device buffers ------------------------------------------------
     def _sync_vocabulary(self) -> None:
         version = self.vocabulary.version
         if version == self._vocab_version and self._label_buf is not None:
             return
-        encode_some = getattr(self.vocabulary, "encode_pending", None)
-        if encode_some is not None and self._label_buf is not None and self.vocab_prompts_per_call:
-            per_label = max(1, len(self.vocabulary.templates))
-            encode_some(max_labels=max(1, self.vocab_prompts_per_call // per_label))
-            if self.vocabulary.pending():
+        vocabulary = self.vocabulary
+        if (isinstance(vocabulary, IncrementalLabelSource) and self._label_buf is not None
+                and self.vocab_prompts_per_call):
+            per_label = max(1, len(vocabulary.templates))
+            vocabulary.encode_pending(max_labels=max(1, self.vocab_prompts_per_call // per_label))
+            if vocabulary.pending():
                 return  # keep scoring the previous labels meanwhile
         matrix = self.vocabulary.matrix()
         labels = tuple(self.vocabulary.labels)
         n, d = matrix.shape
         capacity = n if not self.use_cuda_graph else 1 << max(4, (n - 1).bit_length())
-        if self._label_buf is None or self._label_buf.shape != (capacity, d):
-            self._label_buf = torch.zeros(capacity, d, device=self.device, dtype=self.dtype)
-            self._label_mask = torch.zeros(capacity, device=self.device, dtype=torch.float32)
+        buf, mask = self._label_buf, self._label_mask
+        if buf is None or mask is None or buf.shape != (capacity, d):
+            buf = self._label_buf = torch.zeros(capacity, d, device=self.device, dtype=self.dtype)
+            mask = self._label_mask = torch.zeros(capacity, device=self.device, dtype=torch.float32)
             self._graph = None  # buffers moved: the captured graph points at the old ones
-        self._label_buf[:n].copy_(matrix.to(self.dtype))
-        self._label_buf[n:].zero_()
-        self._label_mask.zero_()
-        self._label_mask[n:] = float("-inf")
+        buf[:n].copy_(matrix.to(self.dtype))
+        buf[n:].zero_()
+        mask.zero_()
+        mask[n:] = float("-inf")
         self._labels = labels
         self._vocab_version = version
+
+    def _label_buffers(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The label embeddings and their mask on the device (set by _sync_vocabulary)."""
+        if self._label_buf is None or self._label_mask is None:
+            raise ModelError("the vocabulary has not been encoded yet")
+        return self._label_buf, self._label_mask
 
     # -- the chain ---------------------------------------------------------------------
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -241,8 +263,9 @@ class Recognizer:
         return e.float()
 
     def _chain(self, x: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
+        buf, mask = self._label_buffers()
         e = self._embed(x)
-        logits = self.logit_scale * (e.to(self.dtype) @ self._label_buf.T).float() + self._label_mask
+        logits = self.logit_scale * (e.to(self.dtype) @ buf.T).float() + mask
         probs = torch.softmax(logits, dim=-1)
         top_p, top_i = torch.topk(probs, k, dim=-1)
         return e, probs, top_p, top_i, logits.gather(1, top_i)
@@ -262,7 +285,7 @@ class Recognizer:
             x = self._check(frames)
             if self.use_cuda_graph and x.shape[0] == 1:
                 with torch.no_grad():
-                    key = (k, self._label_buf.data_ptr(), id(self.knn))
+                    key = (k, self._label_buffers()[0].data_ptr(), id(self.knn))
                     if self._graph is None or self._graph_key != key:
                         self._graph = _GraphedBatch1(lambda t: self._chain(t, k), x)
                         self._graph_key = key

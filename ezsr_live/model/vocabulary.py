@@ -96,7 +96,7 @@ def parse_labels(spec: str | Sequence[str]) -> list[str]:
         else:
             raw = spec.split(",")
     else:
-        raw = spec
+        raw = list(spec)
     labels = unique_labels([s for s in raw if s])
     if not labels:
         raise ModelError(f"no labels in {spec!r}")
@@ -254,9 +254,13 @@ class Vocabulary:
             if any(r is None for r in rows):  # evicted meanwhile by a tiny cache: encode again
                 self.encode_pending()
                 rows = [self.cache.get(self._key(lb)) for lb in self._labels]
-            if not rows:
+            found = [r for r in rows if r is not None]
+            if not found:
                 raise ModelError("the vocabulary is empty")
-            return torch.stack(rows)
+            if len(found) < len(rows):
+                raise ModelError(f"the text-embedding cache ({self.cache.max_entries:,} entries) cannot hold "
+                                 f"the {len(rows):,} labels of this vocabulary")
+            return torch.stack(found)
 
 
 class FixedVocabulary:
