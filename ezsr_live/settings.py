@@ -6,7 +6,7 @@ in its metadata: type, default, bounds, unit, help, command-line flag, TOML key 
 GUI's step. What reads them:
 
 * ``ezsr_live.cli.settings_args`` generates the ``ezsr-live`` options (and ``ezsr
-  record``'s replay options) from them;
+  record --reconnect``) from them;
 * ``ezsr_live.cli.config`` checks ``--config FILE.toml`` values with :meth:`Setting.check`;
 * ``gui/controls.py`` takes its spin boxes' ranges and steps from them;
 * :class:`ezsr_live.runtime.settings.RuntimeSettings` and ``Pipeline.update`` check
@@ -24,8 +24,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
+
+import numpy as np
 
 from ezsr_live.errors import EzsrError
 
@@ -40,6 +43,13 @@ def _fmt(value: float) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def shown(value: object) -> str:
+    """A refused value as the message shows it: ints with separators, the rest as
+    repr, anything long cut (a refusal is one line)."""
+    text = f"{value:,}" if type(value) is int else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -66,11 +76,12 @@ class Range:
 
     def accepts(self, value: object) -> bool:
         """True for a finite number of the right kind (bools are not numbers) within the bounds."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        # numpy's scalars count (numbers.Integral/Real); bools do not, whatever Python says
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             return False
-        if self.kind is int and not isinstance(value, int):
+        if self.kind is int and not isinstance(value, numbers.Integral):
             return False
-        if isinstance(value, float) and not math.isfinite(value):
+        if not isinstance(value, numbers.Integral) and not math.isfinite(value):
             return False
         if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
             return False
@@ -80,8 +91,7 @@ class Range:
         """``value`` as ``kind`` if accepted, else :class:`SettingError` naming ``name``
         (and saying ``what`` is accepted: the range's own description by default)."""
         if not self.accepts(value):
-            shown = _fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
-            raise SettingError(f"{name}: must be {what or self.describe()}, got {shown}")
+            raise SettingError(f"{name}: must be {what or self.describe()}, got {shown(value)}")
         return self.kind(value)
 
     def parse(self, text: str, name: str, what: str | None = None) -> Any:
@@ -89,9 +99,9 @@ class Range:
         try:
             value: float = int(text) if self.kind is int else float(text)
         except ValueError:
-            raise SettingError(f"{name}: must be {what or self.describe()}, got {text!r}") from None
+            raise SettingError(f"{name}: must be {what or self.describe()}, got {shown(text)}") from None
         if not math.isfinite(value):
-            raise SettingError(f"{name}: must be {what or self.describe()}, got {text!r}")
+            raise SettingError(f"{name}: must be {what or self.describe()}, got {shown(text)}")
         return self.check(value, name, what)
 
 
@@ -156,12 +166,12 @@ class Setting:
             return self.range.check(value, name, self.describe())
         if self.kind is bool:
             if not isinstance(value, bool):
-                raise SettingError(f"{name}: must be true or false, got {value!r}")
+                raise SettingError(f"{name}: must be true or false, got {shown(value)}")
             return value
         if not isinstance(value, str):
-            raise SettingError(f"{name}: must be {self.describe()}, got {value!r}")
+            raise SettingError(f"{name}: must be {self.describe()}, got {shown(value)}")
         if self.choices is not None and value not in self.choices:
-            raise SettingError(f"{name}: must be {self.describe()}, got {value!r}")
+            raise SettingError(f"{name}: must be {self.describe()}, got {shown(value)}")
         return value
 
     def parse(self, text: str, name: str | None = None) -> Any:

@@ -10,6 +10,8 @@ from ezsr_live.drivers.sources import open_source
 from ezsr_live.runtime.handover import SourceThread
 from ezsr_live.runtime.recorder import Recorder
 from ezsr_live.cli import options as types
+from ezsr_live.cli.settings_args import add_setting
+from ezsr_live.settings import all_settings
 
 NAME = "record"
 HELP = "Record a live source (camera, tcp://, unix://, or a replayed file) to .aedat4, .raw or .npz."
@@ -21,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="camera name/serial, tcp://HOST:PORT, unix:///PATH or a recording")
     parser.add_argument("output", help="file to write (.aedat4, .raw, .npz)")
     parser.add_argument("--duration-s", type=types.duration_s, default=None, metavar="S", help="stop after S seconds")
-    parser.add_argument("--reconnect", action="store_true", help="network streams: reconnect when the peer goes away")
+    add_setting(parser, all_settings()["reconnect"])
     add_geometry_option(parser)
 
 

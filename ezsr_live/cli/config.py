@@ -14,7 +14,7 @@ import tomllib
 from typing import Any, Sequence
 
 from ezsr_live.errors import EzsrError
-from ezsr_live.settings import SettingError, all_settings
+from ezsr_live.settings import SettingError, all_settings, shown
 
 
 def _options_by_key(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -71,18 +71,18 @@ def _convert(key: str, action: argparse.Action, value: Any) -> Any:
         return declared.check(value, key)
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
         if not isinstance(value, bool):
-            raise SettingError(f"{key}: must be true or false, got {value!r}")
+            raise SettingError(f"{key}: must be true or false, got {shown(value)}")
         return value if isinstance(action, argparse._StoreTrueAction) else not value
     if action.type is not None:
         # an option with a parser of its own (--geometry WxH): a string, parsed as typed
         if not isinstance(value, str):
-            raise SettingError(f"{key}: must be a string, as on the command line, got {value!r}")
+            raise SettingError(f"{key}: must be a string, as on the command line, got {shown(value)}")
         try:
             value = action.type(value)
         except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
             raise SettingError(f"{key}: {exc}") from None
     elif not isinstance(value, str):
-        raise SettingError(f"{key}: must be a string, got {value!r}")
+        raise SettingError(f"{key}: must be a string, got {shown(value)}")
     if action.choices is not None and value not in action.choices:
-        raise SettingError(f"{key}: must be one of {', '.join(map(str, action.choices))}, got {value!r}")
+        raise SettingError(f"{key}: must be one of {', '.join(map(str, action.choices))}, got {shown(value)}")
     return value

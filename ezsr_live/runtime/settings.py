@@ -18,6 +18,7 @@ from ezsr_live.settings import (
     SettingError,
     WindowSettings,
     all_settings,
+    shown,
 )
 from ezsr_live.windows import WindowSpec
 
@@ -49,7 +50,7 @@ _AS_CONFIGURED = ("knn_k", "knn_tau", "knn_alpha")
 def check_window(window: object, ring_capacity: int | None = None, name: str = "window") -> WindowSpec:
     """A :class:`WindowSpec` within the window settings' bounds (and the ring's capacity)."""
     if not isinstance(window, WindowSpec):
-        raise SettingError(f"{name}: must be a WindowSpec, got {window!r}")
+        raise SettingError(f"{name}: must be a WindowSpec, got {shown(window)}")
     if window.n_events is not None:
         WINDOW_EVENTS.check(window.n_events, name)
         if ring_capacity is not None and window.n_events > ring_capacity:
@@ -73,7 +74,7 @@ def check_changes(changes: Mapping[str, Any], ring_capacity: int | None = None) 
             out[name] = check_window(value, ring_capacity)
         elif name in _FLAGS:
             if not isinstance(value, bool):
-                raise SettingError(f"{name}: must be true or false, got {value!r}")
+                raise SettingError(f"{name}: must be true or false, got {shown(value)}")
             out[name] = value
         elif value is None and name in _AS_CONFIGURED:
             out[name] = None
