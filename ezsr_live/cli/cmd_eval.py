@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from ezsr_live.cli import options as types
+from ezsr_live.settings import DEFAULT_WINDOW_EVENTS
 
 NAME = "eval"
 HELP = "Zero-shot top-1/top-5 accuracy on an event dataset, with and without k-NN translation."
@@ -24,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="events: --window-events from a seeded random start (official); whole: every event")
     parser.add_argument("--window-events", type=types.window_events, default=None, metavar="N",
                         help="events per window (default: the window the model was trained on, from "
-                             "weights/registry.json when it counts events, else 15,000 as the official models)")
+                             f"weights/registry.json when it counts events, else {DEFAULT_WINDOW_EVENTS:,} as the "
+                             "official models)")
     parser.add_argument("--length-jitter", type=types.length_jitter, default=0,
                         help="draw the window length within +-N events (the official N-ImageNet script uses 2000)")
     parser.add_argument("--seed", type=types.seed, default=0)
@@ -94,7 +96,6 @@ def _run(args: argparse.Namespace, device: str, is_main: bool) -> int:
     from ezsr_live.model import knn as knn_mod
     from ezsr_live.cli.model_options import config_from_args
     from ezsr_live.model.recognizer import Recognizer
-    from ezsr_live.windows import DEFAULT_WINDOW_EVENTS
 
     if args.labels is not None:
         # the dataset's classes are the vocabulary: a --labels list would silently score nothing

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 from ezsr_live.cli import options as types
+from ezsr_live.model.defaults import DEVICE_CHOICES
 
 NAME = "geometry"
 HELP = ("Geometry diagnostic of a CLIP teacher on a labelled image set: effective dimension, text class "
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-config", metavar="JSON", help="extra open_clip architecture config")
     parser.add_argument("--templates", default=None, help="prompt templates (default: the registered model's, "
                                                           "else openai)")
-    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument("--device", default="cpu", choices=DEVICE_CHOICES)
     parser.add_argument("--variance", type=types.variance, default=0.95,
                         help="image subspace: the principal directions holding this share of the variance")
     parser.add_argument("--noise-norm", type=types.non_negative, default=1.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import time
 from ezsr_live.cli import options as types
+from ezsr_live.model.defaults import DEVICE_CHOICES
 from ezsr_live.settings import KNN_K
 
 NAME = "pool"
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--pretrained", default="openai",
                    help="open_clip pretrained tag or checkpoint path (default: openai)")
     b.add_argument("--model-config", metavar="JSON", help="extra open_clip architecture config file or folder")
-    b.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    b.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     b.add_argument("--batch-size", type=types.batch_size, default=64)
     b.add_argument("--workers", type=types.workers, default=2, help="image decoding processes (default: 2)")
     b.add_argument("--index", default="auto", choices=("auto", "flat", "ivf", "hnsw"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from ezsr_live.cli import options as types
+from ezsr_live.model.defaults import DEVICE_CHOICES
 
 NAME = "train"
 HELP = "Distil an event encoder from a CLIP image tower on events synthesised from images."
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--model", default=d.model, help=f"open_clip architecture (default {d.model})")
     m.add_argument("--pretrained", default=d.pretrained, help="open_clip tag or checkpoint ('' for random)")
     m.add_argument("--model-config", metavar="JSON", help="extra open_clip architecture config")
-    m.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda", "mps"))
+    m.add_argument("--device", default=d.device, choices=DEVICE_CHOICES)
     m.add_argument("--freeze", metavar="PREFIX", action="append", default=[],
                    help="keep the tower's parameters whose names start with PREFIX at the teacher's values "
                         "(repeatable; e.g. --freeze layer3 --freeze layer4 --freeze attnpool for a ResNet "

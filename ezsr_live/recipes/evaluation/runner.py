@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ezsr_live.errors import EzsrError
+from ezsr_live.settings import DEFAULT_WINDOW_EVENTS
 from ezsr_live.events import EventPacket
 from ezsr_live.kernels import ezsr_model_input
 
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class EvalConfig:
     window: str = "events"  # "events": window_events from a seeded random start; "whole": every event
-    window_events: int = 15_000
+    window_events: int = DEFAULT_WINDOW_EVENTS
     length_jitter: int = 0
     seed: int = 0
     batch_size: int = 32
