@@ -299,3 +299,21 @@ def test_a_step_that_reaches_the_end_of_the_recording_still_gives_its_result(rec
         assert wait_until(lambda: pipeline.finished, timeout=5.0)
     finally:
         assert pipeline.stop()
+
+
+def test_update_and_construction_refuse_what_the_command_line_refuses(recognizer):
+    from ezsr_live.settings import RING_EVENTS, SettingError
+
+    source = open_source(str(DEMO), speed=None)
+    try:
+        with pytest.raises(SettingError, match="top_k"):
+            Pipeline(source, recognizer, RuntimeSettings(top_k=0))
+        pipeline = Pipeline(source, recognizer)
+        for bad, name in (({"top_k": 0}, "top_k"), ({"knn_alpha": 1.5}, "knn_alpha"),
+                          ({"window": WindowSpec.by_events(RING_EVENTS + 1)}, "window"),
+                          ({"coords": "sideways"}, "coords")):
+            with pytest.raises(SettingError, match=name):
+                pipeline.update(**bad)
+        pipeline.update(top_k=2, window=WindowSpec.by_events(RING_EVENTS))  # the bounds themselves are accepted
+    finally:
+        source.close()
