@@ -100,9 +100,9 @@ class Range:
             value: float = int(text) if self.kind is int else float(text)
         except ValueError:
             raise SettingError(f"{name}: must be {what or self.describe()}, got {shown(text)}") from None
-        if not math.isfinite(value):
+        if not self.accepts(value):  # say what was typed, not what it parsed to
             raise SettingError(f"{name}: must be {what or self.describe()}, got {shown(text)}")
-        return self.check(value, name, what)
+        return self.kind(value)
 
 
 def int_range(lo: int | None = None, hi: int | None = None, unit: str = "") -> Range:
