@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+
 from ezsr_live.cli import options as types
 from ezsr_live.settings import DEFAULT_WINDOW_EVENTS
 

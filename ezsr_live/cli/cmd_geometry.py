@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+
 from ezsr_live.cli import options as types
 from ezsr_live.model.defaults import DEVICE_CHOICES
 
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--templates", default=None, help="prompt templates (default: the registered model's, "
                                                           "else openai)")
     parser.add_argument("--device", default="cpu", choices=DEVICE_CHOICES)
-    parser.add_argument("--variance", type=types.variance, default=0.95,
+    parser.add_argument("--variance", type=types.share, default=0.95,
                         help="image subspace: the principal directions holding this share of the variance")
     parser.add_argument("--noise-norm", type=types.non_negative, default=1.0,
                         help="norm of the random components added outside the image subspace (default: 1)")
@@ -74,8 +75,6 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if not source.is_dir():
         raise EzsrError(f"{source}: not a pool or an image folder")
-    if not 0 < args.variance <= 1 or not args.noise_norm >= 0:
-        raise EzsrError("--variance must be in (0, 1] and --noise-norm >= 0")
     model, pretrained, templates = _model(args)
     clip = load_clip(model, pretrained, args.device)
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import time
+
 from ezsr_live.cli import options as types
 from ezsr_live.model.defaults import DEVICE_CHOICES
 from ezsr_live.settings import KNN_K
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--workers", type=types.workers, default=2, help="image decoding processes (default: 2)")
     b.add_argument("--index", default="auto", choices=("auto", "flat", "ivf", "hnsw"),
                    help="auto: exact up to 200k vectors, IVF above")
-    b.add_argument("--target-recall", type=types.variance, default=0.95,
+    b.add_argument("--target-recall", type=types.share, default=0.95,
                    help="approximate indexes are tuned to this recall@16 (default: 0.95)")
     b.add_argument("--no-labels", action="store_true", help="do not keep folder names as labels")
     b.add_argument("--overwrite", action="store_true", help="replace an existing pool")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+
 from ezsr_live.cli import options as types
 
 NAME = "synth"

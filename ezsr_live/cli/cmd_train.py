@@ -4,6 +4,7 @@ Single process, or under ``torchrun`` for several GPUs / nodes (see the README).
 from __future__ import annotations
 
 import argparse
+
 from ezsr_live.cli import options as types
 from ezsr_live.model.defaults import DEVICE_CHOICES
 

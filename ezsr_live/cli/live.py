@@ -17,9 +17,16 @@ import threading
 import time
 from typing import IO, Sequence
 
-from ezsr_live.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, configure_logging, run_guarded
+from ezsr_live.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    ArgumentParser,
+    configure_logging,
+    run_guarded,
+)
 from ezsr_live.cli.config import apply_config_file
-from ezsr_live.cli.common import ArgumentParser
 from ezsr_live.cli.options import add_source_options, source_options_from_args
 from ezsr_live.cli.settings_args import add_setting, add_settings
 from ezsr_live.errors import EzsrError

@@ -39,7 +39,7 @@ length_jitter = range_type(int_range(0, RING_EVENTS, unit="events"))
 knn_k = range_type(range_of("knn_k"))
 queries = range_type(int_range(1, 1_000_000))
 #: a share in (0, 1] (variance kept, recall targeted)
-variance = range_type(float_range(0.0, 1.0, lo_open=True))
+share = range_type(float_range(0.0, 1.0, lo_open=True))
 non_negative_count = range_type(int_range(0, 1_000_000_000))
 #: ezsr synth
 degrees = range_type(float_range(0.0, 360.0, unit="degrees"))
