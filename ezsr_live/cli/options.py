@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ezsr_live.events import Geometry
-from ezsr_live.runtime.live import SourceOptions
+from ezsr_live.runtime.live import HANDOVERS, SourceOptions, lossless_for
 
 
 def positive_int(text: str) -> int:
@@ -58,17 +58,41 @@ def _speed(text: str) -> float | None:
     return value
 
 
-def add_source_options(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
-    """``--camera`` / ``--replay`` and the options of each kind of source."""
+class _AppendSource(argparse._AppendAction):
+    """``--camera``/``--replay`` may repeat, one stream each; ``source_order`` keeps the
+    order they were given in (the streams' indices)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        order = list(getattr(namespace, "source_order", None) or [])
+        order.append((self.dest, values))
+        namespace.source_order = order
+
+
+def add_source_options(parser: argparse.ArgumentParser, *, required: bool = False, several: bool = False) -> None:
+    """``--camera`` / ``--replay`` and the options of each kind of source; with ``several``
+    both may repeat and mix (one stream each, sharing one recogniser)."""
     group = parser.add_argument_group("source")
-    what = group.add_mutually_exclusive_group(required=required)
+    what = group if several else group.add_mutually_exclusive_group(required=required)
+    repeat = {"action": _AppendSource} if several else {}
+    again = " (repeat for several streams)" if several else ""
     what.add_argument(
         "--camera",
         metavar="CAMERA",
         help="live source: davis346, davis, dvxplorer, dvs128 or a DV serial number (dv-processing); "
-        "prophesee, evk4 or prophesee:SERIAL (Metavision SDK); tcp://HOST:PORT or unix:///PATH (DV network stream)",
+        "prophesee, evk4 or prophesee:SERIAL (Metavision SDK); tcp://HOST:PORT or unix:///PATH (DV network stream)"
+        + again, **repeat,
     )
-    what.add_argument("--replay", metavar="FILE", help="play a recording (.raw, .aedat4, .dat, .npz, .bin, .aedat)")
+    what.add_argument("--replay", metavar="FILE", **repeat,
+                      help="play a recording (.raw, .aedat4, .dat, .npz, .bin, .aedat)" + again)
+    if several:
+        group.add_argument(
+            "--handover", choices=HANDOVERS, default="auto",
+            help="how windows reach the recogniser: 'latest' recognises the newest window whenever it is free and "
+                 "skips the others (what a camera needs); 'lossless' recognises every consecutive window and holds "
+                 "the replay back meanwhile (replays only); 'auto' (default): lossless for replays at --speed max, "
+                 "latest otherwise")
     group.add_argument(
         "--speed",
         type=_speed,
@@ -86,7 +110,24 @@ def add_source_options(parser: argparse.ArgumentParser, *, required: bool = Fals
 
 
 def source_options_from_args(args: argparse.Namespace) -> SourceOptions:
-    """The source that the parsed ``--camera``/``--replay`` options describe."""
-    return SourceOptions(spec=args.camera if args.camera else args.replay, geometry=args.geometry,
-                         reconnect=args.reconnect, replay=bool(args.replay), speed=args.speed, loop=args.loop,
-                         start_us=args.start_us, duration_us=args.duration_us)
+    """The source that the parsed ``--camera``/``--replay`` options describe (the first,
+    where they repeat)."""
+    return sources_from_args(args)[0]
+
+
+def _given(value: object) -> list[str]:
+    # a single option, a repeated one, or one from a config file (a string or a list)
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]  # type: ignore[attr-defined]
+
+
+def sources_from_args(args: argparse.Namespace) -> list[SourceOptions]:
+    """Every stream the parsed ``--camera``/``--replay`` options describe, in the order given."""
+    order = getattr(args, "source_order", None) or (
+        [("camera", v) for v in _given(args.camera)] + [("replay", v) for v in _given(args.replay)])
+    handover = getattr(args, "handover", "auto")
+    return [SourceOptions(spec=spec, geometry=args.geometry, reconnect=args.reconnect, replay=kind == "replay",
+                          speed=args.speed, loop=args.loop, start_us=args.start_us, duration_us=args.duration_us,
+                          lossless=lossless_for(handover, replay=kind == "replay", speed=args.speed))
+            for kind, spec in order]

@@ -6,6 +6,7 @@ the window (``ezsr_live.gui.app.run_app``), which never parses anything itself.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping
@@ -20,6 +21,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: how windows reach the recogniser (see :func:`lossless_for`)
+HANDOVERS = ("auto", "latest", "lossless")
+
+
+def lossless_for(handover: str, *, replay: bool, speed: float | None) -> bool:
+    """Whether a stream recognises every window (lossless) rather than the newest (latest
+    wins): ``"auto"`` means lossless for a replay at full speed (None); a camera cannot
+    wait for the recogniser, so it is never lossless."""
+    if handover not in HANDOVERS:
+        raise ValueError(f"handover must be one of {', '.join(HANDOVERS)}, got {handover!r}")
+    return replay and (handover == "lossless" or (handover == "auto" and speed is None))
+
 
 @dataclass(frozen=True)
 class SourceOptions:
@@ -33,6 +46,8 @@ class SourceOptions:
     loop: bool = False
     start_us: int = 0
     duration_us: int | None = None
+    #: recognise every window, holding the replay back (see :func:`lossless_for`)
+    lossless: bool = False
 
     def open(self) -> EventSource:
         from ezsr_live.drivers.sources import open_source
@@ -54,6 +69,12 @@ class LiveOptions:
     window_events: int | None = None
     coords: Literal["resize", "direct"] = "resize"
     record: str | None = None
+    #: further streams, sharing the recogniser with ``source`` (indices 1, 2, ...)
+    extra_sources: tuple[SourceOptions, ...] = ()
+
+    @property
+    def sources(self) -> tuple[SourceOptions, ...]:
+        return (self.source, *self.extra_sources)
 
     @property
     def top_k(self) -> int:
@@ -75,16 +96,26 @@ def window_spec(window_ms: float | None, window_events: int | None,
 
 @dataclass
 class LiveRun:
-    """A built, not yet started, live run; :meth:`close` once it has stopped."""
+    """A built, not yet started, live run; :meth:`close` once it has stopped.
+
+    ``pipeline`` is the first stream's; with several sources, :attr:`streams` lists every
+    stream's pipeline (they share one recogniser)."""
 
     pipeline: Pipeline
     recorder: Recorder | None = None
+    more: list[Pipeline] = field(default_factory=list)
+
+    @property
+    def streams(self) -> list[Pipeline]:
+        return [self.pipeline, *self.more]
 
     def close(self, timeout: float = 2.0) -> bool:
-        """Stop the pipeline (if running) and finish the recording; True if the
+        """Stop the pipelines (if running) and finish the recording; True if every
         pipeline's threads ended within ``timeout`` seconds."""
+        stopped = True
         try:
-            stopped = self.pipeline.stop(timeout=timeout)
+            for pipeline in self.streams:
+                stopped = pipeline.stop(timeout=timeout) and stopped
         finally:
             if self.recorder is not None:
                 self.recorder.close()
@@ -98,7 +129,17 @@ def build_live_run(options: LiveOptions) -> LiveRun:
     The source is opened first and the model stack (torch, open_clip) imported only
     after: a wrong path or an absent camera is reported in a second, not after the
     seconds those imports take."""
-    source = options.source.open()
+    if options.record and options.extra_sources:
+        raise ValueError("--record takes one source")
+    sources: list[EventSource] = []
+    try:
+        for source_options in options.sources:
+            sources.append(source_options.open())
+    except BaseException:
+        for opened in sources:
+            opened.close()
+        raise
+    source = sources[0]
     recorder = None
     try:
         from ezsr_live.model.factory import resolve_config
@@ -112,12 +153,19 @@ def build_live_run(options: LiveOptions) -> LiveRun:
         if options.window_ms is None and options.window_events is None:
             log.info("window: %s (%s)", window, "the model's own" if rcfg.window else "the default")
         settings = RuntimeSettings(window=window, top_k=options.top_k, coords=options.coords)
-        recognizer = Recognizer.from_config(rcfg)
+        recognizer: Any = Recognizer.from_config(rcfg)
+        if len(sources) > 1:
+            from ezsr_live.runtime.batching import SharedRecognizer
+
+            recognizer = SharedRecognizer(recognizer)
         recorder = Recorder(options.record, source.geometry, source.info) if options.record else None
-        pipeline = Pipeline(source, recognizer, settings, tap=recorder)
+        pipelines = [Pipeline(opened, recognizer, dataclasses.replace(settings), tap=recorder if i == 0 else None,
+                              lossless=source_options.lossless, stream=i)
+                     for i, (opened, source_options) in enumerate(zip(sources, options.sources))]
     except BaseException:
-        source.close()
+        for opened in sources:
+            opened.close()
         if recorder is not None:
             recorder.close()
         raise
-    return LiveRun(pipeline, recorder)
+    return LiveRun(pipelines[0], recorder, pipelines[1:])

@@ -12,6 +12,18 @@ Three owners, two hand-overs, nothing queued without bound:
 * the **consumer** (GUI, headless printer) takes the newest result; a slow consumer
   only ever sees fewer, never older, results.
 
+A **lossless** pipeline (a replay that should be recognised window by window, e.g. at
+``--speed max``) recognises every consecutive window instead, exactly as
+:func:`~ezsr_live.windows.iter_windows` cuts them offline: the source thread also feeds
+a bounded :class:`~ezsr_live.runtime.handover.PacketFeed` that holds the source back
+while the worker is behind, and results go through a bounded
+:class:`~ezsr_live.runtime.handover.ResultQueue` that holds the worker back while the
+consumer is. A change of window restarts the cut at the next packet.
+
+Several pipelines can share one recogniser (:mod:`ezsr_live.runtime.batching`): each
+keeps its own source, ring, windows and metrics, and their windows are recognised in
+one batch.
+
 Settings and vocabulary edits are queued to the worker and applied before its next
 window. An exception in any thread stops the pipeline and is re-raised to the
 consumer by :meth:`Pipeline.results`/:meth:`Pipeline.check`.
@@ -30,18 +42,24 @@ import torch
 
 from ezsr_live.events import EVENT_DTYPE, as_event_packet
 from ezsr_live.kernels import ezsr_model_input
-from ezsr_live.runtime.handover import LatestSlot
+from ezsr_live.runtime.handover import LatestSlot, PacketFeed, ResultQueue
 from ezsr_live.runtime.metrics import Result, RollingPercentiles
 from ezsr_live.runtime.ring import EventRingBuffer
 from ezsr_live.runtime.settings import RuntimeSettings
 from ezsr_live.sources import CountsOutOfBounds, Described, EventSourceLike, Pausable, Stoppable, WarmsUp
-from ezsr_live.windows import Window, WindowSpec
+from ezsr_live.windows import Window, WindowSpec, iter_windows
 
 log = logging.getLogger(__name__)
 
 #: ring capacity: 4 M events (55 MB) hold 80 ms of a 50 Mev/s sensor, more than any
 #: window the recogniser uses (EZSR: 15k events, 50 ms), and a hard memory cap
 DEFAULT_RING_EVENTS = 1 << 22
+#: lossless: the feed holds about this many windows ahead of the worker (at most
+#: LOSSLESS_FEED_EVENTS, 27 MB), so that back-pressure reaches the source within a few windows
+LOSSLESS_FEED_WINDOWS = 2
+LOSSLESS_FEED_EVENTS = 1 << 21
+#: lossless: results the consumer may leave unread before the worker waits
+LOSSLESS_RESULTS = 64
 
 
 class RecognizerLike(Protocol):
@@ -75,8 +93,15 @@ class Pipeline:
         ring_events: int = DEFAULT_RING_EVENTS,
         tap: Callable[[np.ndarray], Any] | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        lossless: bool = False,
+        stream: int = 0,
+        stream_name: str | None = None,
     ) -> None:
         self.source = source
+        #: every consecutive window, with back-pressure (see the module docstring)
+        self.lossless = bool(lossless)
+        self.stream = int(stream)
+        self.stream_name = stream_name or (source.info.name if isinstance(source, Described) else "") or ""
         self.recognizer = recognizer
         self.settings = settings or RuntimeSettings()
         self.geometry = source.geometry
@@ -86,12 +111,18 @@ class Pipeline:
         spec = self.settings.window
         if spec.n_events is not None and spec.n_events > self.ring.capacity:
             raise ValueError(f"a window of {spec.n_events} events exceeds the ring's {self.ring.capacity}")
-        self.results = LatestSlot()
+        self._stop = threading.Event()
+        self.results: LatestSlot | ResultQueue
+        self._feed: PacketFeed | None = None
+        if self.lossless:
+            self._feed = PacketFeed(self._feed_capacity(spec.n_events or 1 << 14), self._stop.is_set)
+            self.results = ResultQueue(LOSSLESS_RESULTS, self._stop.is_set)
+        else:
+            self.results = LatestSlot()
         self.tap = tap
         # the translator as configured, kept so that k-NN can be switched off and on again
         self._knn = recognizer.knn
         self._clock = clock
-        self._stop = threading.Event()
         self._source_done = threading.Event()
         self._edits: collections.deque[Callable[[], None]] = collections.deque()
         self._edits_lock = threading.Lock()
@@ -104,6 +135,7 @@ class Pipeline:
         self.windows_skipped = 0
         self.events_in = 0
         self._seq = 0
+        self._fed_events = 0  # lossless: events the worker has taken from the feed
         self._result_walls: collections.deque[float] = collections.deque(maxlen=256)
         self._source_thread = threading.Thread(target=self._source_loop, name="ezsr-source", daemon=True)
         self._worker_thread = threading.Thread(target=self._worker_loop, name="ezsr-worker", daemon=True)
@@ -143,6 +175,11 @@ class Pipeline:
     @property
     def running(self) -> bool:
         return self._worker_thread.is_alive()
+
+    @property
+    def stopped(self) -> bool:
+        """:meth:`stop` was called, or a thread failed."""
+        return self._stop.is_set()
 
     @property
     def finished(self) -> bool:
@@ -189,7 +226,15 @@ class Pipeline:
     def edit_vocabulary(self, edit: Callable[[Any], None]) -> None:
         """Run ``edit(vocabulary)`` in the worker thread before its next window (the
         vocabulary is owned by the worker; its re-encoding is incremental)."""
-        self._queue_edit(lambda: edit(self.recognizer.vocabulary))
+        self._queue_edit(lambda: self._exclusive(lambda: edit(self.recognizer.vocabulary)))
+
+    def _exclusive(self, fn: Callable[[], None]) -> None:
+        # a recogniser shared by several streams runs edits between its batches
+        exclusive = getattr(self.recognizer, "exclusive", None)
+        if exclusive is not None:
+            exclusive(fn)
+        else:
+            fn()
 
     def step(self) -> None:
         """While paused: process exactly one more window. A replay releases the next
@@ -222,9 +267,13 @@ class Pipeline:
         if knn is None:
             return
         s = self.settings
-        for name, value in (("k", s.knn_k), ("tau", s.knn_tau), ("alpha", s.knn_alpha)):
-            if value is not None:
-                setattr(knn, name, min(int(value), len(knn.pool)) if name == "k" else float(value))
+
+        def apply() -> None:
+            for name, value in (("k", s.knn_k), ("tau", s.knn_tau), ("alpha", s.knn_alpha)):
+                if value is not None:
+                    setattr(knn, name, min(int(value), len(knn.pool)) if name == "k" else float(value))
+
+        self._exclusive(apply)
         self.recognizer.set_knn(knn if s.knn_enabled else None)
 
     def check(self) -> None:
@@ -242,8 +291,8 @@ class Pipeline:
             if result is not None:
                 yield result
             elif self.finished or self._stop.is_set():
-                result = self.results.take(0)
-                if result is not None:
+                # a lossless queue may still hold several
+                while (result := self.results.take(0)) is not None:
                     yield result
                 break
             elif idle:
@@ -274,14 +323,33 @@ class Pipeline:
                 packet = as_event_packet(packet, source=name)
                 if self.tap is not None:
                     self.tap(packet)
-                self.ring.push(packet)
-                self.events_in += len(packet)
-                with self._arrivals_lock:
-                    self._arrivals.append((self.ring.total_pushed, self._clock()))
+                if self._feed is None:
+                    self._arrive(packet)
+                    continue
+                # lossless: in pieces of about a window, each in the ring (the display) once the
+                # feed takes it, so that a piece "arrives" when the worker can see it
+                step = max(1, self._feed.max_events // LOSSLESS_FEED_WINDOWS)
+                for start in range(0, len(packet), step):
+                    piece = packet[start : start + step]
+                    if not self._feed.put(piece):
+                        return  # stopped while the worker was behind
+                    self._arrive(piece)
         except BaseException as exc:  # surfaced to the consumer
             self._fail(exc)
         finally:
+            if self._feed is not None:
+                self._feed.close()
             self._source_done.set()
+
+    def _arrive(self, packet: np.ndarray) -> None:
+        self.ring.push(packet)
+        self.events_in += len(packet)
+        with self._arrivals_lock:
+            self._arrivals.append((self.ring.total_pushed, self._clock()))
+
+    @staticmethod
+    def _feed_capacity(window_events: int) -> int:
+        return max(1, min(LOSSLESS_FEED_EVENTS, LOSSLESS_FEED_WINDOWS * int(window_events)))
 
     def _arrival_time(self, stop_event: int) -> float:
         """Wall time at which stream event ``stop_event - 1`` had been pushed."""
@@ -301,6 +369,50 @@ class Pipeline:
         return max(0, advance // spec.span_us - 1)
 
     def _worker_loop(self) -> None:
+        join, leave = getattr(self.recognizer, "join", None), getattr(self.recognizer, "leave", None)
+        if join is not None:
+            join()
+        try:
+            if self.lossless:
+                self._lossless_loop()
+            else:
+                self._latest_loop()
+        finally:
+            if leave is not None:
+                leave()
+
+    def _feed_packets(self, feed: PacketFeed) -> Iterator[np.ndarray]:
+        """The feed's packets until the source ends or the pipeline stops; edits are applied
+        while waiting, so that they never wait for a window to complete."""
+        while not self._stop.is_set():
+            self._apply_edits()
+            packet = feed.get(timeout=0.05)
+            if packet is not None:
+                self._fed_events += len(packet)
+                yield packet
+            elif feed.drained:
+                return
+
+    def _lossless_loop(self) -> None:
+        assert self._feed is not None
+        try:
+            packets = self._feed_packets(self._feed)
+            while not self._stop.is_set():
+                spec, base = self.settings.window, self._fed_events
+                for window in iter_windows(packets, spec):
+                    arrived = self._arrival_time(base + window.stop_event)
+                    self.results.put(self._recognize(window, arrived))
+                    self._feed.max_events = self._feed_capacity(len(window))  # time windows vary
+                    if self.settings.window != spec or self._stop.is_set():
+                        break  # a new window: cut again from the next packet on
+                else:
+                    return  # the source ended (a partial last window is not recognised)
+        except BaseException as exc:
+            self._fail(exc)
+        finally:
+            self.results.close()
+
+    def _latest_loop(self) -> None:
         previous: Window | None = None
         after: int | None = None
         try:
@@ -378,6 +490,8 @@ class Pipeline:
             events_dropped=self.events_dropped,
             latency_p50_ms=self.latency.percentile(50),
             latency_p99_ms=self.latency.percentile(99),
+            stream=self.stream,
+            stream_name=self.stream_name,
         )
 
     @property
