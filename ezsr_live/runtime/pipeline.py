@@ -12,17 +12,10 @@ Three owners, two hand-overs, nothing queued without bound:
 * the **consumer** (GUI, headless printer) takes the newest result; a slow consumer
   only ever sees fewer, never older, results.
 
-A **lossless** pipeline (a replay that should be recognised window by window, e.g. at
-``--speed max``) recognises every consecutive window instead, exactly as
-:func:`~ezsr_live.windows.iter_windows` cuts them offline: the source thread also feeds
-a bounded :class:`~ezsr_live.runtime.handover.PacketFeed` that holds the source back
-while the worker is behind, and results go through a bounded
-:class:`~ezsr_live.runtime.handover.ResultQueue` that holds the worker back while the
-consumer is. A change of window restarts the cut at the next packet.
-
-Several pipelines can share one recogniser (:mod:`ezsr_live.runtime.batching`): each
-keeps its own source, ring, windows and metrics, and their windows are recognised in
-one batch.
+A **lossless** pipeline recognises every consecutive window instead, holding the
+source back (:mod:`ezsr_live.runtime.lossless`); a change of window restarts the cut at
+the next packet. Several pipelines can share one recogniser
+(:mod:`ezsr_live.runtime.batching`), which recognises their windows in one batch.
 
 Settings and vocabulary edits are queued to the worker and applied before its next
 window. An exception in any thread stops the pipeline and is re-raised to the
@@ -42,7 +35,8 @@ import torch
 
 from ezsr_live.events import EVENT_DTYPE, as_event_packet
 from ezsr_live.kernels import ezsr_model_input
-from ezsr_live.runtime.handover import LatestSlot, PacketFeed, ResultQueue
+from ezsr_live.runtime import lossless as lossless_mod
+from ezsr_live.runtime.handover import LatestSlot, ResultQueue
 from ezsr_live.runtime.metrics import Result, RollingPercentiles
 from ezsr_live.runtime.ring import EventRingBuffer
 from ezsr_live.runtime.settings import RuntimeSettings
@@ -54,12 +48,6 @@ log = logging.getLogger(__name__)
 #: ring capacity: 4 M events (55 MB) hold 80 ms of a 50 Mev/s sensor, more than any
 #: window the recogniser uses (EZSR: 15k events, 50 ms), and a hard memory cap
 DEFAULT_RING_EVENTS = 1 << 22
-#: lossless: the feed holds about this many windows ahead of the worker (at most
-#: LOSSLESS_FEED_EVENTS, 27 MB), so that back-pressure reaches the source within a few windows
-LOSSLESS_FEED_WINDOWS = 2
-LOSSLESS_FEED_EVENTS = 1 << 21
-#: lossless: results the consumer may leave unread before the worker waits
-LOSSLESS_RESULTS = 64
 
 
 class RecognizerLike(Protocol):
@@ -113,10 +101,10 @@ class Pipeline:
             raise ValueError(f"a window of {spec.n_events} events exceeds the ring's {self.ring.capacity}")
         self._stop = threading.Event()
         self.results: LatestSlot | ResultQueue
-        self._feed: PacketFeed | None = None
+        self._feed: lossless_mod.LosslessFeed | None = None
         if self.lossless:
-            self._feed = PacketFeed(self._feed_capacity(spec.n_events or 1 << 14), self._stop.is_set)
-            self.results = ResultQueue(LOSSLESS_RESULTS, self._stop.is_set)
+            self._feed = lossless_mod.LosslessFeed(spec.n_events, self._stop.is_set)
+            self.results = ResultQueue(lossless_mod.RESULTS, self._stop.is_set)
         else:
             self.results = LatestSlot()
         self.tap = tap
@@ -135,7 +123,6 @@ class Pipeline:
         self.windows_skipped = 0
         self.events_in = 0
         self._seq = 0
-        self._fed_events = 0  # lossless: events the worker has taken from the feed
         self._result_walls: collections.deque[float] = collections.deque(maxlen=256)
         self._source_thread = threading.Thread(target=self._source_loop, name="ezsr-source", daemon=True)
         self._worker_thread = threading.Thread(target=self._worker_loop, name="ezsr-worker", daemon=True)
@@ -267,13 +254,9 @@ class Pipeline:
         if knn is None:
             return
         s = self.settings
-
-        def apply() -> None:
-            for name, value in (("k", s.knn_k), ("tau", s.knn_tau), ("alpha", s.knn_alpha)):
-                if value is not None:
-                    setattr(knn, name, min(int(value), len(knn.pool)) if name == "k" else float(value))
-
-        self._exclusive(apply)
+        for name, value in (("k", s.knn_k), ("tau", s.knn_tau), ("alpha", s.knn_alpha)):
+            if value is not None:
+                setattr(knn, name, min(int(value), len(knn.pool)) if name == "k" else float(value))
         self.recognizer.set_knn(knn if s.knn_enabled else None)
 
     def check(self) -> None:
@@ -325,15 +308,8 @@ class Pipeline:
                     self.tap(packet)
                 if self._feed is None:
                     self._arrive(packet)
-                    continue
-                # lossless: in pieces of about a window, each in the ring (the display) once the
-                # feed takes it, so that a piece "arrives" when the worker can see it
-                step = max(1, self._feed.max_events // LOSSLESS_FEED_WINDOWS)
-                for start in range(0, len(packet), step):
-                    piece = packet[start : start + step]
-                    if not self._feed.put(piece):
-                        return  # stopped while the worker was behind
-                    self._arrive(piece)
+                elif not self._feed.admit(packet, self._arrive):
+                    break  # stopped while the worker was behind
         except BaseException as exc:  # surfaced to the consumer
             self._fail(exc)
         finally:
@@ -346,10 +322,6 @@ class Pipeline:
         self.events_in += len(packet)
         with self._arrivals_lock:
             self._arrivals.append((self.ring.total_pushed, self._clock()))
-
-    @staticmethod
-    def _feed_capacity(window_events: int) -> int:
-        return max(1, min(LOSSLESS_FEED_EVENTS, LOSSLESS_FEED_WINDOWS * int(window_events)))
 
     def _arrival_time(self, stop_event: int) -> float:
         """Wall time at which stream event ``stop_event - 1`` had been pushed."""
@@ -381,28 +353,17 @@ class Pipeline:
             if leave is not None:
                 leave()
 
-    def _feed_packets(self, feed: PacketFeed) -> Iterator[np.ndarray]:
-        """The feed's packets until the source ends or the pipeline stops; edits are applied
-        while waiting, so that they never wait for a window to complete."""
-        while not self._stop.is_set():
-            self._apply_edits()
-            packet = feed.get(timeout=0.05)
-            if packet is not None:
-                self._fed_events += len(packet)
-                yield packet
-            elif feed.drained:
-                return
-
     def _lossless_loop(self) -> None:
-        assert self._feed is not None
+        feed = self._feed
+        assert feed is not None
         try:
-            packets = self._feed_packets(self._feed)
+            packets = feed.packets(self._apply_edits)
             while not self._stop.is_set():
-                spec, base = self.settings.window, self._fed_events
+                spec, base = self.settings.window, feed.taken
                 for window in iter_windows(packets, spec):
                     arrived = self._arrival_time(base + window.stop_event)
                     self.results.put(self._recognize(window, arrived))
-                    self._feed.max_events = self._feed_capacity(len(window))  # time windows vary
+                    feed.fit(len(window))
                     if self.settings.window != spec or self._stop.is_set():
                         break  # a new window: cut again from the next packet on
                 else:
