@@ -216,3 +216,61 @@ def test_a_failing_stream_fails_with_its_name_and_the_others_stop(tiny, tmp_path
     finally:
         for p in (good, bad):
             assert p.stop()
+
+
+class _Slow:
+    """The real recogniser, made slow by a sleep (a test double for the model's speed only)."""
+
+    def __init__(self, inner, delay_s: float) -> None:
+        self.inner, self.delay_s = inner, delay_s
+        self.input_size, self.vocabulary, self.knn = inner.input_size, inner.vocabulary, inner.knn
+        self.device, self.model_id = inner.device, inner.model_id
+
+    def set_knn(self, knn):
+        self.inner.set_knn(knn)
+
+    def recognize(self, frames, k=None):
+        time.sleep(self.delay_s)
+        return self.inner.recognize(frames, k)
+
+
+def test_a_slow_recogniser_holds_a_lossless_replay_back_within_a_few_windows(tiny):
+    window_events = 2000
+    pipeline = Pipeline(open_source(str(DEMO_SHAPES), speed=None), _Slow(tiny, 0.05),
+                        RuntimeSettings(window=WindowSpec.by_events(window_events)), lossless=True)
+    total = sum(len(p) for p in open_source(str(DEMO_SHAPES), speed=None))
+    seen = 0
+    with pipeline:
+        for result in pipeline.iter_results():
+            seen += 1
+            # read ahead of what was recognised: the feed (2 windows), the window being cut
+            # and the one being recognised, never the rest of the file
+            ahead = pipeline.events_in - seen * window_events
+            assert ahead <= 5 * window_events
+            if seen == 10:
+                break
+    assert pipeline.events_in < total / 4 and pipeline.windows_skipped == 0
+
+
+def test_a_vocabulary_edit_reaches_every_stream_sharing_the_recogniser(tiny):
+    shared = SharedRecognizer(tiny)
+    spec = WindowSpec.by_events(2000)
+    pipelines = [Pipeline(open_source(str(p), speed=1.0, loop=True), shared, RuntimeSettings(window=spec, top_k=2),
+                          stream=i) for i, p in enumerate((DEMO_DISC, DEMO_SHAPES))]
+    try:
+        for p in pipelines:
+            p.start()
+        results = iter_stream_results(pipelines, timeout=0.05)
+        next(results)
+        pipelines[0].edit_vocabulary(lambda vocabulary: vocabulary.set_labels(["cat", "dog", "car"]))
+        fresh: dict[int, set[str]] = {0: set(), 1: set()}
+        deadline = time.monotonic() + 60
+        while not (fresh[0] and fresh[1]) and time.monotonic() < deadline:
+            r = next(results)
+            if {label for label, _ in r.topk} <= {"cat", "dog", "car"}:
+                fresh[r.stream].add(r.topk[0][0])
+        assert fresh[0] and fresh[1]
+    finally:
+        for p in pipelines:
+            p.stop()
+        tiny.vocabulary.set_labels(["disc", "square", "bar", "noise"])
