@@ -60,14 +60,15 @@ def _speed(text: str) -> float | None:
 
 class _AppendSource(argparse._AppendAction):
     """``--camera``/``--replay`` may repeat, one stream each; ``source_order`` keeps the
-    order they were given in (the streams' indices)."""
+    order they were given in (the streams' indices). Sources on the command line replace
+    those of a config file, as every other option does."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
                  option_string: str | None = None) -> None:
-        super().__call__(parser, namespace, values, option_string)
         order = list(getattr(namespace, "source_order", None) or [])
         order.append((self.dest, values))
         namespace.source_order = order
+        setattr(namespace, self.dest, [v for dest, v in order if dest == self.dest])
 
 
 def add_source_options(parser: argparse.ArgumentParser, *, required: bool = False, several: bool = False) -> None:

@@ -274,3 +274,23 @@ def test_a_vocabulary_edit_reaches_every_stream_sharing_the_recogniser(tiny):
         for p in pipelines:
             p.stop()
         tiny.vocabulary.set_labels(["disc", "square", "bar", "noise"])
+
+
+def test_sources_from_a_config_file_and_the_command_line(tmp_path):
+    from ezsr_live.cli.config import apply_config_file
+    from ezsr_live.cli.options import sources_from_args
+
+    def sources(config: str, *argv: str) -> list[tuple[str, bool, bool]]:
+        path = tmp_path / "ezsr.toml"
+        path.write_text(config)
+        parser = build_parser()
+        full = ["--config", str(path), *argv]
+        apply_config_file(parser, full)
+        return [(s.spec, s.replay, s.lossless) for s in sources_from_args(parser.parse_args(full))]
+
+    disc, shapes = str(DEMO_DISC), str(DEMO_SHAPES)
+    assert sources(f'replay = "{disc}"\nspeed = "max"\n') == [(disc, True, True)]
+    assert sources(f'replay = ["{disc}", "{shapes}"]\n') == [(disc, True, False), (shapes, True, False)]
+    # the command line wins: its sources replace the file's, in the order given
+    assert sources(f'replay = "{disc}"\n', "--camera", "tcp://h:1", "--replay", shapes, "--speed", "max") == [
+        ("tcp://h:1", False, False), (shapes, True, True)]
