@@ -40,6 +40,14 @@ def test_switching_streams_shows_each_streams_own_events_and_labels(qtbot, tiny_
         assert first.event_view.image_item.image.shape == (260, 346, 3)
         assert {r for r, _ in second.last_result.topk} <= set(LABELS.split(","))
         assert second.last_result.stream == 1 and first.last_result.stream == 0
+
+        # the keys act on the stream shown: Space pauses the second replay, not the first
+        window.activateWindow()
+        second.event_view.setFocus()
+        qtbot.keyClick(window, Qt.Key.Key_Space)
+        assert second.controls.paused and not first.controls.paused
+        qtbot.waitUntil(lambda: run.streams[1].source.holding, timeout=WAIT_MS)
+        assert not run.streams[0].source.paused
     finally:
         window.close()
     assert not pipeline_threads()
