@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 from ezsr_live.events import EventPacket
 from ezsr_live.runtime.handover import PacketFeed
+from ezsr_live.windows import Window, WindowSpec, iter_windows
 
 #: windows the feed holds ahead of the worker (at most FEED_MAX_EVENTS, 27 MB)
 FEED_WINDOWS = 2
@@ -65,6 +66,19 @@ class LosslessFeed:
             elif self.feed.drained:
                 return
 
-    def fit(self, window_events: int) -> None:
-        """Hold about FEED_WINDOWS windows of the size just cut (time windows vary)."""
-        self.feed.max_events = feed_capacity(window_events)
+    def windows(self, spec: Callable[[], WindowSpec], between: Callable[[], None]) -> Iterator[tuple[Window, int]]:
+        """Every consecutive window of the stream, with the stream index just after its
+        last event; when ``spec()`` changes, the cut starts again at the next packet (the
+        window then being filled is not recognised). Ends with the source; a partial last
+        window is not recognised, as offline."""
+        packets = self.packets(between)
+        while not self._stopped():
+            current, base = spec(), self.taken
+            for window in iter_windows(packets, current):
+                yield window, base + window.stop_event
+                # hold about FEED_WINDOWS windows of the size just cut (time windows vary)
+                self.feed.max_events = feed_capacity(len(window))
+                if spec() != current:
+                    break
+            else:
+                return

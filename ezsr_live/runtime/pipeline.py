@@ -41,7 +41,7 @@ from ezsr_live.runtime.metrics import Result, RollingPercentiles
 from ezsr_live.runtime.ring import EventRingBuffer
 from ezsr_live.runtime.settings import RuntimeSettings
 from ezsr_live.sources import CountsOutOfBounds, Described, EventSourceLike, Pausable, Stoppable, WarmsUp
-from ezsr_live.windows import Window, WindowSpec, iter_windows
+from ezsr_live.windows import Window, WindowSpec
 
 log = logging.getLogger(__name__)
 
@@ -354,20 +354,10 @@ class Pipeline:
                 leave()
 
     def _lossless_loop(self) -> None:
-        feed = self._feed
-        assert feed is not None
+        assert self._feed is not None
         try:
-            packets = feed.packets(self._apply_edits)
-            while not self._stop.is_set():
-                spec, base = self.settings.window, feed.taken
-                for window in iter_windows(packets, spec):
-                    arrived = self._arrival_time(base + window.stop_event)
-                    self.results.put(self._recognize(window, arrived))
-                    feed.fit(len(window))
-                    if self.settings.window != spec or self._stop.is_set():
-                        break  # a new window: cut again from the next packet on
-                else:
-                    return  # the source ended (a partial last window is not recognised)
+            for window, stop_event in self._feed.windows(lambda: self.settings.window, self._apply_edits):
+                self.results.put(self._recognize(window, self._arrival_time(stop_event)))
         except BaseException as exc:
             self._fail(exc)
         finally:

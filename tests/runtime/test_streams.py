@@ -294,3 +294,24 @@ def test_sources_from_a_config_file_and_the_command_line(tmp_path):
     # the command line wins: its sources replace the file's, in the order given
     assert sources(f'replay = "{disc}"\n', "--camera", "tcp://h:1", "--replay", shapes, "--speed", "max") == [
         ("tcp://h:1", False, False), (shapes, True, True)]
+
+
+def test_a_new_window_while_lossless_cuts_consecutive_windows_of_the_new_size(tiny):
+    pipeline = Pipeline(open_source(str(DEMO_SHAPES), speed=None), _Slow(tiny, 0.02),
+                        RuntimeSettings(window=WindowSpec.by_events(2000)), lossless=True)
+    sizes: list[int] = []
+    bounds: list[tuple[int, int]] = []
+    with pipeline:
+        for result in pipeline.iter_results():
+            sizes.append(result.n_events)
+            bounds.append((result.t_window_start_us, result.t_us + 1))
+            if len(sizes) == 3:
+                pipeline.update(window=WindowSpec.by_events(1000))
+            if sizes.count(1000) >= 5:
+                break
+    changed = sizes.index(1000)
+    assert set(sizes[:changed]) == {2000} and set(sizes[changed:]) == {1000}
+    after = bounds[changed:]
+    # consecutive: each starts at the clock where the previous one ended (events may share a µs)
+    assert all(a[1] - 1 <= b[0] <= a[1] for a, b in zip(after, after[1:]))
+    assert pipeline.windows_skipped == 0
