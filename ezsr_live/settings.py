@@ -221,6 +221,8 @@ MAX_US = 1 << 53
 MAX_WINDOW_MS = 60_000.0
 #: above this, "max" is the same replay
 MAX_SPEED = 10_000.0
+#: how windows reach the recogniser (see ezsr_live.runtime.live.lossless_for)
+HANDOVERS = ("auto", "latest", "lossless")
 #: wall-clock limits: about 11.6 days (Qt's timers count int32 milliseconds)
 MAX_DURATION_S = 1e6
 
@@ -272,6 +274,11 @@ class ReplaySettings:
     duration_us: int | None = setting(None, "replay: play only this much time", range=int_range(1, MAX_US, unit="µs"),
                                       optional=True, metavar="US")
     reconnect: bool = setting(False, "network streams: reconnect with back-off when the peer goes away")
+    handover: str = setting(
+        "auto", "how windows reach the recogniser: 'latest' recognises the newest window whenever it is free and "
+        "skips the others (what a camera needs); 'lossless' recognises every consecutive window and holds the "
+        "replay back meanwhile (replays only); 'auto' (default): lossless for replays at --speed max, latest "
+        "otherwise", choices=HANDOVERS)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ class WindowOptions:
 class _RunLimits:
     """Ends the run as ``--screenshot``, ``--max-results`` and ``--duration-s`` ask."""
 
-    def __init__(self, window: MainWindow, options: WindowOptions) -> None:
+    def __init__(self, window: Any, options: WindowOptions) -> None:
         self.window = window
         self.screenshot = options.screenshot
         self.max_results = options.max_results
@@ -111,12 +111,18 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
     options = options or WindowOptions()
     try:
         app = application()
-        window = MainWindow(run.pipeline, smooth=max(1, options.smooth),
-                            restore_vocabulary=options.restore_vocabulary)
+        window: Any
+        if len(run.streams) > 1:
+            from .streams import StreamWindow
+
+            window = StreamWindow(run.streams, smooth=max(1, options.smooth),
+                                  restore_vocabulary=options.restore_vocabulary)
+        else:
+            window = MainWindow(run.pipeline, smooth=max(1, options.smooth),
+                                restore_vocabulary=options.restore_vocabulary)
     except BaseException:
         run.close()
         raise
-    pipeline = run.pipeline
     limits = _RunLimits(window, options)
     interrupted: list[int] = []
 
@@ -146,8 +152,9 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
         run.close()
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
-    if pipeline.error is not None:
-        return WindowOutcome(failure=str(pipeline.error))
+    failed = next((p for p in run.streams if p.error is not None), None)
+    if failed is not None:
+        return WindowOutcome(failure=str(failed.error))
     if limits.screenshot and not limits.screenshot_saved:
         return WindowOutcome(failure=f"could not save the screenshot to {limits.screenshot}")
     log.info("%d results shown; %d frames painted", window.n_results, window.event_view.frames_painted)

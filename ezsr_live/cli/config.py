@@ -69,6 +69,12 @@ def _convert(key: str, action: argparse.Action, value: Any) -> Any:
     declared = all_settings().get(action.dest)
     if declared is not None:
         return declared.check(value, key)
+    if isinstance(action, argparse._AppendAction):
+        # an option that may repeat (--replay: one stream each): a string or a list of them
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(v, str) for v in items):
+            raise SettingError(f"{key}: must be a string or a list of strings, got {shown(value)}")
+        return items
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
         if not isinstance(value, bool):
             raise SettingError(f"{key}: must be true or false, got {shown(value)}")

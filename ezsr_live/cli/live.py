@@ -2,7 +2,8 @@
 
 A source (``--camera`` or ``--replay``) feeds the real-time pipeline; results go to the
 window (the GUI) or, with ``--headless``, to stdout as one JSON object per result
-(logs on stderr). ``--no-recognition`` streams without a model and prints stream
+(logs on stderr). Several sources (``--replay A --replay B``, ``--camera X --camera Y``)
+are several streams sharing one recogniser; each result says its ``stream``. ``--no-recognition`` streams without a model and prints stream
 statistics once a second.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ezsr_live.cli.common import (
     run_guarded,
 )
 from ezsr_live.cli.config import apply_config_file
-from ezsr_live.cli.options import add_source_options, source_options_from_args
+from ezsr_live.cli.options import add_source_options, source_options_from_args, sources_from_args
 from ezsr_live.cli.settings_args import add_setting, add_settings
 from ezsr_live.errors import EzsrError
 from ezsr_live.runtime.live import LiveOptions, LiveRun, build_live_run
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", metavar="FILE.toml",
                         help="read options from a TOML file (keys = long option names); the command line wins")
-    add_source_options(parser)
+    add_source_options(parser, several=True)
     add_model_arguments(parser)
     w = parser.add_argument_group("windows")
     window = {s.name: s for s in settings_of(WindowSettings)}
@@ -65,9 +66,10 @@ def live_options_from_args(args: argparse.Namespace) -> LiveOptions:
     """The live run the parsed ``ezsr-live`` options describe."""
     from ezsr_live.cli.model_options import model_options_from_args
 
-    return LiveOptions(source=source_options_from_args(args), model=model_options_from_args(args),
+    first, *more = sources_from_args(args)
+    return LiveOptions(source=first, model=model_options_from_args(args),
                        window_ms=args.window_ms, window_events=args.window_events, coords=args.coords,
-                       record=args.record)
+                       record=args.record, extra_sources=tuple(more))
 
 
 def build_run(args: argparse.Namespace) -> LiveRun:
@@ -100,15 +102,19 @@ def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int
         if output is not None:
             output.close()
         raise
-    pipeline = run.pipeline
+    from ezsr_live.runtime.batching import iter_stream_results
+
+    streams = run.streams
     deadline = None if args.duration_s is None else time.monotonic() + args.duration_s
     n = 0
     interrupted = False
     try:
-        pipeline.start()
-        log.info("running on %s (%s); Ctrl-C stops", pipeline.source.info.name, pipeline.geometry)
+        for pipeline in streams:
+            pipeline.start()
+            log.info("running on %s (%s%s); Ctrl-C stops", pipeline.stream_name, pipeline.geometry,
+                     ", every window" if pipeline.lossless else "")
         # idle=True: a quiet scene yields None now and then, so the deadline still holds
-        for result in pipeline.iter_results(timeout=0.05, idle=True):
+        for result in iter_stream_results(streams, timeout=0.05, idle=True):
             if deadline is not None and time.monotonic() >= deadline:
                 break
             if result is None:
@@ -120,7 +126,7 @@ def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int
     except KeyboardInterrupt:
         interrupted = True
     except Exception:
-        if pipeline.error is None:  # not a thread's failure: a bug here, let it show
+        if all(p.error is None for p in streams):  # not a thread's failure: a bug here, let it show
             raise
     finally:
         try:
@@ -130,12 +136,16 @@ def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int
                 output.close()
         if not stopped:
             log.warning("a thread did not stop within 2 s")
-    if pipeline.error is not None:
-        print(f"ezsr-live: {pipeline.error}", file=sys.stderr)
+    failed = next((p for p in streams if p.error is not None), None)
+    if failed is not None:
+        where = f"stream {failed.stream} ({failed.stream_name}): " if len(streams) > 1 else ""
+        print(f"ezsr-live: {where}{failed.error}", file=sys.stderr)
         return EXIT_RUNTIME
-    log.info("%d results; source %s; latency p50 %.1f ms, p99 %.1f ms; %d windows skipped",
-             n, (pipeline.source.status if isinstance(pipeline.source, Described) else "?"), pipeline.latency.percentile(50),
-             pipeline.latency.percentile(99), pipeline.windows_skipped)
+    for pipeline in streams:
+        log.info("%s%d results; source %s; latency p50 %.1f ms, p99 %.1f ms; %d windows skipped",
+                 f"stream {pipeline.stream}: " if len(streams) > 1 else "", pipeline.results.published,
+                 (pipeline.source.status if isinstance(pipeline.source, Described) else "?"),
+                 pipeline.latency.percentile(50), pipeline.latency.percentile(99), pipeline.windows_skipped)
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
@@ -219,6 +229,18 @@ def run_gui(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
 
 
+def _stream_refusal(args: argparse.Namespace) -> str | None:
+    """What is wrong with the streams asked for, if anything."""
+    sources = sources_from_args(args)
+    if len(sources) > 1:
+        for option, given in (("--no-recognition", args.no_recognition), ("--record", args.record)):
+            if given:
+                return f"{option} takes one source, got {len(sources)}"
+    if args.handover == "lossless" and any(not s.replay for s in sources):
+        return "--handover lossless needs replays: a camera cannot wait for the recogniser"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -231,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (args.camera or args.replay):
         parser.print_usage(sys.stderr)
         print("ezsr-live: give a source: --camera CAMERA or --replay FILE", file=sys.stderr)
+        return EXIT_USAGE
+    refusal = _stream_refusal(args)
+    if refusal:
+        print(f"ezsr-live: {refusal}", file=sys.stderr)
         return EXIT_USAGE
     if threading.current_thread() is threading.main_thread():
         # SIGTERM ends the run like Ctrl-C does: threads stop, files are closed

@@ -5,7 +5,7 @@ import argparse
 
 from ezsr_live.events import Geometry
 from ezsr_live.cli.settings_args import add_settings, range_type
-from ezsr_live.runtime.live import SourceOptions
+from ezsr_live.runtime.live import SourceOptions, lossless_for
 from ezsr_live.settings import MAX_WINDOW_MS, RING_EVENTS, ReplaySettings, float_range, int_range, range_of, settings_of
 
 
@@ -71,23 +71,59 @@ def add_geometry_option(parser: argparse.ArgumentParser | argparse._ArgumentGrou
     )
 
 
-def add_source_options(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
-    """``--camera`` / ``--replay`` and the options of each kind of source."""
+class _AppendSource(argparse._AppendAction):
+    """``--camera``/``--replay`` may repeat, one stream each; ``source_order`` keeps the
+    order they were given in (the streams' indices). Sources on the command line replace
+    those of a config file, as every other option does."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        order = list(getattr(namespace, "source_order", None) or [])
+        order.append((self.dest, values))
+        namespace.source_order = order
+        setattr(namespace, self.dest, [v for dest, v in order if dest == self.dest])
+
+
+def add_source_options(parser: argparse.ArgumentParser, *, required: bool = False, several: bool = False) -> None:
+    """``--camera`` / ``--replay`` and the options of each kind of source; with ``several``
+    both may repeat and mix (one stream each, sharing one recogniser)."""
     group = parser.add_argument_group("source")
-    what = group.add_mutually_exclusive_group(required=required)
+    what = group if several else group.add_mutually_exclusive_group(required=required)
+    repeat = {"action": _AppendSource} if several else {}
+    again = " (repeat for several streams)" if several else ""
     what.add_argument(
         "--camera",
         metavar="CAMERA",
         help="live source: davis346, davis, dvxplorer, dvs128 or a DV serial number (dv-processing); "
-        "prophesee, evk4 or prophesee:SERIAL (Metavision SDK); tcp://HOST:PORT or unix:///PATH (DV network stream)",
+        "prophesee, evk4 or prophesee:SERIAL (Metavision SDK); tcp://HOST:PORT or unix:///PATH (DV network stream)"
+        + again, **repeat,
     )
-    what.add_argument("--replay", metavar="FILE", help="play a recording (.raw, .aedat4, .dat, .npz, .bin, .aedat)")
-    add_settings(group, settings_of(ReplaySettings))
+    what.add_argument("--replay", metavar="FILE", **repeat,
+                      help="play a recording (.raw, .aedat4, .dat, .npz, .bin, .aedat)" + again)
+    # several streams is ezsr-live's run; ezsr record/convert read one source whole
+    add_settings(group, settings_of(ReplaySettings), skip=() if several else ("handover",))
     add_geometry_option(group)
 
 
 def source_options_from_args(args: argparse.Namespace) -> SourceOptions:
-    """The source that the parsed ``--camera``/``--replay`` options describe."""
-    return SourceOptions(spec=args.camera if args.camera else args.replay, geometry=args.geometry,
-                         reconnect=args.reconnect, replay=bool(args.replay), speed=args.speed, loop=args.loop,
-                         start_us=args.start_us, duration_us=args.duration_us)
+    """The source that the parsed ``--camera``/``--replay`` options describe (the first,
+    where they repeat)."""
+    return sources_from_args(args)[0]
+
+
+def _given(value: object) -> list[str]:
+    # a single option, a repeated one, or one from a config file (a string or a list)
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]  # type: ignore[attr-defined]
+
+
+def sources_from_args(args: argparse.Namespace) -> list[SourceOptions]:
+    """Every stream the parsed ``--camera``/``--replay`` options describe, in the order given."""
+    order = getattr(args, "source_order", None) or (
+        [("camera", v) for v in _given(args.camera)] + [("replay", v) for v in _given(args.replay)])
+    handover = getattr(args, "handover", "auto")
+    return [SourceOptions(spec=spec, geometry=args.geometry, reconnect=args.reconnect, replay=kind == "replay",
+                          speed=args.speed, loop=args.loop, start_us=args.start_us, duration_us=args.duration_us,
+                          lossless=lossless_for(handover, replay=kind == "replay", speed=args.speed))
+            for kind, spec in order]

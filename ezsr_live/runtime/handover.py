@@ -6,6 +6,11 @@ data) and the drops are counted. :class:`SourceThread` runs any iterable source 
 own thread and feeds such a buffer. :class:`LatestSlot` hands the newest result to a
 consumer (the GUI, the headless printer) and counts what was overwritten unread. The
 third hand-over, window → worker, is :class:`~ezsr_live.runtime.ring.EventRingBuffer`.
+
+A lossless replay (every window recognised, none skipped) swaps the two drop-newest
+hand-overs for blocking ones: :class:`PacketFeed` holds the source back while the
+worker is behind, and :class:`ResultQueue` holds the worker back while the consumer is
+behind. Both are bounded, so back-pressure replaces dropping, never memory growth.
 """
 from __future__ import annotations
 
@@ -205,3 +210,118 @@ def wait_until(predicate: Callable[[], bool], timeout: float, poll: float = 0.01
             return True
         time.sleep(poll)
     return predicate()
+
+
+class PacketFeed:
+    """Bounded FIFO of event packets with back-pressure, for one producer and one consumer:
+    :meth:`put` waits while more than ``max_events`` are buffered (the newest packet is
+    always accepted into an empty feed, however large). ``stopped`` is polled while
+    waiting, so that a stop never leaves the producer blocked."""
+
+    def __init__(self, max_events: int, stopped: Callable[[], bool]) -> None:
+        self.max_events = max(1, int(max_events))
+        self._stopped = stopped
+        self._queue: collections.deque[EventPacket] = collections.deque()
+        self._n_events = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self.events_in = 0
+        #: seconds the producer spent waiting for the consumer (the back-pressure applied)
+        self.wait_s = 0.0
+
+    def put(self, packet: EventPacket) -> bool:
+        """Append ``packet``, waiting while the feed is full; False once stopped or closed."""
+        with self._cond:
+            t0 = None
+            while self._queue and self._n_events + len(packet) > self.max_events:
+                if self._closed or self._stopped():
+                    return False
+                t0 = time.perf_counter() if t0 is None else t0
+                self._cond.wait(0.05)
+            if t0 is not None:
+                self.wait_s += time.perf_counter() - t0
+            if self._closed:
+                return False
+            self._queue.append(packet)
+            self._n_events += len(packet)
+            self.events_in += len(packet)
+            self._cond.notify_all()
+            return True
+
+    def get(self, timeout: float | None = None) -> EventPacket | None:
+        """Oldest packet; None on timeout or once closed and drained."""
+        with self._cond:
+            if not self._queue and not self._closed:
+                self._cond.wait(timeout)
+            if not self._queue:
+                return None
+            packet = self._queue.popleft()
+            self._n_events -= len(packet)
+            self._cond.notify_all()
+            return packet
+
+    def close(self) -> None:
+        """No more packets will come (the source ended); what is buffered stays readable."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def drained(self) -> bool:
+        with self._cond:
+            return self._closed and not self._queue
+
+    @property
+    def buffered_events(self) -> int:
+        return self._n_events
+
+
+class ResultQueue:
+    """Bounded FIFO of results with :class:`LatestSlot`'s interface: nothing is overwritten;
+    :meth:`put` waits while ``capacity`` results are unread (polling ``stopped``)."""
+
+    def __init__(self, capacity: int = 64, stopped: Callable[[], bool] = lambda: False) -> None:
+        self.capacity = max(1, int(capacity))
+        self._stopped = stopped
+        self._items: collections.deque[Any] = collections.deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self.overwritten = 0  # never: kept for LatestSlot's readers
+        self.published = 0
+
+    def put(self, item: Any) -> None:
+        with self._cond:
+            while len(self._items) >= self.capacity:
+                if self._closed or self._stopped():
+                    return
+                self._cond.wait(0.05)
+            self._items.append(item)
+            self.published += 1
+            self._cond.notify_all()
+
+    def take(self, timeout: float | None = None) -> Any:
+        """The oldest unread item (removing it), waiting up to ``timeout``; None if none."""
+        with self._cond:
+            if not self._items and not self._closed:
+                self._cond.wait(timeout)
+            if not self._items:
+                return None
+            item = self._items.popleft()
+            self._cond.notify_all()
+            return item
+
+    def peek(self) -> Any:
+        with self._cond:
+            return self._items[-1] if self._items else None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._items)

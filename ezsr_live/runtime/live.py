@@ -6,12 +6,13 @@ the window (``ezsr_live.gui.app.run_app``), which never parses anything itself.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from ezsr_live.events import Geometry
-from ezsr_live.settings import OutputSettings, RecognitionSettings, ReplaySettings, WindowSettings
+from ezsr_live.settings import HANDOVERS, OutputSettings, RecognitionSettings, ReplaySettings, WindowSettings
 from ezsr_live.windows import DEFAULT_WINDOW_MS, WindowSpec
 
 if TYPE_CHECKING:
@@ -20,6 +21,16 @@ if TYPE_CHECKING:
     from ezsr_live.runtime.recorder import Recorder
 
 log = logging.getLogger(__name__)
+
+
+
+def lossless_for(handover: str, *, replay: bool, speed: float | None) -> bool:
+    """Whether a stream recognises every window (lossless) rather than the newest (latest
+    wins): ``"auto"`` means lossless for a replay at full speed (None); a camera cannot
+    wait for the recogniser, so it is never lossless."""
+    if handover not in HANDOVERS:
+        raise ValueError(f"handover must be one of {', '.join(HANDOVERS)}, got {handover!r}")
+    return replay and (handover == "lossless" or (handover == "auto" and speed is None))
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,8 @@ class SourceOptions:
     loop: bool = ReplaySettings.loop
     start_us: int = ReplaySettings.start_us
     duration_us: int | None = ReplaySettings.duration_us
+    #: recognise every window, holding the replay back (see :func:`lossless_for`)
+    lossless: bool = False
 
     def open(self) -> EventSource:
         from ezsr_live.drivers.sources import open_source
@@ -55,6 +68,12 @@ class LiveOptions:
     window_events: int | None = WindowSettings.window_events
     coords: Literal["resize", "direct"] = WindowSettings.coords
     record: str | None = OutputSettings.record
+    #: further streams, sharing the recogniser with ``source`` (indices 1, 2, ...)
+    extra_sources: tuple[SourceOptions, ...] = ()
+
+    @property
+    def sources(self) -> tuple[SourceOptions, ...]:
+        return (self.source, *self.extra_sources)
 
     @property
     def top_k(self) -> int:
@@ -76,16 +95,26 @@ def window_spec(window_ms: float | None, window_events: int | None,
 
 @dataclass
 class LiveRun:
-    """A built, not yet started, live run; :meth:`close` once it has stopped."""
+    """A built, not yet started, live run; :meth:`close` once it has stopped.
+
+    ``pipeline`` is the first stream's; with several sources, :attr:`streams` lists every
+    stream's pipeline (they share one recogniser)."""
 
     pipeline: Pipeline
     recorder: Recorder | None = None
+    more: list[Pipeline] = field(default_factory=list)
+
+    @property
+    def streams(self) -> list[Pipeline]:
+        return [self.pipeline, *self.more]
 
     def close(self, timeout: float = 2.0) -> bool:
-        """Stop the pipeline (if running) and finish the recording; True if the
+        """Stop the pipelines (if running) and finish the recording; True if every
         pipeline's threads ended within ``timeout`` seconds."""
+        stopped = True
         try:
-            stopped = self.pipeline.stop(timeout=timeout)
+            for pipeline in self.streams:
+                stopped = pipeline.stop(timeout=timeout) and stopped
         finally:
             if self.recorder is not None:
                 self.recorder.close()
@@ -99,7 +128,17 @@ def build_live_run(options: LiveOptions) -> LiveRun:
     The source is opened first and the model stack (torch, open_clip) imported only
     after: a wrong path or an absent camera is reported in a second, not after the
     seconds those imports take."""
-    source = options.source.open()
+    if options.record and options.extra_sources:
+        raise ValueError("--record takes one source")
+    sources: list[EventSource] = []
+    try:
+        for source_options in options.sources:
+            sources.append(source_options.open())
+    except BaseException:
+        for opened in sources:
+            opened.close()
+        raise
+    source = sources[0]
     recorder = None
     try:
         from ezsr_live.model.factory import resolve_config
@@ -113,12 +152,19 @@ def build_live_run(options: LiveOptions) -> LiveRun:
         if options.window_ms is None and options.window_events is None:
             log.info("window: %s (%s)", window, "the model's own" if rcfg.window else "the default")
         settings = RuntimeSettings(window=window, top_k=options.top_k, coords=options.coords)
-        recognizer = Recognizer.from_config(rcfg)
+        recognizer: Any = Recognizer.from_config(rcfg)
+        if len(sources) > 1:
+            from ezsr_live.runtime.batching import SharedRecognizer
+
+            recognizer = SharedRecognizer(recognizer)
         recorder = Recorder(options.record, source.geometry, source.info) if options.record else None
-        pipeline = Pipeline(source, recognizer, settings, tap=recorder)
+        pipelines = [Pipeline(opened, recognizer, dataclasses.replace(settings), tap=recorder if i == 0 else None,
+                              lossless=source_options.lossless, stream=i)
+                     for i, (opened, source_options) in enumerate(zip(sources, options.sources))]
     except BaseException:
-        source.close()
+        for opened in sources:
+            opened.close()
         if recorder is not None:
             recorder.close()
         raise
-    return LiveRun(pipeline, recorder)
+    return LiveRun(pipelines[0], recorder, pipelines[1:])

@@ -26,9 +26,12 @@ class Result:
     events_dropped: int  # cumulative, at the source
     latency_p50_ms: float
     latency_p99_ms: float
+    stream: int = 0  # the stream's index among the run's sources (0 when there is one)
+    stream_name: str = ""  # the stream's source: a file's name, a camera's
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        d["stream"] = {"index": self.stream, "source": d.pop("stream_name")}
         d["topk"] = [{"label": lab, "prob": round(p, 6)} for lab, p in self.topk]
         d["t_window_end_us"] = self.t_us
         for key in ("event_rate", "latency_ms", "infer_ms", "fps", "latency_p50_ms", "latency_p99_ms"):

@@ -12,6 +12,11 @@ Three owners, two hand-overs, nothing queued without bound:
 * the **consumer** (GUI, headless printer) takes the newest result; a slow consumer
   only ever sees fewer, never older, results.
 
+A **lossless** pipeline recognises every consecutive window instead, holding the
+source back (:mod:`ezsr_live.runtime.lossless`); a change of window restarts the cut at
+the next packet. Several pipelines can share one recogniser
+(:mod:`ezsr_live.runtime.batching`), which recognises their windows in one batch.
+
 Settings and vocabulary edits are queued to the worker and applied before its next
 window. An exception in any thread stops the pipeline and is re-raised to the
 consumer by :meth:`Pipeline.results`/:meth:`Pipeline.check`.
@@ -30,7 +35,8 @@ import torch
 
 from ezsr_live.events import EVENT_DTYPE, as_event_packet
 from ezsr_live.kernels import ezsr_model_input
-from ezsr_live.runtime.handover import LatestSlot
+from ezsr_live.runtime import lossless as lossless_mod
+from ezsr_live.runtime.handover import LatestSlot, ResultQueue
 from ezsr_live.runtime.metrics import Result, RollingPercentiles
 from ezsr_live.runtime.ring import EventRingBuffer
 from ezsr_live.runtime.settings import RuntimeSettings, check_changes
@@ -75,8 +81,15 @@ class Pipeline:
         ring_events: int = DEFAULT_RING_EVENTS,
         tap: Callable[[np.ndarray], Any] | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        lossless: bool = False,
+        stream: int = 0,
+        stream_name: str | None = None,
     ) -> None:
         self.source = source
+        #: every consecutive window, with back-pressure (see the module docstring)
+        self.lossless = bool(lossless)
+        self.stream = int(stream)
+        self.stream_name = stream_name or (source.info.name if isinstance(source, Described) else "") or ""
         self.recognizer = recognizer
         self.settings = settings or RuntimeSettings()
         self.geometry = source.geometry
@@ -84,12 +97,19 @@ class Pipeline:
         self._pausable: Pausable | None = source if isinstance(source, Pausable) else None
         self.ring = EventRingBuffer(ring_events, restart_gap_us=None)
         check_changes(self.settings.as_changes(), self.ring.capacity)
-        self.results = LatestSlot()
+        spec = self.settings.window
+        self._stop = threading.Event()
+        self.results: LatestSlot | ResultQueue
+        self._feed: lossless_mod.LosslessFeed | None = None
+        if self.lossless:
+            self._feed = lossless_mod.LosslessFeed(spec.n_events, self._stop.is_set)
+            self.results = ResultQueue(lossless_mod.RESULTS, self._stop.is_set)
+        else:
+            self.results = LatestSlot()
         self.tap = tap
         # the translator as configured, kept so that k-NN can be switched off and on again
         self._knn = recognizer.knn
         self._clock = clock
-        self._stop = threading.Event()
         self._source_done = threading.Event()
         self._edits: collections.deque[Callable[[], None]] = collections.deque()
         self._edits_lock = threading.Lock()
@@ -143,6 +163,11 @@ class Pipeline:
         return self._worker_thread.is_alive()
 
     @property
+    def stopped(self) -> bool:
+        """:meth:`stop` was called, or a thread failed."""
+        return self._stop.is_set()
+
+    @property
     def finished(self) -> bool:
         """The source ended and the worker published its last window (or stopped)."""
         return not self._worker_thread.is_alive() and self._worker_thread.ident is not None
@@ -174,7 +199,15 @@ class Pipeline:
     def edit_vocabulary(self, edit: Callable[[Any], None]) -> None:
         """Run ``edit(vocabulary)`` in the worker thread before its next window (the
         vocabulary is owned by the worker; its re-encoding is incremental)."""
-        self._queue_edit(lambda: edit(self.recognizer.vocabulary))
+        self._queue_edit(lambda: self._exclusive(lambda: edit(self.recognizer.vocabulary)))
+
+    def _exclusive(self, fn: Callable[[], None]) -> None:
+        # a recogniser shared by several streams runs edits between its batches
+        exclusive = getattr(self.recognizer, "exclusive", None)
+        if exclusive is not None:
+            exclusive(fn)
+        else:
+            fn()
 
     def step(self) -> None:
         """While paused: process exactly one more window. A replay releases the next
@@ -227,8 +260,8 @@ class Pipeline:
             if result is not None:
                 yield result
             elif self.finished or self._stop.is_set():
-                result = self.results.take(0)
-                if result is not None:
+                # a lossless queue may still hold several
+                while (result := self.results.take(0)) is not None:
                     yield result
                 break
             elif idle:
@@ -259,14 +292,22 @@ class Pipeline:
                 packet = as_event_packet(packet, source=name)
                 if self.tap is not None:
                     self.tap(packet)
-                self.ring.push(packet)
-                self.events_in += len(packet)
-                with self._arrivals_lock:
-                    self._arrivals.append((self.ring.total_pushed, self._clock()))
+                if self._feed is None:
+                    self._arrive(packet)
+                elif not self._feed.admit(packet, self._arrive):
+                    break  # stopped while the worker was behind
         except BaseException as exc:  # surfaced to the consumer
             self._fail(exc)
         finally:
+            if self._feed is not None:
+                self._feed.close()
             self._source_done.set()
+
+    def _arrive(self, packet: np.ndarray) -> None:
+        self.ring.push(packet)
+        self.events_in += len(packet)
+        with self._arrivals_lock:
+            self._arrivals.append((self.ring.total_pushed, self._clock()))
 
     def _arrival_time(self, stop_event: int) -> float:
         """Wall time at which stream event ``stop_event - 1`` had been pushed."""
@@ -286,6 +327,29 @@ class Pipeline:
         return max(0, advance // spec.span_us - 1)
 
     def _worker_loop(self) -> None:
+        join, leave = getattr(self.recognizer, "join", None), getattr(self.recognizer, "leave", None)
+        if join is not None:
+            join()
+        try:
+            if self.lossless:
+                self._lossless_loop()
+            else:
+                self._latest_loop()
+        finally:
+            if leave is not None:
+                leave()
+
+    def _lossless_loop(self) -> None:
+        assert self._feed is not None
+        try:
+            for window, stop_event in self._feed.windows(lambda: self.settings.window, self._apply_edits):
+                self.results.put(self._recognize(window, self._arrival_time(stop_event)))
+        except BaseException as exc:
+            self._fail(exc)
+        finally:
+            self.results.close()
+
+    def _latest_loop(self) -> None:
         previous: Window | None = None
         after: int | None = None
         try:
@@ -363,6 +427,8 @@ class Pipeline:
             events_dropped=self.events_dropped,
             latency_p50_ms=self.latency.percentile(50),
             latency_p99_ms=self.latency.percentile(99),
+            stream=self.stream,
+            stream_name=self.stream_name,
         )
 
     @property

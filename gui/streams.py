@@ -1,0 +1,105 @@
+"""Several streams in one window: a tab per stream, each the whole single-stream view.
+
+Every tab holds a :class:`~ezsr_live.gui.main_window.MainWindow` around one stream's
+pipeline (its events, its top-k, its controls and status); the tab bar is the stream
+selector. Only the shown tab's shortcuts are live (Qt ignores those of hidden widgets),
+and closing the window stops every stream. The streams share one recogniser, so a
+vocabulary or k-NN change made in one tab applies to all of them.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
+
+from .main_window import MainWindow
+
+
+def stream_title(pipeline: Any) -> str:
+    """A tab's name: the stream's index and its source's file or camera name."""
+    name = os.path.basename(getattr(pipeline, "stream_name", "") or "") or "stream"
+    return f"{getattr(pipeline, 'stream', 0)}: {name}"
+
+
+class StreamWindow(QMainWindow):
+    """One window over several pipelines, a :class:`MainWindow` per tab; it offers what
+    the run's limits (``--max-results``, ``--screenshot``) read of a :class:`MainWindow`."""
+
+    #: any stream's result, after its tab has shown it
+    resultShown = Signal(object)
+    #: once every stream has ended (or one failed)
+    pipelineEnded = Signal(str)
+    #: the index of the stream now shown
+    streamChanged = Signal(int)
+
+    def __init__(self, pipelines: Sequence[Any], *, smooth: int = 1, restore_vocabulary: bool = False,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.views: list[MainWindow] = []
+        self._ended: set[int] = set()
+        for i, pipeline in enumerate(pipelines):
+            view = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary and i == 0)
+            view.setWindowFlags(Qt.WindowType.Widget)  # a page of the tabs, not a window of its own
+            view.resultShown.connect(self.resultShown)
+            view.pipelineEnded.connect(lambda message, i=i: self._stream_ended(i, message))
+            self.tabs.addTab(view, stream_title(pipeline))
+            self.views.append(view)
+        self.tabs.currentChanged.connect(self._current_changed)
+        self.setCentralWidget(self.tabs)
+        self.source_name = ", ".join(v.source_name for v in self.views)
+        self.setWindowTitle(f"ezsr-live — {len(self.views)} streams")
+        self.resize(1280, 760)
+
+    # what the run's limits read
+    @property
+    def current(self) -> MainWindow:
+        return self.views[self.tabs.currentIndex()]
+
+    @property
+    def n_results(self) -> int:
+        return sum(v.n_results for v in self.views)
+
+    @property
+    def event_view(self) -> Any:
+        return self.current.event_view
+
+    def select(self, index: int) -> None:
+        """Show stream ``index``."""
+        self.tabs.setCurrentIndex(index)
+
+    def refresh_status(self) -> None:
+        for view in self.views:
+            view.refresh_status()
+
+    def save_screenshot(self, path: str | os.PathLike) -> bool:
+        return bool(self.grab().save(os.fspath(path), "PNG"))
+
+    def start(self) -> None:
+        for view in self.views:
+            view.start()
+
+    def shutdown(self, timeout_s: float = 2.0) -> bool:
+        done = True
+        for view in self.views:
+            done = view.shutdown(timeout_s) and done
+        return done
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
+        self.shutdown()
+        super().closeEvent(event)
+
+    @Slot(int)
+    def _current_changed(self, index: int) -> None:
+        if index >= 0:
+            self.streamChanged.emit(index)
+
+    def _stream_ended(self, index: int, message: str) -> None:
+        self._ended.add(index)
+        self.tabs.setTabText(index, f"{stream_title(self.views[index].pipeline)} (ended)")
+        if message.startswith("stopped:") or len(self._ended) == len(self.views):
+            self.pipelineEnded.emit(message)
