@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--coords", choices=("resize", "direct"), default="resize",
                    help="sensor → model input: 'resize' (nearest resize + centre crop, default) or 'direct' "
                         "(scale coordinates, as the official N-ImageNet evaluation)")
+    w.add_argument("--roi", type=_roi, default=None, metavar="X,Y,W,H",
+                   help="recognise only the events inside this box of the sensor (pixels; it is cropped and "
+                        "resized to the model's input as the whole sensor would be); the window can draw one")
+    w.add_argument("--threshold", type=_threshold, default=None, metavar="P",
+                   help="show 'none of these' when the best label's probability is below P (0..1; default 0)")
     out = parser.add_argument_group("output")
     out.add_argument("--headless", action="store_true",
                      help="no window: one JSON object per result on stdout, logs on stderr")
@@ -69,13 +74,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _roi(text: str):
+    from ezsr_live.events import Roi
+
+    try:
+        return Roi.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _threshold(text: str) -> float:
+    from ezsr_live.runtime.settings import check_min_confidence
+
+    try:
+        return check_min_confidence(float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def live_options_from_args(args: argparse.Namespace) -> LiveOptions:
     """The live run the parsed ``ezsr-live`` options describe."""
     from ezsr_live.cli.model_options import model_options_from_args
 
     return LiveOptions(source=source_options_from_args(args), model=model_options_from_args(args),
                        window_ms=args.window_ms, window_events=args.window_events, coords=args.coords,
-                       record=args.record)
+                       record=args.record, roi=args.roi, min_confidence=args.threshold or 0.0)
 
 
 def build_run(args: argparse.Namespace) -> LiveRun:

@@ -10,7 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
-from ezsr_live.events import Geometry
+from ezsr_live.errors import EzsrError
+from ezsr_live.events import Geometry, Roi
 from ezsr_live.windows import DEFAULT_WINDOW_MS, WindowSpec
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class LiveOptions:
     window_events: int | None = None
     coords: Literal["resize", "direct"] = "resize"
     record: str | None = None
+    roi: Roi | None = None
+    min_confidence: float = 0.0
 
     @property
     def top_k(self) -> int:
@@ -101,6 +104,11 @@ def build_live_run(options: LiveOptions) -> LiveRun:
     source = options.source.open()
     recorder = None
     try:
+        if options.roi is not None:
+            try:
+                options.roi.check_inside(source.geometry)
+            except ValueError as exc:
+                raise EzsrError(f"--roi: {exc} of {options.source.spec}") from None
         from ezsr_live.model.factory import resolve_config
         from ezsr_live.model.recognizer import Recognizer
         from ezsr_live.runtime.pipeline import Pipeline
@@ -111,7 +119,8 @@ def build_live_run(options: LiveOptions) -> LiveRun:
         window = window_spec(options.window_ms, options.window_events, rcfg.window)
         if options.window_ms is None and options.window_events is None:
             log.info("window: %s (%s)", window, "the model's own" if rcfg.window else "the default")
-        settings = RuntimeSettings(window=window, top_k=options.top_k, coords=options.coords)
+        settings = RuntimeSettings(window=window, top_k=options.top_k, coords=options.coords, roi=options.roi,
+                                   min_confidence=options.min_confidence)
         recognizer = Recognizer.from_config(rcfg)
         recorder = Recorder(options.record, source.geometry, source.info) if options.record else None
         pipeline = Pipeline(source, recognizer, settings, tap=recorder)

@@ -28,12 +28,14 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 import torch
 
-from ezsr_live.events import EVENT_DTYPE, as_event_packet
+from ezsr_live.events import EVENT_DTYPE, Roi, as_event_packet
 from ezsr_live.kernels import ezsr_model_input
+from ezsr_live.kernels.roi import crop_events
 from ezsr_live.runtime.handover import LatestSlot
 from ezsr_live.runtime.metrics import Result, RollingPercentiles
 from ezsr_live.runtime.ring import EventRingBuffer
-from ezsr_live.runtime.settings import RuntimeSettings
+from ezsr_live.runtime.rates import EventRateCounter
+from ezsr_live.runtime.settings import RuntimeSettings, check_min_confidence
 from ezsr_live.sources import CountsOutOfBounds, Described, EventSourceLike, Pausable, Stoppable, WarmsUp
 from ezsr_live.windows import Window, WindowSpec
 
@@ -86,8 +88,16 @@ class Pipeline:
         spec = self.settings.window
         if spec.n_events is not None and spec.n_events > self.ring.capacity:
             raise ValueError(f"a window of {spec.n_events} events exceeds the ring's {self.ring.capacity}")
+        if self.settings.roi is not None:
+            self.settings.roi.check_inside(self.geometry)
+        check_min_confidence(self.settings.min_confidence)
         self.results = LatestSlot()
         self.tap = tap
+        # further taps (a recording started from the window) come and go while running;
+        # the source thread reads this tuple once per packet, so swapping it is atomic
+        self._taps: tuple[Callable[[np.ndarray], Any], ...] = ()
+        #: ON/OFF events per bin of sensor time, counted as packets arrive
+        self.rates = EventRateCounter()
         # the translator as configured, kept so that k-NN can be switched off and on again
         self._knn = recognizer.knn
         self._clock = clock
@@ -127,6 +137,9 @@ class Pipeline:
             sample = None
         events = sample if sample is not None else np.zeros(0, EVENT_DTYPE)
         ezsr_model_input(events, self.geometry, size=self.recognizer.input_size, coords=self.settings.coords)
+        crop_events(events, Roi(0, 0, 1, 1))
+        self.rates.add(events)
+        self.rates.clear()
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop both threads; True if they ended within ``timeout`` seconds."""
@@ -151,7 +164,8 @@ class Pipeline:
 
     def update(self, **changes: Any) -> None:
         """Change runtime settings (``window``, ``top_k``, ``knn_enabled``, ``knn_k``,
-        ``knn_tau``, ``knn_alpha``, ``coords``, ``paused``); applied at the next window."""
+        ``knn_tau``, ``knn_alpha``, ``coords``, ``paused``, ``roi``, ``min_confidence``);
+        applied at the next window."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(RuntimeSettings)}
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
@@ -163,6 +177,13 @@ class Pipeline:
             raise ValueError("knn_k must be >= 1")
         if changes.get("top_k") is not None and changes["top_k"] < 1:
             raise ValueError("top_k must be >= 1")
+        if changes.get("roi") is not None:
+            roi = changes["roi"]
+            if not isinstance(roi, Roi):
+                raise ValueError(f"roi must be a Roi, got {type(roi).__name__}")
+            roi.check_inside(self.geometry)
+        if "min_confidence" in changes:
+            check_min_confidence(changes["min_confidence"])
         window = changes.get("window")
         if window is not None and window.n_events is not None and window.n_events > self.ring.capacity:
             raise ValueError(f"a window of {window.n_events} events exceeds the ring's {self.ring.capacity}")
@@ -190,6 +211,15 @@ class Pipeline:
         """Run ``edit(vocabulary)`` in the worker thread before its next window (the
         vocabulary is owned by the worker; its re-encoding is incremental)."""
         self._queue_edit(lambda: edit(self.recognizer.vocabulary))
+
+    def add_tap(self, tap: Callable[[np.ndarray], Any]) -> None:
+        """Also hand every packet from now on to ``tap`` (in the source thread, before the ring)."""
+        self._taps = (*self._taps, tap)
+
+    def remove_tap(self, tap: Callable[[np.ndarray], Any]) -> None:
+        """Stop handing packets to ``tap``; once this returns, it sees at most the packet
+        being handed over right now."""
+        self._taps = tuple(t for t in self._taps if t is not tap)
 
     def step(self) -> None:
         """While paused: process exactly one more window. A replay releases the next
@@ -274,6 +304,9 @@ class Pipeline:
                 packet = as_event_packet(packet, source=name)
                 if self.tap is not None:
                     self.tap(packet)
+                for tap in self._taps:
+                    tap(packet)
+                self.rates.add(packet)
                 self.ring.push(packet)
                 self.events_in += len(packet)
                 with self._arrivals_lock:
@@ -354,7 +387,10 @@ class Pipeline:
     def _recognize(self, window: Window, arrived: float) -> Result:
         s = self.settings
         start = self._clock()
-        frame = ezsr_model_input(window.events, self.geometry, size=self.recognizer.input_size, coords=s.coords)
+        events, geometry = window.events, self.geometry
+        if s.roi is not None:
+            events, geometry = crop_events(events, s.roi), s.roi.geometry
+        frame = ezsr_model_input(events, geometry, size=self.recognizer.input_size, coords=s.coords)
         predictions = self.recognizer.recognize(torch.from_numpy(frame)[None], k=s.top_k)[0]
         done = self._clock()
         latency_ms = (done - arrived) * 1e3

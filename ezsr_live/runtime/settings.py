@@ -4,7 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ezsr_live.events import Roi
 from ezsr_live.windows import WindowSpec
+
+#: the confidence threshold's range: below it a result counts as "none of these"
+MIN_CONFIDENCE_BOUNDS = (0.0, 1.0)
 
 
 @dataclass
@@ -19,3 +23,16 @@ class RuntimeSettings:
     knn_tau: float | None = None
     knn_alpha: float | None = None
     paused: bool = False
+    #: recognise only the events inside this box of the sensor (None: the whole sensor)
+    roi: Roi | None = field(default=None, metadata={"help": "recognise only this box: X,Y,WIDTH,HEIGHT pixels"})
+    #: a top-1 probability below this is shown as "none of these" (0: always a label)
+    min_confidence: float = field(default=0.0, metadata={
+        "bounds": MIN_CONFIDENCE_BOUNDS, "help": "top-1 probability below which the result is 'none of these'"})
+
+
+def check_min_confidence(value: float) -> float:
+    """``value`` if it lies within :data:`MIN_CONFIDENCE_BOUNDS`; ValueError otherwise."""
+    low, high = MIN_CONFIDENCE_BOUNDS
+    if not low <= float(value) <= high:
+        raise ValueError(f"the confidence threshold must be within [{low:g}, {high:g}], got {value}")
+    return float(value)
