@@ -53,6 +53,8 @@ class WindowOptions:
     max_results: int | None = None
     duration_s: float | None = None
     restore_vocabulary: bool = False  # bring back the last session's vocabulary
+    #: controls to bring back from the last session (``persistence.RESTORABLE`` names)
+    restore_controls: frozenset[str] = frozenset()
 
 
 class _RunLimits:
@@ -112,7 +114,8 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
     try:
         app = application()
         window = MainWindow(run.pipeline, smooth=max(1, options.smooth),
-                            restore_vocabulary=options.restore_vocabulary)
+                            restore_vocabulary=options.restore_vocabulary,
+                            restore_controls=options.restore_controls)
     except BaseException:
         run.close()
         raise

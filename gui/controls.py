@@ -174,6 +174,34 @@ class ControlPanel(QWidget):
             return WindowSpec.by_events(self.length_events.value())
         return WindowSpec.by_time_ms(self.length_ms.value())
 
+    def set_window_spec(self, spec: WindowSpec) -> None:
+        """Show ``spec`` and apply it (as if the user had typed it)."""
+        if spec.n_events is not None:
+            self.mode_combo.setCurrentText(_MODE_EVENTS)
+            self.length_events.setValue(spec.n_events)
+        else:
+            self.mode_combo.setCurrentText(_MODE_TIME)
+            self.length_ms.setValue(spec.duration_us / 1000.0)
+        self._window_edited()
+
+    def select_speed(self, speed: float | None) -> bool:
+        """Choose one of the offered speeds (None: 'max'); False if it is not offered."""
+        index = self.speed_combo.findData(speed) if speed is not None else len(SPEEDS) - 1
+        if index < 0:
+            return False
+        self.speed_combo.setCurrentIndex(index)
+        return True
+
+    def set_source_capabilities(self, *, speed: float | None, speed_adjustable: bool, seekable: bool) -> None:
+        """Another source: its speed, and whether it has a speed and a position at all."""
+        self.speed_combo.blockSignals(True)
+        self.select_speed(speed)
+        self.speed_combo.blockSignals(False)
+        self.speed_combo.setEnabled(speed_adjustable)
+        for widget in (self.seek_slider, self.seek_spin):
+            widget.setEnabled(seekable)
+        self.seek_slider.setRange(0, 0)
+
     def show_position(self, position_us: int, span_us: int) -> None:
         """Follow the replay's position, unless the user is choosing one right now."""
         if self.seek_slider.isSliderDown() or self.seek_spin.hasFocus():

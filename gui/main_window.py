@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSizePolicy, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from ezsr_live.errors import EzsrError
 from ezsr_live.model.defaults import KNN_K
@@ -18,8 +18,15 @@ from .bridge import FrameRenderer, ResultPoller
 from .controls import ControlPanel
 from .event_view import EventView
 from .label_editor import LabelEditor
+from .overlay_control import OverlayControl
+from .persistence import WindowPersistence
+from .rate_plot import RatePlotDock
+from .recording_control import RecordingControl
+from .roi import RoiControl
 from .settings import KEY_DISABLED, KEY_GEOMETRY, KEY_LABELS, KEY_STATE, app_settings, string_list
 from .smoothing import TopKSmoother
+from .source_switch import SourceSwitcher
+from .status_bar import ElidedLabel
 
 log = logging.getLogger(__name__)
 
@@ -44,34 +51,6 @@ STATUS_NAME_MAX_PX = 260
 PAUSED_NOTE = "paused — Right steps one window"
 #: the overlay's note while a replay waits at the end of its recording
 ENDED_NOTE = "recording ended: Home replays it"
-
-
-class _ElidedLabel(QLabel):
-    """A label that shows as much of its text as fits, ending in '…' (never a glyph cut
-    in half, as QStatusBar's own message area did: 'source ended' read 'source endec'),
-    with the whole text in its tooltip."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._full = ""
-        # as wide as the status bar leaves it, never wider: it must not push the window
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def set_full_text(self, text: str) -> None:
-        self._full = text
-        self.setToolTip(text)
-        self._elide()
-
-    def full_text(self) -> str:
-        return self._full
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        width = self.contentsRect().width()
-        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(0, width)))
 
 
 def _rate(value: float, unit: str) -> str:
@@ -101,6 +80,7 @@ class MainWindow(QMainWindow):
         smooth: int = 1,
         settings: QSettings | None = None,
         restore_vocabulary: bool = False,
+        restore_controls: Collection[str] = (),
         max_display_fps: float = 120.0,
         parent: QWidget | None = None,
     ) -> None:
@@ -114,14 +94,7 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         source, recognizer = pipeline.source, pipeline.recognizer
         geometry = pipeline.geometry
-        if isinstance(source, HoldsAtEnd) and not pipeline.running:
-            # in the window the end of a recording is a place to seek from, not the end
-            # of the session (seek and speed stay live; Home replays from the start)
-            source.hold_at_end = True
-        info = source.info if isinstance(source, Described) else None
-        self.source_name = os.path.basename(info.name if info else "") or type(source).__name__
-        self.setWindowTitle(f"ezsr-live — {self.source_name}")
-
+        self._max_display_fps = max_display_fps
         self.event_view = EventView(geometry.width, geometry.height)
         self.overlay = self.event_view.overlay
         vocabulary = recognizer.vocabulary
@@ -142,6 +115,7 @@ class MainWindow(QMainWindow):
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(6, 6, 6, 6)
         side_layout.addWidget(self.controls)
+        side_layout.addLayout(self._create_tools(pipeline))
         side_layout.addWidget(self.editor, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.event_view)
@@ -156,7 +130,7 @@ class MainWindow(QMainWindow):
         status_bar.setStyleSheet("QStatusBar::item { border: none; border-left: 1px solid palette(mid); }")
         # messages ("source ended: ...", refused settings) in a label of their own rather
         # than QStatusBar.showMessage, which clips them where the fields begin
-        self.message = _ElidedLabel()
+        self.message = ElidedLabel()
         self.message.setObjectName("status_message")
         self.message.setContentsMargins(6, 0, 6, 0)
         self._message_timer = QTimer(self)
@@ -171,19 +145,12 @@ class MainWindow(QMainWindow):
                 label.setMinimumWidth(label.fontMetrics().horizontalAdvance(widest) + 12)
             self.status_fields[name] = label
             status_bar.addPermanentWidget(label)
-        self._set_name_field("source", f"{self.source_name} {geometry.width}×{geometry.height}")
         self._set_name_field("model", str(recognizer.model_id or "?"))
         self._create_actions()
 
         self._display_window: WindowSpec = pipeline.settings.window
-        self.poller = ResultPoller(pipeline, parent=self)
-        self.renderer = FrameRenderer(pipeline.ring, geometry, lambda: self._display_window,
-                                      max_fps=max_display_fps, parent=self)
-        self.renderer.frameReady.connect(self.event_view.show_frame)
+        self._attach(pipeline)
         self.event_view.framePainted.connect(self._frame_painted)
-        self.poller.resultReady.connect(self._show_result)
-        self.poller.pipelineEnded.connect(self._pipeline_ended)
-        self.poller.sourceRestarted.connect(self._source_restarted)
         self.controls.pauseToggled.connect(self._set_paused)
         self.controls.stepRequested.connect(self._step)
         self.controls.windowChanged.connect(self._set_window)
@@ -198,7 +165,74 @@ class MainWindow(QMainWindow):
         self._position_timer = QTimer(self)
         self._position_timer.setInterval(POSITION_INTERVAL_MS)
         self._position_timer.timeout.connect(self._show_position)
+        self.persistence = WindowPersistence(self, self.settings_store)
         self._restore(restore_vocabulary)
+        self.persistence.restore(restore_controls)
+
+    def _create_tools(self, pipeline: Any) -> QHBoxLayout:
+        """ROI, confidence threshold and Record, in one row under the controls."""
+        self.roi_control = RoiControl(self.event_view.viewbox, pipeline.geometry, self._set_roi, self)
+        self.overlay_control = OverlayControl(self.overlay, pipeline.settings.min_confidence,
+                                              lambda p: self.pipeline.update(min_confidence=p), self)
+        self.recording = RecordingControl(lambda: self.pipeline, lambda text: self.show_message(text), self)
+        self.switcher = SourceSwitcher(self)
+        self.rate_dock = RatePlotDock(lambda: self.pipeline, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.rate_dock)
+        self.rate_dock.hide()  # optional: View → Event rate
+        if pipeline.settings.roi is not None:
+            self.roi_control.set_roi(pipeline.settings.roi)
+        row = QHBoxLayout()
+        row.addWidget(self.roi_control.button)
+        row.addWidget(QLabel("none below"))
+        row.addWidget(self.overlay_control.threshold_spin)
+        row.addWidget(self.recording.button)
+        return row
+
+    def _attach(self, pipeline: Any) -> None:
+        """Show ``pipeline`` (built, maybe running): its source's name, size, controls,
+        and the hand-overs from its threads."""
+        self.pipeline = pipeline
+        source, geometry = pipeline.source, pipeline.geometry
+        if isinstance(source, HoldsAtEnd) and not pipeline.running:
+            # in the window the end of a recording is a place to seek from, not the end
+            # of the session (seek and speed stay live; Home replays from the start)
+            source.hold_at_end = True
+        info = source.info if isinstance(source, Described) else None
+        self.source_name = os.path.basename(info.name if info else "") or type(source).__name__
+        self.setWindowTitle(f"ezsr-live — {self.source_name}")
+        self._set_name_field("source", f"{self.source_name} {geometry.width}×{geometry.height}")
+        self.poller = ResultPoller(pipeline, parent=self)
+        self.renderer = FrameRenderer(pipeline.ring, geometry, lambda: self._display_window,
+                                      max_fps=self._max_display_fps, parent=self)
+        self.renderer.frameReady.connect(self.event_view.show_frame)
+        self.poller.resultReady.connect(self._show_result)
+        self.poller.pipelineEnded.connect(self._pipeline_ended)
+        self.poller.sourceRestarted.connect(self._source_restarted)
+        self.replay_action.setEnabled(isinstance(source, Seekable))
+
+    def detach_pipeline(self) -> None:
+        """Stop showing (and stop) the current pipeline, before another replaces it."""
+        self.recording.stop()
+        self.poller.stop()
+        self.renderer.stop()
+        self.pipeline.stop()
+        self.poller.deleteLater()
+        self.renderer.deleteLater()
+
+    def replace_pipeline(self, pipeline: Any) -> None:
+        """Show and start ``pipeline`` (another source) in place of the detached one."""
+        source = pipeline.source
+        self.controls.set_source_capabilities(
+            speed=source.speed if isinstance(source, SpeedControl) else None,
+            speed_adjustable=isinstance(source, SpeedControl), seekable=isinstance(source, Seekable))
+        self.controls.pause_button.setChecked(False)
+        self.event_view.set_sensor_size(pipeline.geometry.width, pipeline.geometry.height)
+        self.roi_control.set_geometry(pipeline.geometry)
+        self.smoother.clear()
+        self.overlay.set_note("")
+        self._attach(pipeline)
+        self._started = False
+        self.start()
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -222,6 +256,8 @@ class MainWindow(QMainWindow):
             return True
         self._shut_down = True
         self.poller.stop()
+        self.rate_dock.stop()
+        self.recording.stop()
         self._status_timer.stop()
         self._position_timer.stop()
         renderer_done = self.renderer.stop(timeout_s) if self.renderer.isRunning() else True
@@ -256,11 +292,11 @@ class MainWindow(QMainWindow):
         self.pause_action = self._action("&Pause / resume", "Space", self.controls.toggle_pause)
         self.step_action = self._action("&Step one window", "Right", self.controls.request_step)
         self.replay_action = self._action("&Replay from the start", "Home", lambda: self._seek(0))
-        self.replay_action.setEnabled(isinstance(self.pipeline.source, Seekable))
         # (a text field still gets its "0": fields take printable keys before shortcuts)
         self.fit_action = self._action("&Fit the frame (undo zoom)", "0", self.event_view.fit)
         file_menu = self.menuBar().addMenu("&File")
-        for action in (self.screenshot_action, self.load_action, self.save_action):
+        for action in (self.switcher.recording_action, self.switcher.camera_action, self.recording.action,
+                       self.screenshot_action, self.load_action, self.save_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -270,6 +306,9 @@ class MainWindow(QMainWindow):
         run_menu.addAction(self.replay_action)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.fit_action)
+        view_menu.addAction(self.overlay_control.show_action)
+        view_menu.addAction(self.roi_control.action)
+        view_menu.addAction(self.rate_dock.toggleViewAction())
 
     def show_message(self, text: str, timeout_ms: int = 0) -> None:
         """Show ``text`` in the status bar (for ``timeout_ms``, or until the next one)."""
@@ -402,6 +441,10 @@ class MainWindow(QMainWindow):
         self.renderer.refresh()
         self._show_position()  # the replay says where it goes at once: no lag, no jump back
 
+    def _set_roi(self, roi: Any) -> None:
+        self.pipeline.update(roi=roi)
+        self.smoother.clear()  # results of the other region must not linger
+
     # -- vocabulary ----------------------------------------------------------------
     def _apply_vocabulary_edit(self, edit: Callable[[Any], None]) -> None:
         def guarded(vocabulary: Any) -> None:
@@ -440,4 +483,5 @@ class MainWindow(QMainWindow):
         entries = self.editor.entries()
         s.setValue(KEY_LABELS, [label for label, _ in entries])
         s.setValue(KEY_DISABLED, [label for label, enabled in entries if not enabled])
+        self.persistence.save()
         s.sync()

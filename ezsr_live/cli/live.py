@@ -229,6 +229,21 @@ def display_available() -> bool:
     return True
 
 
+#: the window's remembered controls, each with the options that, when given, override it
+_CONTROL_OPTIONS: dict[str, tuple[str, ...]] = {
+    "top_k": ("top_k",), "threshold": ("threshold",), "roi": ("roi",), "window": ("window_ms", "window_events"),
+    "speed": ("speed",), "overlay": (), "labels_file": (),
+}
+
+
+def remembered_controls(args: argparse.Namespace) -> frozenset[str]:
+    """The window controls to bring back from the last session: those whose options were
+    left at their defaults (a value typed on the command line, or in --config, wins)."""
+    defaults = build_parser()
+    return frozenset(control for control, names in _CONTROL_OPTIONS.items()
+                     if all(getattr(args, name) == defaults.get_default(name) for name in names))
+
+
 def run_gui(args: argparse.Namespace) -> int:
     if not display_available():
         print("ezsr-live: no display available (DISPLAY/WAYLAND_DISPLAY unset); "
@@ -241,7 +256,8 @@ def run_gui(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     # the remembered vocabulary comes back unless --labels (or the config file) chose one
     view = WindowOptions(smooth=args.smooth, screenshot=args.screenshot, max_results=args.max_results,
-                         duration_s=args.duration_s, restore_vocabulary=args.labels is None)
+                         duration_s=args.duration_s, restore_vocabulary=args.labels is None,
+                         restore_controls=remembered_controls(args))
     application()  # Qt's preflight refuses a broken display in one line, before the model loads
     outcome = run_app(build_run(args), view)
     if outcome.failure is not None:

@@ -202,6 +202,11 @@ class Pipeline:
         self._queue_edit(apply)
 
     @property
+    def configured_knn(self) -> Any:
+        """The k-NN translator the pipeline was built with (None: none), switched on or off."""
+        return self._knn
+
+    @property
     def pauses_source(self) -> bool:
         """True when pausing holds the source's own clock (a replay), not only the
         recognition (a camera cannot wait: there, pausing skips what it delivers)."""
