@@ -214,3 +214,48 @@ def test_the_event_rate_plot_shows_the_recordings_on_and_off_counts_per_bin(qtbo
     assert np.allclose(y_on, on * 1e6 / bin_us) and np.allclose(y_off, off * 1e6 / bin_us)
     assert on.sum() + off.sum() == len(events)
     assert np.all(np.diff(x_on) > 0) and x_on[-1] < 0 and np.array_equal(x_on, x_off)
+
+
+def test_every_control_is_remembered_between_runs(qtbot, make_window, tmp_path, private_settings):
+    from ezsr_live.gui.persistence import RESTORABLE
+    from ezsr_live.windows import WindowSpec
+
+    window = make_window()
+    qtbot.waitUntil(lambda: window.n_results >= 1, timeout=WAIT_MS)
+    window.controls.top_k.setValue(3)
+    window.overlay_control.threshold_spin.setValue(0.35)
+    window.roi_control.set_roi(Roi(5, 6, 200, 100))
+    window.controls.set_window_spec(WindowSpec.by_events(3000))
+    window.controls.select_speed(2.0)
+    window.overlay_control.set_visible(False)
+    window.overlay.move(QPoint(40, 50))
+    window.rate_dock.show()
+    labels_file = tmp_path / "labels.txt"
+    assert window.editor.save_file(str(labels_file))
+    window.resize(700, 900)  # (Qt's offscreen screen is 800x600: a wider one would come back clamped)
+    window.close()
+    assert list(private_settings.rglob("*.ini"))  # a per-user file, here in the test's folder
+
+    again = make_window(restore_controls=RESTORABLE)
+    qtbot.waitUntil(lambda: again.n_results >= 1, timeout=WAIT_MS)
+    assert again.controls.top_k.value() == 3 and again.pipeline.settings.top_k == 3
+    assert again.overlay_control.threshold == 0.35
+    assert again.roi_control.roi == Roi(5, 6, 200, 100) and again.roi_control.item_rect() == (5, 6, 200, 100)
+    assert again.controls.window_spec() == WindowSpec.by_events(3000)
+    assert again.controls.speed_combo.currentData() == 2.0 and again.pipeline.source.speed == 2.0
+    assert not again.overlay.isVisible() and again.overlay.pos() == QPoint(40, 50)
+    assert again.rate_dock.isVisible()
+    assert again.editor.last_file == str(labels_file)
+    assert again.width() == 700
+    qtbot.waitUntil(lambda: again.pipeline.settings.roi == Roi(5, 6, 200, 100)
+                    and again.pipeline.settings.min_confidence == 0.35
+                    and again.pipeline.settings.window == WindowSpec.by_events(3000), timeout=WAIT_MS)
+    again.close()
+
+    # what the command line says wins over what was remembered
+    from ezsr_live.cli.live import build_parser, remembered_controls
+
+    args = build_parser().parse_args(["--replay", str(DEMO), "--top-k", "4", "--roi", "0,0,10,10"])
+    assert remembered_controls(args) == set(RESTORABLE) - {"top_k", "roi"}
+    third = make_window("--top-k", "4", restore_controls=remembered_controls(args))
+    assert third.controls.top_k.value() == 4 and third.overlay_control.threshold == 0.35
