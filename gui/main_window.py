@@ -14,6 +14,7 @@ from ezsr_live.model.defaults import KNN_K
 from ezsr_live.sources import Described, HoldsAtEnd, MeasuresSpan, Seekable, SpeedControl
 from ezsr_live.windows import WindowSpec
 
+from .aps_panel import add_aps_panel
 from .bridge import FrameRenderer, ResultPoller
 from .controls import ControlPanel
 from .event_view import EventView
@@ -26,7 +27,7 @@ from .roi import RoiControl
 from .settings import KEY_DISABLED, KEY_GEOMETRY, KEY_LABELS, KEY_STATE, app_settings, string_list
 from .smoothing import TopKSmoother
 from .source_switch import SourceSwitcher
-from .status_bar import ElidedLabel
+from .status_bar import build_status_bar, set_name_field, show_result_fields
 
 log = logging.getLogger(__name__)
 
@@ -34,30 +35,10 @@ log = logging.getLogger(__name__)
 STATUS_INTERVAL_MS = 250
 #: the replay position (slider, seconds box) follows at this rate: 250 ms looked stuck
 POSITION_INTERVAL_MS = 50
-#: the status bar's fields, in order, each with the widest text its figures produce in
-#: practice: the field keeps that width, so changing figures neither jitter nor get cut
-STATUS_FIELDS: dict[str, str] = {
-    "source": "",  # elided to STATUS_NAME_MAX_PX, the full text in the tooltip
-    "events": "888.88 Mev/s",
-    "results": "888.8 results/s",
-    "latency": "p50 8888 / p99 8888 ms",
-    "dropped": "skipped 8888 win / 888888 ev",
-    "display": "view 888 fps",
-    "model": "",
-}
-#: longest the source and model names may be before they are elided
-STATUS_NAME_MAX_PX = 260
 #: the overlay's note while paused
 PAUSED_NOTE = "paused — Right steps one window"
 #: the overlay's note while a replay waits at the end of its recording
 ENDED_NOTE = "recording ended: Home replays it"
-
-
-def _rate(value: float, unit: str) -> str:
-    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= scale:
-            return f"{value / scale:.2f} {prefix}{unit}"
-    return f"{value:.0f} {unit}"
 
 
 class MainWindow(QMainWindow):
@@ -125,26 +106,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
         self.resize(1280, 720)
 
-        self.status_fields: dict[str, QLabel] = {}
-        status_bar = self.statusBar()
-        status_bar.setStyleSheet("QStatusBar::item { border: none; border-left: 1px solid palette(mid); }")
-        # messages ("source ended: ...", refused settings) in a label of their own rather
-        # than QStatusBar.showMessage, which clips them where the fields begin
-        self.message = ElidedLabel()
-        self.message.setObjectName("status_message")
-        self.message.setContentsMargins(6, 0, 6, 0)
+        self.message, self.status_fields = build_status_bar(self.statusBar())
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(lambda: self.message.set_full_text(""))
-        status_bar.addWidget(self.message, 1)
-        for name, widest in STATUS_FIELDS.items():
-            label = QLabel()
-            label.setObjectName(f"status_{name}")
-            label.setContentsMargins(6, 0, 6, 0)
-            if widest:
-                label.setMinimumWidth(label.fontMetrics().horizontalAdvance(widest) + 12)
-            self.status_fields[name] = label
-            status_bar.addPermanentWidget(label)
         self._set_name_field("model", str(recognizer.model_id or "?"))
         self._create_actions()
 
@@ -168,6 +133,8 @@ class MainWindow(QMainWindow):
         self.persistence = WindowPersistence(self, self.settings_store)
         self._restore(restore_vocabulary)
         self.persistence.restore(restore_controls)
+        if self.aps_panel.track is None:
+            self.aps_panel.hide()  # remembered open, but this recording has no frames
 
     def _create_tools(self, pipeline: Any) -> QHBoxLayout:
         """ROI, confidence threshold and Record, in one row under the controls."""
@@ -179,6 +146,7 @@ class MainWindow(QMainWindow):
         self.rate_dock = RatePlotDock(lambda: self.pipeline, self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.rate_dock)
         self.rate_dock.hide()  # optional: View → Event rate
+        self.aps_panel = add_aps_panel(self)  # shown when a recording has APS frames
         if pipeline.settings.roi is not None:
             self.roi_control.set_roi(pipeline.settings.roi)
         row = QHBoxLayout()
@@ -209,6 +177,7 @@ class MainWindow(QMainWindow):
         self.poller.pipelineEnded.connect(self._pipeline_ended)
         self.poller.sourceRestarted.connect(self._source_restarted)
         self.replay_action.setEnabled(isinstance(source, Seekable))
+        self.aps_panel.attach(pipeline)
 
     def detach_pipeline(self) -> None:
         """Stop showing (and stop) the current pipeline, before another replaces it."""
@@ -257,6 +226,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self.poller.stop()
         self.rate_dock.stop()
+        self.aps_panel.stop()
         self.recording.stop()
         self._status_timer.stop()
         self._position_timer.stop()
@@ -309,6 +279,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.overlay_control.show_action)
         view_menu.addAction(self.roi_control.action)
         view_menu.addAction(self.rate_dock.toggleViewAction())
+        view_menu.addAction(self.aps_panel.toggleViewAction())
 
     def show_message(self, text: str, timeout_ms: int = 0) -> None:
         """Show ``text`` in the status bar (for ``timeout_ms``, or until the next one)."""
@@ -367,22 +338,11 @@ class MainWindow(QMainWindow):
         fields = self.status_fields
         fields["display"].setText(f"view {self.event_view.painted_fps():.0f} fps")
         self._show_position()
-        r = self.last_result
-        if r is None:
-            return
-        fields["events"].setText(_rate(r.event_rate, "ev/s"))
-        fields["results"].setText(f"{r.fps:.1f} results/s")
-        fields["latency"].setText(f"p50 {r.latency_p50_ms:.0f} / p99 {r.latency_p99_ms:.0f} ms")
-        fields["latency"].setToolTip("latency, last event of a window to its result: median / 99th percentile")
-        fields["dropped"].setText(f"skipped {r.windows_skipped} win / {r.events_dropped} ev")
-        fields["dropped"].setToolTip(f"{r.windows_skipped} windows skipped by the worker (latest wins), "
-                                     f"{r.events_dropped} events dropped before the ring")
+        if self.last_result is not None:
+            show_result_fields(fields, self.last_result)
 
     def _set_name_field(self, name: str, text: str) -> None:
-        label = self.status_fields[name]
-        metrics = label.fontMetrics()
-        label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, STATUS_NAME_MAX_PX))
-        label.setToolTip(text)
+        set_name_field(self.status_fields[name], text)
 
     def _show_position(self) -> None:
         source = self.pipeline.source
