@@ -119,7 +119,6 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
     except BaseException:
         run.close()
         raise
-    pipeline = run.pipeline
     limits = _RunLimits(window, options)
     interrupted: list[int] = []
 
@@ -149,6 +148,7 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
         run.close()
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
+    pipeline = window.pipeline  # File → Open may have replaced the run's own
     if pipeline.error is not None:
         return WindowOutcome(failure=str(pipeline.error))
     if limits.screenshot and not limits.screenshot_saved:

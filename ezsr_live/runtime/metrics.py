@@ -26,6 +26,8 @@ class Result:
     events_dropped: int  # cumulative, at the source
     latency_p50_ms: float
     latency_p99_ms: float
+    #: the best label's probability is below the threshold (``RuntimeSettings.min_confidence``)
+    none_of_these: bool = False
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

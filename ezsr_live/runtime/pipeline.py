@@ -419,6 +419,7 @@ class Pipeline:
             events_dropped=self.events_dropped,
             latency_p50_ms=self.latency.percentile(50),
             latency_p99_ms=self.latency.percentile(99),
+            none_of_these=bool(predictions) and float(predictions[0].probability) < s.min_confidence,
         )
 
     @property

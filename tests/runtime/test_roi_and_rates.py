@@ -1,6 +1,8 @@
 """The region of interest and the event-rate counter, headless, on real recordings."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -80,6 +82,19 @@ def test_headless_results_with_a_roi_differ_from_whole_frame_results(capsys):
     assert ezsr_live([*base, "--roi", "0,0,60,60"]) == 0
     boxed = capsys.readouterr().out
     assert whole and boxed and whole != boxed
+
+
+def test_headless_results_say_none_of_these_below_the_threshold(capsys):
+    base = ["--replay", str(DEMO_DISC), "--headless", *MODEL, "--labels", "disc,square,bar,ring",
+            "--max-results", "4", "--speed", "4"]
+    assert ezsr_live([*base, "--threshold", "0.9"]) == 0
+    strict = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert ezsr_live([*base, "--threshold", "0.01"]) == 0
+    lax = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # four labels on a random tiny model: the best lies between 1 % and 90 %
+    assert all(0.01 <= r["topk"][0]["prob"] < 0.9 for r in strict + lax)
+    assert strict and lax  # (at full speed the worker may skip windows: fewer than 4 results)
+    assert all(r["none_of_these"] for r in strict) and not any(r["none_of_these"] for r in lax)
 
 
 def _counts_per_bin(events: np.ndarray, starts: np.ndarray, bin_us: int) -> tuple[np.ndarray, np.ndarray]:
