@@ -21,30 +21,37 @@ DEFAULT_SPAN_US = 10_000_000
 
 
 @njit(nogil=True, cache=True)
-def _count(t, p, bin_us, counts, bin_ids, newest):
+def _count(t, p, bin_us, counts, bin_ids, newest, empty):
     """Add the events to their bins; returns the newest bin index after them.
 
-    A bin older than the whole history means the clock went back (a seek, a loop):
+    Events of the bin of the previous event cost a compare and an add (no division);
+    a bin older than the whole history means the clock went back (a seek, a loop):
     the history restarts there."""
     n_bins = counts.shape[0]
+    if newest == empty:
+        lo, hi, slot = np.int64(1), np.int64(0), 0  # no bin yet: every event looks it up
+    else:
+        lo = newest * bin_us
+        hi, slot = lo + bin_us, newest % n_bins
     for i in range(t.shape[0]):
-        b = t[i] // bin_us
-        if b > newest or b <= newest - n_bins:
-            if b <= newest - n_bins or b - newest >= n_bins or newest < -(1 << 60):
-                for s in range(n_bins):
-                    counts[s, 0] = 0
-                    counts[s, 1] = 0
-                    bin_ids[s] = -(1 << 62)
-            else:
+        ti = t[i]
+        if ti < lo or ti >= hi:
+            b = ti // bin_us
+            if newest == empty or b <= newest - n_bins or b - newest >= n_bins:
+                counts[:, :] = 0
+                bin_ids[:] = empty
+                newest = b
+            elif b > newest:
                 for bb in range(newest + 1, b + 1):
                     s = bb % n_bins
                     counts[s, 0] = 0
                     counts[s, 1] = 0
                     bin_ids[s] = bb
+                newest = b
             slot = b % n_bins
             bin_ids[slot] = b
-            newest = b
-        slot = b % n_bins
+            lo = b * bin_us
+            hi = lo + bin_us
         counts[slot, 0 if p[i] != 0 else 1] += 1
     return newest
 
@@ -90,7 +97,7 @@ class EventRateCounter:
             return
         with self._lock:
             self._newest = int(_count(events["t"], events["p"], np.int64(self.bin_us), self._counts,
-                                      self._bin_ids, np.int64(self._newest)))
+                                      self._bin_ids, np.int64(self._newest), np.int64(self._EMPTY)))
 
     def clear(self) -> None:
         with self._lock:
