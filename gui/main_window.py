@@ -138,7 +138,8 @@ class MainWindow(QMainWindow):
 
     def _create_tools(self, pipeline: Any) -> QHBoxLayout:
         """ROI, confidence threshold and Record, in one row under the controls."""
-        self.roi_control = RoiControl(self.event_view.viewbox, pipeline.geometry, self._set_roi, self)
+        self.roi_control = RoiControl(self.event_view.viewbox, pipeline.geometry, self._set_roi, self,
+                                      viewport=self.event_view.graphics.viewport())
         self.overlay_control = OverlayControl(self.overlay, pipeline.settings.min_confidence,
                                               lambda p: self.pipeline.update(min_confidence=p), self)
         self.recording = RecordingControl(lambda: self.pipeline, lambda text: self.show_message(text), self)

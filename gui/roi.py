@@ -3,14 +3,15 @@
 A :class:`pyqtgraph.RectROI` on the view's ViewBox, kept inside the sensor and on
 whole pixels; each finished drag or resize hands the box to the pipeline (the engine
 crops and resizes the events of the box before the encoder, ``RuntimeSettings.roi``).
-R (or the button) draws one over the middle of the sensor, or removes it.
+R (or the button) draws one over the middle of the sensor, or removes it; Shift+drag
+on the view draws one from corner to corner.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRectF, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QPushButton, QWidget
 
@@ -26,9 +27,12 @@ class RoiControl(QObject):
     roiChanged = Signal(object)  # Roi or None
 
     def __init__(self, viewbox: pg.ViewBox, geometry: Geometry, apply: Callable[[Roi | None], None],
-                 parent: QWidget) -> None:
+                 parent: QWidget, viewport: QWidget | None = None) -> None:
         super().__init__(parent)
         self._viewbox = viewbox
+        self._drag_from: QPointF | None = None
+        if viewport is not None:
+            viewport.installEventFilter(self)
         self._geometry = geometry
         self._apply = apply
         self._item: pg.RectROI | None = None
@@ -83,6 +87,32 @@ class RoiControl(QObject):
             return None
         pos, size = self._item.pos(), self._item.size()
         return pos.x(), pos.y(), size.x(), size.y()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt naming)
+        # Shift+drag draws a box; without Shift the view pans and zooms as before
+        kind = event.type()
+        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton \
+                and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self._drag_from = self._sensor_point(event.position())
+            return True
+        if self._drag_from is not None and kind == QEvent.Type.MouseMove:
+            return True
+        if self._drag_from is not None and kind == QEvent.Type.MouseButtonRelease:
+            start, end = self._drag_from, self._sensor_point(event.position())
+            self._drag_from = None
+            x0, x1 = sorted((start.x(), end.x()))
+            y0, y1 = sorted((start.y(), end.y()))
+            x, y = int(round(x0)), int(round(y0))
+            w, h = int(round(x1)) - x, int(round(y1)) - y
+            if w >= 2 and h >= 2:
+                self.set_roi(Roi(x, y, w, h))
+            return True
+        return super().eventFilter(watched, event)
+
+    def _sensor_point(self, widget_pos: QPointF) -> QPointF:
+        """A point of the view widget in sensor pixels, clamped to the sensor."""
+        point = self._viewbox.mapSceneToView(QPointF(widget_pos))
+        return QPointF(min(max(point.x(), 0.0), self._geometry.width), min(max(point.y(), 0.0), self._geometry.height))
 
     @Slot(bool)
     def _toggled(self, on: bool) -> None:

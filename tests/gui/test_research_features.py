@@ -86,6 +86,29 @@ def test_a_roi_drawn_on_the_view_restricts_recognition_to_the_cropped_box(qtbot,
     assert _same_topk(whole, _recognise_by_hand(pipeline, events, pipeline.geometry))
 
 
+def test_shift_drag_on_the_view_draws_a_roi_from_corner_to_corner(qtbot, make_window):
+    window = make_window()
+    view = window.event_view
+    qtbot.waitUntil(lambda: view.frames_painted > 0, timeout=WAIT_MS)
+    viewport = view.graphics.viewport()
+
+    def on_screen(x: float, y: float) -> QPoint:
+        from PySide6.QtCore import QPointF
+
+        return view.graphics.mapFromScene(view.viewbox.mapViewToScene(QPointF(x, y)))
+
+    shift = Qt.KeyboardModifier.ShiftModifier
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, shift, on_screen(50, 40))
+    qtbot.mouseMove(viewport, on_screen(120, 90))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, shift, on_screen(250, 200))
+    roi = window.roi_control.roi
+    assert roi is not None and window.roi_control.action.isChecked()
+    # a screen pixel is more than a sensor pixel here: the corners land within one of them
+    assert abs(roi.x - 50) <= 1 and abs(roi.y - 40) <= 1 and abs(roi.width - 200) <= 2 and abs(roi.height - 160) <= 2
+    qtbot.waitUntil(lambda: window.pipeline.settings.roi == roi, timeout=WAIT_MS)
+    assert view.fitted  # the drag drew; it did not pan the view
+
+
 def test_a_roi_given_as_an_option_is_drawn_and_used(qtbot, make_window):
     window = make_window("--roi", "10,20,100,80")
     assert window.roi_control.roi == Roi(10, 20, 100, 80) == window.pipeline.settings.roi
