@@ -24,7 +24,7 @@ from .persistence import WindowPersistence
 from .rate_plot import RatePlotDock
 from .recording_control import RecordingControl
 from .roi import RoiControl
-from .settings import KEY_DISABLED, KEY_GEOMETRY, KEY_LABELS, KEY_STATE, app_settings, string_list
+from .settings import app_settings
 from .smoothing import TopKSmoother
 from .source_switch import SourceSwitcher
 from .status_bar import build_status_bar, set_name_field, show_result_fields
@@ -45,8 +45,8 @@ class MainWindow(QMainWindow):
     """One window around one running :class:`~ezsr_live.runtime.pipeline.Pipeline`.
 
     :meth:`start` starts the pipeline, the result poller and the display renderer;
-    closing the window (or :meth:`shutdown`) stops all of them and remembers the window
-    geometry and the vocabulary.
+    closing the window (or :meth:`shutdown`) stops all of them and remembers the window's
+    geometry, docks, vocabulary and controls (:mod:`.persistence`).
     """
 
     #: emitted in the GUI thread after each result has been shown
@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
         self._position_timer.setInterval(POSITION_INTERVAL_MS)
         self._position_timer.timeout.connect(self._show_position)
         self.persistence = WindowPersistence(self, self.settings_store)
-        self._restore(restore_vocabulary)
+        self.persistence.restore_window(restore_vocabulary)
         self.persistence.restore(restore_controls)
         if self.aps_panel.track is None:
             self.aps_panel.hide()  # remembered open, but this recording has no frames
@@ -235,7 +235,7 @@ class MainWindow(QMainWindow):
         pipeline_done = self.pipeline.stop(timeout=timeout_s)
         if not (renderer_done and pipeline_done):
             log.warning("a thread did not stop within %.1f s", timeout_s)
-        self._save()
+        self.persistence.save()
         return renderer_done and pipeline_done
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
@@ -422,27 +422,3 @@ class MainWindow(QMainWindow):
     def _vocabulary_edited(self, labels: list) -> None:
         # results computed with the old vocabulary must not linger in the smoothing
         self.smoother.clear()
-
-    # -- settings ------------------------------------------------------------------
-    def _restore(self, restore_vocabulary: bool) -> None:
-        s = self.settings_store
-        geometry = s.value(KEY_GEOMETRY)
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        state = s.value(KEY_STATE)
-        if state is not None:
-            self.restoreState(state)
-        if restore_vocabulary:
-            labels = string_list(s, KEY_LABELS)
-            if labels:
-                self.editor.set_labels(labels, string_list(s, KEY_DISABLED))
-
-    def _save(self) -> None:
-        s = self.settings_store
-        s.setValue(KEY_GEOMETRY, self.saveGeometry())
-        s.setValue(KEY_STATE, self.saveState())
-        entries = self.editor.entries()
-        s.setValue(KEY_LABELS, [label for label, _ in entries])
-        s.setValue(KEY_DISABLED, [label for label, enabled in entries if not enabled])
-        self.persistence.save()
-        s.sync()

@@ -15,6 +15,8 @@ from PySide6.QtCore import QPoint, QSettings
 from ezsr_live.events import Roi
 from ezsr_live.windows import WindowSpec
 
+from .settings import KEY_DISABLED, KEY_GEOMETRY, KEY_LABELS, KEY_STATE, string_list
+
 log = logging.getLogger(__name__)
 
 #: every control that can be remembered, and the keys they are stored under
@@ -37,8 +39,28 @@ class WindowPersistence:
         self.window = window
         self.settings = settings
 
-    def save(self) -> None:
+    def restore_window(self, restore_vocabulary: bool) -> None:
+        """Geometry and docks, and the vocabulary if asked."""
         w, s = self.window, self.settings
+        geometry = s.value(KEY_GEOMETRY)
+        if geometry is not None:
+            w.restoreGeometry(geometry)
+        state = s.value(KEY_STATE)
+        if state is not None:
+            w.restoreState(state)
+        if restore_vocabulary:
+            labels = string_list(s, KEY_LABELS)
+            if labels:
+                w.editor.set_labels(labels, string_list(s, KEY_DISABLED))
+
+    def save(self) -> None:
+        """Everything, written to the file at once."""
+        w, s = self.window, self.settings
+        s.setValue(KEY_GEOMETRY, w.saveGeometry())
+        s.setValue(KEY_STATE, w.saveState())
+        entries = w.editor.entries()
+        s.setValue(KEY_LABELS, [label for label, _ in entries])
+        s.setValue(KEY_DISABLED, [label for label, enabled in entries if not enabled])
         s.setValue("controls/top_k", str(w.controls.top_k.value()))
         s.setValue("controls/threshold", f"{w.overlay_control.threshold:g}")
         roi = w.roi_control.roi
@@ -50,6 +72,7 @@ class WindowPersistence:
         pos = w.overlay.pos()
         s.setValue("overlay/position", f"{pos.x()},{pos.y()}")
         s.setValue("vocabulary/file", w.editor.last_file or "")
+        s.sync()
 
     def restore(self, keys: Collection[str]) -> None:
         """Bring back the controls named in ``keys`` (see :data:`RESTORABLE`)."""
