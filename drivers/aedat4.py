@@ -457,7 +457,9 @@ class Aedat4Writer(EventWriter):
         try:
             self._writer = dv.io.MonoCameraWriter(self.path, config)
         except Exception as exc:  # noqa: BLE001 - dv reports I/O failures as assorted C++ errors
-            raise FormatError(self.path, f"dv-processing cannot create it: {exc}") from None
+            # dv appends a C++ stack trace to its message: keep the message itself
+            reason = str(exc).split("Stacktrace:")[0].strip().splitlines()
+            raise FormatError(self.path, f"dv-processing cannot create it: {reason[-1] if reason else exc}") from None
         self._last_t = np.iinfo(np.int64).min
         self._last_trigger_t = np.iinfo(np.int64).min
 

@@ -125,6 +125,9 @@ def open_writer(
     cls = _WRITERS.get(ext)
     if cls is None:
         raise FormatError(path, f"cannot write {ext!r} files; writable: {', '.join(sorted(_WRITERS))}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FormatError(path, f"cannot create it: the folder {folder} does not exist")
     writer = cls(path, geometry, **kwargs)
     if cls.requires_monotonic:
         return ReorderingWriter(writer, reorder_window_us)

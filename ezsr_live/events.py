@@ -86,6 +86,48 @@ class Geometry:
         return f"{self.width}x{self.height}"
 
 
+@dataclass(frozen=True)
+class Roi:
+    """A rectangle of sensor pixels: columns ``x .. x + width - 1``, rows ``y .. y + height - 1``."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if self.x < 0 or self.y < 0:
+            raise ValueError(f"the region of interest must start inside the sensor, got corner ({self.x}, {self.y})")
+        if self.width < 1 or self.height < 1:
+            raise ValueError(f"the region of interest needs a positive size, got {self.width}x{self.height}")
+
+    @classmethod
+    def parse(cls, text: str) -> "Roi":
+        """``"X,Y,W,H"`` in sensor pixels (e.g. ``"100,50,320,240"``)."""
+        parts = [part.strip() for part in str(text).split(",")]
+        try:
+            if len(parts) != 4:
+                raise ValueError
+            x, y, w, h = (int(part) for part in parts)
+        except ValueError:
+            raise ValueError(f"a region of interest looks like X,Y,WIDTH,HEIGHT in pixels, got {text!r}") from None
+        return cls(x, y, w, h)
+
+    def check_inside(self, geometry: Geometry) -> "Roi":
+        """This ROI, if it lies wholly inside ``geometry``; ValueError otherwise."""
+        if self.x + self.width > geometry.width or self.y + self.height > geometry.height:
+            raise ValueError(f"the region of interest {self} reaches outside the {geometry} sensor")
+        return self
+
+    @property
+    def geometry(self) -> Geometry:
+        """The box as a sensor of its own."""
+        return Geometry(self.width, self.height)
+
+    def __str__(self) -> str:
+        return f"{self.x},{self.y},{self.width},{self.height}"
+
+
 @dataclass
 class SourceInfo:
     """What a source knows about itself; filled by readers and camera adapters."""

@@ -296,6 +296,9 @@ class OutputSettings:
                                  metavar="FILE")
     no_recognition: bool = setting(False, "no model: stream statistics once a second (checks a camera or a "
                                    "recording)")
+    min_confidence: float = setting(
+        0.0, "show 'none of these' when the best label's probability is below P (0..1; default 0)",
+        range=float_range(0.0, 1.0), flag="--threshold", toml="threshold", metavar="P", step=0.05, decimals=2)
     smooth: int = setting(1, "window: average the shown probabilities over the last N results",
                           range=int_range(1, 1000), metavar="N")
     screenshot: str | None = setting(None, "window: save a screenshot after the first results", optional=True,
@@ -328,6 +331,7 @@ def range_of(name: str) -> Range:
 WINDOW_MS = setting_named(WindowSettings, "window_ms")
 WINDOW_EVENTS = setting_named(WindowSettings, "window_events")
 TOP_K = setting_named(RecognitionSettings, "top_k")
+MIN_CONFIDENCE = setting_named(OutputSettings, "min_confidence")
 KNN_K_SETTING = setting_named(RecognitionSettings, "knn_k")
 SPEED = setting_named(ReplaySettings, "speed")
 START_US = setting_named(ReplaySettings, "start_us")

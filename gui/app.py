@@ -53,6 +53,8 @@ class WindowOptions:
     max_results: int | None = None
     duration_s: float | None = None
     restore_vocabulary: bool = False  # bring back the last session's vocabulary
+    #: controls to bring back from the last session (``persistence.RESTORABLE`` names)
+    restore_controls: frozenset[str] = frozenset()
 
 
 class _RunLimits:
@@ -116,10 +118,12 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
             from .streams import StreamWindow
 
             window = StreamWindow(run.streams, smooth=max(1, options.smooth),
-                                  restore_vocabulary=options.restore_vocabulary)
+                                  restore_vocabulary=options.restore_vocabulary,
+                                  restore_controls=options.restore_controls)
         else:
             window = MainWindow(run.pipeline, smooth=max(1, options.smooth),
-                                restore_vocabulary=options.restore_vocabulary)
+                                restore_vocabulary=options.restore_vocabulary,
+                                restore_controls=options.restore_controls)
     except BaseException:
         run.close()
         raise
@@ -152,7 +156,8 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
         run.close()
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
-    failed = next((p for p in run.streams if p.error is not None), None)
+    # File → Open may have replaced a window's own pipeline
+    failed = next((p for p in window.shown_pipelines if p.error is not None), None)
     if failed is not None:
         return WindowOutcome(failure=str(failed.error))
     if limits.screenshot and not limits.screenshot_saved:

@@ -41,7 +41,7 @@ SPEEDS: tuple[tuple[str, float | None], ...] = tuple(
 _MODE_TIME, _MODE_EVENTS = "milliseconds", "events"
 
 
-def _limit(spin: QSpinBox | QDoubleSpinBox, setting: Setting, scale: float = 1.0) -> None:
+def limit_spin_box(spin: QSpinBox | QDoubleSpinBox, setting: Setting, scale: float = 1.0) -> None:
     """The spin box's range, step and decimals from the setting's declaration: the box
     offers exactly the values the command line and the config file accept (an open
     lower bound becomes its smallest step above)."""
@@ -112,7 +112,7 @@ class ControlPanel(QWidget):
         self.seek_slider.setToolTip("drag to seek in the recording")
         self.seek_slider.sliderReleased.connect(self._slider_released)
         self.seek_spin = QDoubleSpinBox()
-        _limit(self.seek_spin, START_US, 1e-6)  # µs → s
+        limit_spin_box(self.seek_spin, START_US, 1e-6)  # µs → s
         self.seek_spin.setDecimals(2)
         self.seek_spin.setSingleStep(0.5)
         self.seek_spin.setSuffix(" s")
@@ -126,10 +126,10 @@ class ControlPanel(QWidget):
         self.mode_combo = QComboBox()
         self.mode_combo.addItems([_MODE_TIME, _MODE_EVENTS])
         self.length_ms = QDoubleSpinBox()
-        _limit(self.length_ms, WINDOW_MS)
+        limit_spin_box(self.length_ms, WINDOW_MS)
         self.length_ms.setSuffix(" ms")
         self.length_events = QSpinBox()
-        _limit(self.length_events, WINDOW_EVENTS)
+        limit_spin_box(self.length_events, WINDOW_EVENTS)
         self.length_events.setGroupSeparatorShown(True)
         self.length_events.setSuffix(" events")
         if window.n_events is not None:
@@ -145,7 +145,7 @@ class ControlPanel(QWidget):
         self.length_events.editingFinished.connect(self._window_edited)
 
         self.top_k = QSpinBox()
-        _limit(self.top_k, TOP_K)
+        limit_spin_box(self.top_k, TOP_K)
         self.top_k.setValue(top_k)
         self.top_k.valueChanged.connect(self.topKChanged)
 
@@ -155,7 +155,7 @@ class ControlPanel(QWidget):
         if not knn_available:
             self.knn_check.setToolTip("no pool loaded (--knn-pool)")
         self.knn_k = QSpinBox()
-        _limit(self.knn_k, KNN_K_SETTING)
+        limit_spin_box(self.knn_k, KNN_K_SETTING)
         self.knn_k.setValue(knn_k)
         self.knn_k.setPrefix("k = ")
         self.knn_k.setEnabled(knn_available)
@@ -200,6 +200,34 @@ class ControlPanel(QWidget):
         if self.mode_combo.currentText() == _MODE_EVENTS:
             return WindowSpec.by_events(self.length_events.value())
         return WindowSpec.by_time_ms(self.length_ms.value())
+
+    def set_window_spec(self, spec: WindowSpec) -> None:
+        """Show ``spec`` and apply it (as if the user had typed it)."""
+        if spec.n_events is not None:
+            self.mode_combo.setCurrentText(_MODE_EVENTS)
+            self.length_events.setValue(spec.n_events)
+        else:
+            self.mode_combo.setCurrentText(_MODE_TIME)
+            self.length_ms.setValue(spec.duration_us / 1000.0)
+        self._window_edited()
+
+    def select_speed(self, speed: float | None) -> bool:
+        """Choose one of the offered speeds (None: 'max'); False if it is not offered."""
+        index = self.speed_combo.findData(speed) if speed is not None else len(SPEEDS) - 1
+        if index < 0:
+            return False
+        self.speed_combo.setCurrentIndex(index)
+        return True
+
+    def set_source_capabilities(self, *, speed: float | None, speed_adjustable: bool, seekable: bool) -> None:
+        """Another source: its speed, and whether it has a speed and a position at all."""
+        self.speed_combo.blockSignals(True)
+        self.select_speed(speed)
+        self.speed_combo.blockSignals(False)
+        self.speed_combo.setEnabled(speed_adjustable)
+        for widget in (self.seek_slider, self.seek_spin):
+            widget.setEnabled(seekable)
+        self.seek_slider.setRange(0, 0)
 
     def show_position(self, position_us: int, span_us: int) -> None:
         """Follow the replay's position, unless the user is choosing one right now."""

@@ -148,6 +148,12 @@ class EventView(QWidget):
             return 0.0
         return (len(recent) - 1) / (recent[-1] - recent[0])
 
+    def set_sensor_size(self, width: int, height: int) -> None:
+        """Another source: show its (blank) frame, fitted."""
+        self._frame_size = (width, height)
+        self.image_item.setImage(np.zeros((height, width, 3), np.uint8), autoLevels=False, levels=None)
+        self.fit()
+
     def reset_statistics(self) -> None:
         self.frames_delivered = self.frames_painted = self.paints = 0
         self.gui_seconds = 0.0

@@ -58,6 +58,8 @@ class LabelEditor(QWidget):
         self._apply_edit = apply_edit
         self._entries: list[list[Any]] = [[label, True] for label in dict.fromkeys(labels)]
         self._syncing = False
+        #: the label file last loaded or saved (remembered between runs)
+        self.last_file: str | None = None
 
         self.list = QListWidget()
         self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
@@ -240,6 +242,7 @@ class LabelEditor(QWidget):
             return False
         if check.duplicates:
             self._say(f"left out, {check.message}")
+        self.last_file = path
         return True
 
     def save_file(self, path: str) -> bool:
@@ -250,6 +253,7 @@ class LabelEditor(QWidget):
             self._say(f"cannot save {path}: {exc.strerror or exc}")
             return False
         self._say("")
+        self.last_file = path
         return True
 
     def set_templates_text(self, text: str) -> bool:
@@ -297,7 +301,7 @@ class LabelEditor(QWidget):
 
     @Slot()
     def _load_clicked(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load vocabulary", "", "Label files (*.txt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Load vocabulary", self.last_file or "", "Label files (*.txt);;All files (*)")
         if path:
             self.load_file(path)
 

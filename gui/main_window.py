@@ -3,23 +3,31 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSizePolicy, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from ezsr_live.errors import EzsrError
 from ezsr_live.settings import KNN_K
 from ezsr_live.sources import Described, HoldsAtEnd, MeasuresSpan, Seekable, SpeedControl
 from ezsr_live.windows import WindowSpec
 
+from .aps_panel import add_aps_panel
 from .bridge import FrameRenderer, ResultPoller
 from .controls import ControlPanel
 from .event_view import EventView
 from .label_editor import LabelEditor
-from .settings import KEY_DISABLED, KEY_GEOMETRY, KEY_LABELS, KEY_STATE, app_settings, string_list
+from .overlay_control import OverlayControl
+from .persistence import WindowPersistence
+from .rate_plot import RatePlotDock
+from .recording_control import RecordingControl
+from .roi import RoiControl
+from .settings import app_settings
 from .smoothing import TopKSmoother
+from .source_switch import SourceSwitcher
+from .status_bar import build_status_bar, set_name_field, show_result_fields
 
 log = logging.getLogger(__name__)
 
@@ -27,66 +35,18 @@ log = logging.getLogger(__name__)
 STATUS_INTERVAL_MS = 250
 #: the replay position (slider, seconds box) follows at this rate: 250 ms looked stuck
 POSITION_INTERVAL_MS = 50
-#: the status bar's fields, in order, each with the widest text its figures produce in
-#: practice: the field keeps that width, so changing figures neither jitter nor get cut
-STATUS_FIELDS: dict[str, str] = {
-    "source": "",  # elided to STATUS_NAME_MAX_PX, the full text in the tooltip
-    "events": "888.88 Mev/s",
-    "results": "888.8 results/s",
-    "latency": "p50 8888 / p99 8888 ms",
-    "dropped": "skipped 8888 win / 888888 ev",
-    "display": "view 888 fps",
-    "model": "",
-}
-#: longest the source and model names may be before they are elided
-STATUS_NAME_MAX_PX = 260
 #: the overlay's note while paused
 PAUSED_NOTE = "paused — Right steps one window"
 #: the overlay's note while a replay waits at the end of its recording
 ENDED_NOTE = "recording ended: Home replays it"
 
 
-class _ElidedLabel(QLabel):
-    """A label that shows as much of its text as fits, ending in '…' (never a glyph cut
-    in half, as QStatusBar's own message area did: 'source ended' read 'source endec'),
-    with the whole text in its tooltip."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._full = ""
-        # as wide as the status bar leaves it, never wider: it must not push the window
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def set_full_text(self, text: str) -> None:
-        self._full = text
-        self.setToolTip(text)
-        self._elide()
-
-    def full_text(self) -> str:
-        return self._full
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        width = self.contentsRect().width()
-        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(0, width)))
-
-
-def _rate(value: float, unit: str) -> str:
-    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= scale:
-            return f"{value / scale:.2f} {prefix}{unit}"
-    return f"{value:.0f} {unit}"
-
-
 class MainWindow(QMainWindow):
     """One window around one running :class:`~ezsr_live.runtime.pipeline.Pipeline`.
 
     :meth:`start` starts the pipeline, the result poller and the display renderer;
-    closing the window (or :meth:`shutdown`) stops all of them and remembers the window
-    geometry and the vocabulary.
+    closing the window (or :meth:`shutdown`) stops all of them and remembers the window's
+    geometry, docks, vocabulary and controls (:mod:`.persistence`).
     """
 
     #: emitted in the GUI thread after each result has been shown
@@ -101,6 +61,7 @@ class MainWindow(QMainWindow):
         smooth: int = 1,
         settings: QSettings | None = None,
         restore_vocabulary: bool = False,
+        restore_controls: Collection[str] = (),
         max_display_fps: float = 120.0,
         parent: QWidget | None = None,
     ) -> None:
@@ -114,14 +75,7 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         source, recognizer = pipeline.source, pipeline.recognizer
         geometry = pipeline.geometry
-        if isinstance(source, HoldsAtEnd) and not pipeline.running:
-            # in the window the end of a recording is a place to seek from, not the end
-            # of the session (seek and speed stay live; Home replays from the start)
-            source.hold_at_end = True
-        info = source.info if isinstance(source, Described) else None
-        self.source_name = os.path.basename(info.name if info else "") or type(source).__name__
-        self.setWindowTitle(f"ezsr-live — {self.source_name}")
-
+        self._max_display_fps = max_display_fps
         self.event_view = EventView(geometry.width, geometry.height)
         self.overlay = self.event_view.overlay
         vocabulary = recognizer.vocabulary
@@ -142,6 +96,7 @@ class MainWindow(QMainWindow):
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(6, 6, 6, 6)
         side_layout.addWidget(self.controls)
+        side_layout.addLayout(self._create_tools(pipeline))
         side_layout.addWidget(self.editor, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.event_view)
@@ -151,39 +106,16 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
         self.resize(1280, 720)
 
-        self.status_fields: dict[str, QLabel] = {}
-        status_bar = self.statusBar()
-        status_bar.setStyleSheet("QStatusBar::item { border: none; border-left: 1px solid palette(mid); }")
-        # messages ("source ended: ...", refused settings) in a label of their own rather
-        # than QStatusBar.showMessage, which clips them where the fields begin
-        self.message = _ElidedLabel()
-        self.message.setObjectName("status_message")
-        self.message.setContentsMargins(6, 0, 6, 0)
+        self.message, self.status_fields = build_status_bar(self.statusBar())
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(lambda: self.message.set_full_text(""))
-        status_bar.addWidget(self.message, 1)
-        for name, widest in STATUS_FIELDS.items():
-            label = QLabel()
-            label.setObjectName(f"status_{name}")
-            label.setContentsMargins(6, 0, 6, 0)
-            if widest:
-                label.setMinimumWidth(label.fontMetrics().horizontalAdvance(widest) + 12)
-            self.status_fields[name] = label
-            status_bar.addPermanentWidget(label)
-        self._set_name_field("source", f"{self.source_name} {geometry.width}×{geometry.height}")
         self._set_name_field("model", str(recognizer.model_id or "?"))
         self._create_actions()
 
         self._display_window: WindowSpec = pipeline.settings.window
-        self.poller = ResultPoller(pipeline, parent=self)
-        self.renderer = FrameRenderer(pipeline.ring, geometry, lambda: self._display_window,
-                                      max_fps=max_display_fps, parent=self)
-        self.renderer.frameReady.connect(self.event_view.show_frame)
+        self._attach(pipeline)
         self.event_view.framePainted.connect(self._frame_painted)
-        self.poller.resultReady.connect(self._show_result)
-        self.poller.pipelineEnded.connect(self._pipeline_ended)
-        self.poller.sourceRestarted.connect(self._source_restarted)
         self.controls.pauseToggled.connect(self._set_paused)
         self.controls.stepRequested.connect(self._step)
         self.controls.windowChanged.connect(self._set_window)
@@ -198,9 +130,86 @@ class MainWindow(QMainWindow):
         self._position_timer = QTimer(self)
         self._position_timer.setInterval(POSITION_INTERVAL_MS)
         self._position_timer.timeout.connect(self._show_position)
-        self._restore(restore_vocabulary)
+        self.persistence = WindowPersistence(self, self.settings_store)
+        self.persistence.restore_window(restore_vocabulary)
+        self.persistence.restore(restore_controls)
+        if self.aps_panel.track is None:
+            self.aps_panel.hide()  # remembered open, but this recording has no frames
+
+    def _create_tools(self, pipeline: Any) -> QHBoxLayout:
+        """ROI, confidence threshold and Record, in one row under the controls."""
+        self.roi_control = RoiControl(self.event_view.viewbox, pipeline.geometry, self._set_roi, self,
+                                      viewport=self.event_view.graphics.viewport())
+        self.overlay_control = OverlayControl(self.overlay, pipeline.settings.min_confidence,
+                                              lambda p: self.pipeline.update(min_confidence=p), self)
+        self.recording = RecordingControl(lambda: self.pipeline, lambda text: self.show_message(text), self)
+        self.switcher = SourceSwitcher(self)
+        self.rate_dock = RatePlotDock(lambda: self.pipeline, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.rate_dock)
+        self.rate_dock.hide()  # optional: View → Event rate
+        self.aps_panel = add_aps_panel(self)  # shown when a recording has APS frames
+        if pipeline.settings.roi is not None:
+            self.roi_control.set_roi(pipeline.settings.roi)
+        row = QHBoxLayout()
+        row.addWidget(self.roi_control.button)
+        row.addWidget(QLabel("none below"))
+        row.addWidget(self.overlay_control.threshold_spin)
+        row.addWidget(self.recording.button)
+        return row
+
+    def _attach(self, pipeline: Any) -> None:
+        """Show ``pipeline`` (built, maybe running): its source's name, size, controls,
+        and the hand-overs from its threads."""
+        self.pipeline = pipeline
+        source, geometry = pipeline.source, pipeline.geometry
+        if isinstance(source, HoldsAtEnd) and not pipeline.running:
+            # in the window the end of a recording is a place to seek from, not the end
+            # of the session (seek and speed stay live; Home replays from the start)
+            source.hold_at_end = True
+        info = source.info if isinstance(source, Described) else None
+        self.source_name = os.path.basename(info.name if info else "") or type(source).__name__
+        self.setWindowTitle(f"ezsr-live — {self.source_name}")
+        self._set_name_field("source", f"{self.source_name} {geometry.width}×{geometry.height}")
+        self.poller = ResultPoller(pipeline, parent=self)
+        self.renderer = FrameRenderer(pipeline.ring, geometry, lambda: self._display_window,
+                                      max_fps=self._max_display_fps, parent=self)
+        self.renderer.frameReady.connect(self.event_view.show_frame)
+        self.poller.resultReady.connect(self._show_result)
+        self.poller.pipelineEnded.connect(self._pipeline_ended)
+        self.poller.sourceRestarted.connect(self._source_restarted)
+        self.replay_action.setEnabled(isinstance(source, Seekable))
+        self.aps_panel.attach(pipeline)
+
+    def detach_pipeline(self) -> None:
+        """Stop showing (and stop) the current pipeline, before another replaces it."""
+        self.recording.stop()
+        self.poller.stop()
+        self.renderer.stop()
+        self.pipeline.stop()
+        self.poller.deleteLater()
+        self.renderer.deleteLater()
+
+    def replace_pipeline(self, pipeline: Any) -> None:
+        """Show and start ``pipeline`` (another source) in place of the detached one."""
+        source = pipeline.source
+        self.controls.set_source_capabilities(
+            speed=source.speed if isinstance(source, SpeedControl) else None,
+            speed_adjustable=isinstance(source, SpeedControl), seekable=isinstance(source, Seekable))
+        self.controls.pause_button.setChecked(False)
+        self.event_view.set_sensor_size(pipeline.geometry.width, pipeline.geometry.height)
+        self.roi_control.set_geometry(pipeline.geometry)
+        self.smoother.clear()
+        self.overlay.set_note("")
+        self._attach(pipeline)
+        self._started = False
+        self.start()
 
     # -- life cycle ----------------------------------------------------------------
+    @property
+    def shown_pipelines(self) -> list[Any]:
+        """The pipeline now shown (File → Open may have replaced the run's own)."""
+        return [self.pipeline]
+
     def start(self) -> None:
         """Start the pipeline and the GUI's hand-overs from it."""
         if self._started:
@@ -222,13 +231,16 @@ class MainWindow(QMainWindow):
             return True
         self._shut_down = True
         self.poller.stop()
+        self.rate_dock.stop()
+        self.aps_panel.stop()
+        self.recording.stop()
         self._status_timer.stop()
         self._position_timer.stop()
         renderer_done = self.renderer.stop(timeout_s) if self.renderer.isRunning() else True
         pipeline_done = self.pipeline.stop(timeout=timeout_s)
         if not (renderer_done and pipeline_done):
             log.warning("a thread did not stop within %.1f s", timeout_s)
-        self._save()
+        self.persistence.save()
         return renderer_done and pipeline_done
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
@@ -256,11 +268,11 @@ class MainWindow(QMainWindow):
         self.pause_action = self._action("&Pause / resume", "Space", self.controls.toggle_pause)
         self.step_action = self._action("&Step one window", "Right", self.controls.request_step)
         self.replay_action = self._action("&Replay from the start", "Home", lambda: self._seek(0))
-        self.replay_action.setEnabled(isinstance(self.pipeline.source, Seekable))
         # (a text field still gets its "0": fields take printable keys before shortcuts)
         self.fit_action = self._action("&Fit the frame (undo zoom)", "0", self.event_view.fit)
         file_menu = self.menuBar().addMenu("&File")
-        for action in (self.screenshot_action, self.load_action, self.save_action):
+        for action in (self.switcher.recording_action, self.switcher.camera_action, self.recording.action,
+                       self.screenshot_action, self.load_action, self.save_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -270,6 +282,10 @@ class MainWindow(QMainWindow):
         run_menu.addAction(self.replay_action)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.fit_action)
+        view_menu.addAction(self.overlay_control.show_action)
+        view_menu.addAction(self.roi_control.action)
+        view_menu.addAction(self.rate_dock.toggleViewAction())
+        view_menu.addAction(self.aps_panel.toggleViewAction())
 
     def show_message(self, text: str, timeout_ms: int = 0) -> None:
         """Show ``text`` in the status bar (for ``timeout_ms``, or until the next one)."""
@@ -328,22 +344,11 @@ class MainWindow(QMainWindow):
         fields = self.status_fields
         fields["display"].setText(f"view {self.event_view.painted_fps():.0f} fps")
         self._show_position()
-        r = self.last_result
-        if r is None:
-            return
-        fields["events"].setText(_rate(r.event_rate, "ev/s"))
-        fields["results"].setText(f"{r.fps:.1f} results/s")
-        fields["latency"].setText(f"p50 {r.latency_p50_ms:.0f} / p99 {r.latency_p99_ms:.0f} ms")
-        fields["latency"].setToolTip("latency, last event of a window to its result: median / 99th percentile")
-        fields["dropped"].setText(f"skipped {r.windows_skipped} win / {r.events_dropped} ev")
-        fields["dropped"].setToolTip(f"{r.windows_skipped} windows skipped by the worker (latest wins), "
-                                     f"{r.events_dropped} events dropped before the ring")
+        if self.last_result is not None:
+            show_result_fields(fields, self.last_result)
 
     def _set_name_field(self, name: str, text: str) -> None:
-        label = self.status_fields[name]
-        metrics = label.fontMetrics()
-        label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, STATUS_NAME_MAX_PX))
-        label.setToolTip(text)
+        set_name_field(self.status_fields[name], text)
 
     def _show_position(self) -> None:
         source = self.pipeline.source
@@ -402,6 +407,10 @@ class MainWindow(QMainWindow):
         self.renderer.refresh()
         self._show_position()  # the replay says where it goes at once: no lag, no jump back
 
+    def _set_roi(self, roi: Any) -> None:
+        self.pipeline.update(roi=roi)
+        self.smoother.clear()  # results of the other region must not linger
+
     # -- vocabulary ----------------------------------------------------------------
     def _apply_vocabulary_edit(self, edit: Callable[[Any], None]) -> None:
         def guarded(vocabulary: Any) -> None:
@@ -418,26 +427,3 @@ class MainWindow(QMainWindow):
     def _vocabulary_edited(self, labels: list) -> None:
         # results computed with the old vocabulary must not linger in the smoothing
         self.smoother.clear()
-
-    # -- settings ------------------------------------------------------------------
-    def _restore(self, restore_vocabulary: bool) -> None:
-        s = self.settings_store
-        geometry = s.value(KEY_GEOMETRY)
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        state = s.value(KEY_STATE)
-        if state is not None:
-            self.restoreState(state)
-        if restore_vocabulary:
-            labels = string_list(s, KEY_LABELS)
-            if labels:
-                self.editor.set_labels(labels, string_list(s, KEY_DISABLED))
-
-    def _save(self) -> None:
-        s = self.settings_store
-        s.setValue(KEY_GEOMETRY, self.saveGeometry())
-        s.setValue(KEY_STATE, self.saveState())
-        entries = self.editor.entries()
-        s.setValue(KEY_LABELS, [label for label, _ in entries])
-        s.setValue(KEY_DISABLED, [label for label, enabled in entries if not enabled])
-        s.sync()

@@ -36,14 +36,15 @@ class StreamWindow(QMainWindow):
     streamChanged = Signal(int)
 
     def __init__(self, pipelines: Sequence[Any], *, smooth: int = 1, restore_vocabulary: bool = False,
-                 parent: QWidget | None = None) -> None:
+                 restore_controls: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.views: list[MainWindow] = []
         self._ended: set[int] = set()
         for i, pipeline in enumerate(pipelines):
-            view = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary and i == 0)
+            view = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary and i == 0,
+                              restore_controls=restore_controls and i == 0)
             view.setWindowFlags(Qt.WindowType.Widget)  # a page of the tabs, not a window of its own
             view.resultShown.connect(self.resultShown)
             view.pipelineEnded.connect(lambda message, i=i: self._stream_ended(i, message))
@@ -59,6 +60,11 @@ class StreamWindow(QMainWindow):
     @property
     def current(self) -> MainWindow:
         return self.views[self.tabs.currentIndex()]
+
+    @property
+    def shown_pipelines(self) -> list[Any]:
+        """Each tab's pipeline now (File → Open may have replaced one)."""
+        return [v.pipeline for v in self.views]
 
     @property
     def n_results(self) -> int:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtCore import QPoint, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
 #: (minimum probability, bar colour): confident labels green, plausible amber, weak grey
@@ -23,8 +23,19 @@ def confidence_colour(probability: float) -> QColor:
     return CONFIDENCE_COLOURS[-1][1]
 
 
+#: what the overlay says when the best label is below the confidence threshold
+NONE_OF_THESE = "none of these"
+
+
 class TopKOverlay(QWidget):
-    """Translucent panel: one row per label, a bar as long as its probability."""
+    """Translucent panel: one row per label, a bar as long as its probability.
+
+    Dragging it with the left button moves it within the view (:attr:`moved` says
+    where to); below :attr:`threshold` the best label's probability shows
+    :data:`NONE_OF_THESE` instead of the rows."""
+
+    #: emitted after a drag, with the new top-left corner in the parent's coordinates
+    moved = Signal(QPoint)
 
     ROW_HEIGHT = 24
     PADDING = 8
@@ -34,14 +45,19 @@ class TopKOverlay(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
+        self.setCursor(Qt.CursorShape.OpenHandCursor)
+        self.setToolTip("drag to move; O hides it")
+        self._drag_from: QPoint | None = None
         self._entries: list[tuple[str, float]] = []
+        self._all_entries: list[tuple[str, float]] = []
+        self.threshold = 0.0
         # the caller's note ("paused", "recording ended") stays until the caller
         # replaces it: results arriving meanwhile (the last window before a pause) must
         # not wipe it; without one, the overlay says why it has no bars
         self._note = ""
         self._received = False
+        self._below = False
         font = QFont(self.font())
         font.setPointSize(11)
         font.setBold(True)
@@ -51,10 +67,59 @@ class TopKOverlay(QWidget):
     # -- public --------------------------------------------------------------------
     def set_entries(self, entries: Sequence[tuple[str, float]]) -> None:
         """Show these (label, probability) rows, best first."""
-        self._entries = [(str(label), float(p)) for label, p in entries]
+        self._all_entries = [(str(label), float(p)) for label, p in entries]
         self._received = True
+        self._apply_threshold()
+
+    def set_threshold(self, threshold: float) -> None:
+        """Below this top-1 probability the panel says :data:`NONE_OF_THESE`."""
+        self.threshold = float(threshold)
+        self._apply_threshold()
+
+    def _apply_threshold(self) -> None:
+        entries = self._all_entries
+        below = bool(entries) and entries[0][1] < self.threshold
+        self._entries = [] if below else list(entries)
+        self._below = below
         self._fit()
         self.update()
+
+    @property
+    def none_of_these(self) -> bool:
+        """True while the best label is below the threshold."""
+        return self._below
+
+    # -- dragging ------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt naming)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = event.position().toPoint()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+        else:
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt naming)
+        if self._drag_from is None:
+            return super().mouseMoveEvent(event)
+        self.move_within_parent(self.mapToParent(event.position().toPoint() - self._drag_from))
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt naming)
+        if self._drag_from is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = None
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+            self.moved.emit(self.pos())
+            event.accept()
+        else:
+            super().mouseReleaseEvent(event)
+
+    def move_within_parent(self, corner: QPoint) -> None:
+        """Move the top-left corner to ``corner``, kept inside the parent widget."""
+        parent = self.parentWidget()
+        if parent is not None:
+            corner = QPoint(max(0, min(corner.x(), parent.width() - self.width())),
+                            max(0, min(corner.y(), parent.height() - self.height())))
+        self.move(corner)
 
     def set_note(self, note: str) -> None:
         """A line of text shown under the bars (e.g. 'paused') until the next call."""
@@ -66,6 +131,8 @@ class TopKOverlay(QWidget):
         """The line shown under the bars ("" for none)."""
         if self._note:
             return self._note
+        if self._below:
+            return f"{NONE_OF_THESE} (best {100 * self._all_entries[0][1]:.0f}% < {100 * self.threshold:.0f}%)"
         if not self._entries:
             return "no labels" if self._received else "waiting for results…"
         return ""

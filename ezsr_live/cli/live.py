@@ -57,9 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting(mode, window.pop("window_ms"))
     add_setting(mode, window.pop("window_events"))
     add_settings(w, window.values())
+    w.add_argument("--roi", type=_roi, default=None, metavar="X,Y,W,H",
+                   help="recognise only the events inside this box of the sensor (pixels; it is cropped and "
+                        "resized to the model's input as the whole sensor would be); the window can draw one")
     add_settings(parser.add_argument_group("output"), settings_of(OutputSettings))
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages on stderr")
     return parser
+
+
+def _roi(text: str):
+    from ezsr_live.events import Roi
+
+    try:
+        return Roi.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def live_options_from_args(args: argparse.Namespace) -> LiveOptions:
@@ -69,7 +81,8 @@ def live_options_from_args(args: argparse.Namespace) -> LiveOptions:
     first, *more = sources_from_args(args)
     return LiveOptions(source=first, model=model_options_from_args(args),
                        window_ms=args.window_ms, window_events=args.window_events, coords=args.coords,
-                       record=args.record, extra_sources=tuple(more))
+                       record=args.record, extra_sources=tuple(more), roi=args.roi,
+                       min_confidence=args.min_confidence)
 
 
 def build_run(args: argparse.Namespace) -> LiveRun:
@@ -208,6 +221,21 @@ def display_available() -> bool:
     return True
 
 
+#: the window's remembered controls, each with the options that, when given, override it
+_CONTROL_OPTIONS: dict[str, tuple[str, ...]] = {
+    "top_k": ("top_k",), "threshold": ("threshold",), "roi": ("roi",), "window": ("window_ms", "window_events"),
+    "speed": ("speed",), "overlay": (), "labels_file": (),
+}
+
+
+def remembered_controls(args: argparse.Namespace) -> frozenset[str]:
+    """The window controls to bring back from the last session: those whose options were
+    left at their defaults (a value typed on the command line, or in --config, wins)."""
+    defaults = build_parser()
+    return frozenset(control for control, names in _CONTROL_OPTIONS.items()
+                     if all(getattr(args, name) == defaults.get_default(name) for name in names))
+
+
 def run_gui(args: argparse.Namespace) -> int:
     if not display_available():
         print("ezsr-live: no display available (DISPLAY/WAYLAND_DISPLAY unset); "
@@ -220,7 +248,8 @@ def run_gui(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     # the remembered vocabulary comes back unless --labels (or the config file) chose one
     view = WindowOptions(smooth=args.smooth, screenshot=args.screenshot, max_results=args.max_results,
-                         duration_s=args.duration_s, restore_vocabulary=args.labels is None)
+                         duration_s=args.duration_s, restore_vocabulary=args.labels is None,
+                         restore_controls=remembered_controls(args))
     application()  # Qt's preflight refuses a broken display in one line, before the model loads
     outcome = run_app(build_run(args), view)
     if outcome.failure is not None:

@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
-from ezsr_live.events import Geometry
+from ezsr_live.errors import EzsrError
+from ezsr_live.events import Geometry, Roi
 from ezsr_live.settings import HANDOVERS, OutputSettings, RecognitionSettings, ReplaySettings, WindowSettings
 from ezsr_live.windows import DEFAULT_WINDOW_MS, WindowSpec
 
@@ -68,6 +69,8 @@ class LiveOptions:
     window_events: int | None = WindowSettings.window_events
     coords: Literal["resize", "direct"] = WindowSettings.coords
     record: str | None = OutputSettings.record
+    roi: Roi | None = None
+    min_confidence: float = OutputSettings.min_confidence
     #: further streams, sharing the recogniser with ``source`` (indices 1, 2, ...)
     extra_sources: tuple[SourceOptions, ...] = ()
 
@@ -141,6 +144,11 @@ def build_live_run(options: LiveOptions) -> LiveRun:
     source = sources[0]
     recorder = None
     try:
+        if options.roi is not None:
+            try:
+                options.roi.check_inside(source.geometry)
+            except ValueError as exc:
+                raise EzsrError(f"--roi: {exc} of {options.source.spec}") from None
         from ezsr_live.model.factory import resolve_config
         from ezsr_live.model.recognizer import Recognizer
         from ezsr_live.runtime.pipeline import Pipeline
@@ -151,7 +159,8 @@ def build_live_run(options: LiveOptions) -> LiveRun:
         window = window_spec(options.window_ms, options.window_events, rcfg.window)
         if options.window_ms is None and options.window_events is None:
             log.info("window: %s (%s)", window, "the model's own" if rcfg.window else "the default")
-        settings = RuntimeSettings(window=window, top_k=options.top_k, coords=options.coords)
+        settings = RuntimeSettings(window=window, top_k=options.top_k, coords=options.coords,
+                                   roi=options.roi, min_confidence=options.min_confidence)
         recognizer: Any = Recognizer.from_config(rcfg)
         if len(sources) > 1:
             from ezsr_live.runtime.batching import SharedRecognizer

@@ -28,6 +28,8 @@ class Result:
     latency_p99_ms: float
     stream: int = 0  # the stream's index among the run's sources (0 when there is one)
     stream_name: str = ""  # the stream's source: a file's name, a camera's
+    #: the best label's probability is below the threshold (``RuntimeSettings.min_confidence``)
+    none_of_these: bool = False
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -33,11 +33,13 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 import torch
 
-from ezsr_live.events import EVENT_DTYPE, as_event_packet
+from ezsr_live.events import EVENT_DTYPE, Roi, as_event_packet
 from ezsr_live.kernels import ezsr_model_input
+from ezsr_live.kernels.roi import crop_events
 from ezsr_live.runtime import lossless as lossless_mod
 from ezsr_live.runtime.handover import LatestSlot, ResultQueue
 from ezsr_live.runtime.metrics import Result, RollingPercentiles
+from ezsr_live.runtime.rates import EventRateCounter
 from ezsr_live.runtime.ring import EventRingBuffer
 from ezsr_live.runtime.settings import RuntimeSettings, check_changes
 from ezsr_live.settings import RING_EVENTS
@@ -98,6 +100,8 @@ class Pipeline:
         self.ring = EventRingBuffer(ring_events, restart_gap_us=None)
         check_changes(self.settings.as_changes(), self.ring.capacity)
         spec = self.settings.window
+        if self.settings.roi is not None:
+            self.settings.roi.check_inside(self.geometry)
         self._stop = threading.Event()
         self.results: LatestSlot | ResultQueue
         self._feed: lossless_mod.LosslessFeed | None = None
@@ -107,6 +111,11 @@ class Pipeline:
         else:
             self.results = LatestSlot()
         self.tap = tap
+        # further taps (a recording started from the window) come and go while running;
+        # the source thread reads this tuple once per packet, so swapping it is atomic
+        self._taps: tuple[Callable[[np.ndarray], Any], ...] = ()
+        #: ON/OFF events per bin of sensor time, counted as packets arrive
+        self.rates = EventRateCounter()
         # the translator as configured, kept so that k-NN can be switched off and on again
         self._knn = recognizer.knn
         self._clock = clock
@@ -145,6 +154,9 @@ class Pipeline:
             sample = None
         events = sample if sample is not None else np.zeros(0, EVENT_DTYPE)
         ezsr_model_input(events, self.geometry, size=self.recognizer.input_size, coords=self.settings.coords)
+        crop_events(events, Roi(0, 0, 1, 1))
+        self.rates.add(events)
+        self.rates.clear()
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop both threads; True if they ended within ``timeout`` seconds."""
@@ -174,8 +186,11 @@ class Pipeline:
 
     def update(self, **changes: Any) -> None:
         """Change runtime settings (``window``, ``top_k``, ``knn_enabled``, ``knn_k``,
-        ``knn_tau``, ``knn_alpha``, ``coords``, ``paused``); applied at the next window."""
+        ``knn_tau``, ``knn_alpha``, ``coords``, ``paused``, ``roi``, ``min_confidence``);
+        applied at the next window."""
         changes = check_changes(changes, self.ring.capacity)
+        if changes.get("roi") is not None:
+            changes["roi"].check_inside(self.geometry)
 
         if "paused" in changes and self._pausable is not None:
             # at once, not at the next window: the recording must stop where the user saw it
@@ -189,6 +204,11 @@ class Pipeline:
             self._apply_knn_settings()
 
         self._queue_edit(apply)
+
+    @property
+    def configured_knn(self) -> Any:
+        """The k-NN translator the pipeline was built with (None: none), switched on or off."""
+        return self._knn
 
     @property
     def pauses_source(self) -> bool:
@@ -208,6 +228,15 @@ class Pipeline:
             exclusive(fn)
         else:
             fn()
+
+    def add_tap(self, tap: Callable[[np.ndarray], Any]) -> None:
+        """Also hand every packet from now on to ``tap`` (in the source thread, before the ring)."""
+        self._taps = (*self._taps, tap)
+
+    def remove_tap(self, tap: Callable[[np.ndarray], Any]) -> None:
+        """Stop handing packets to ``tap``; once this returns, it sees at most the packet
+        being handed over right now."""
+        self._taps = tuple(t for t in self._taps if t is not tap)
 
     def step(self) -> None:
         """While paused: process exactly one more window. A replay releases the next
@@ -292,6 +321,9 @@ class Pipeline:
                 packet = as_event_packet(packet, source=name)
                 if self.tap is not None:
                     self.tap(packet)
+                for tap in self._taps:
+                    tap(packet)
+                self.rates.add(packet)
                 if self._feed is None:
                     self._arrive(packet)
                 elif not self._feed.admit(packet, self._arrive):
@@ -403,7 +435,10 @@ class Pipeline:
     def _recognize(self, window: Window, arrived: float) -> Result:
         s = self.settings
         start = self._clock()
-        frame = ezsr_model_input(window.events, self.geometry, size=self.recognizer.input_size, coords=s.coords)
+        events, geometry = window.events, self.geometry
+        if s.roi is not None:
+            events, geometry = crop_events(events, s.roi), s.roi.geometry
+        frame = ezsr_model_input(events, geometry, size=self.recognizer.input_size, coords=s.coords)
         predictions = self.recognizer.recognize(torch.from_numpy(frame)[None], k=s.top_k)[0]
         done = self._clock()
         latency_ms = (done - arrived) * 1e3
@@ -429,6 +464,7 @@ class Pipeline:
             latency_p99_ms=self.latency.percentile(99),
             stream=self.stream,
             stream_name=self.stream_name,
+            none_of_these=bool(predictions) and float(predictions[0].probability) < s.min_confidence,
         )
 
     @property

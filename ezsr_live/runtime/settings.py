@@ -10,8 +10,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
+from ezsr_live.events import Roi
 from ezsr_live.settings import (
     DEFAULT_WINDOW_MS,
+    MIN_CONFIDENCE,
     WINDOW_EVENTS,
     WINDOW_MS,
     RecognitionSettings,
@@ -37,6 +39,10 @@ class RuntimeSettings:
     knn_tau: float | None = None
     knn_alpha: float | None = None
     paused: bool = False
+    #: recognise only the events inside this box of the sensor (None: the whole sensor)
+    roi: Roi | None = None
+    #: a top-1 probability below this is shown as "none of these" (0: always a label)
+    min_confidence: float = MIN_CONFIDENCE.default
 
     def as_changes(self) -> dict[str, Any]:
         """Every field, as a change that :func:`check_changes` reads."""
@@ -72,6 +78,11 @@ def check_changes(changes: Mapping[str, Any], ring_capacity: int | None = None) 
     for name, value in changes.items():
         if name == "window":
             out[name] = check_window(value, ring_capacity)
+        elif name == "roi":
+            # whether it lies inside the sensor is the pipeline's check: it knows the geometry
+            if value is not None and not isinstance(value, Roi):
+                raise SettingError(f"roi: must be a Roi or None, got {shown(value)}")
+            out[name] = value
         elif name in _FLAGS:
             if not isinstance(value, bool):
                 raise SettingError(f"{name}: must be true or false, got {shown(value)}")

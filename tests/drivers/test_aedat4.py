@@ -279,3 +279,17 @@ def test_a_dtd_in_the_stream_description_is_refused(samples_dir: Path, tmp_path:
     path.write_bytes(blob)
     with pytest.raises(FormatError, match="DTD"):
         open_reader(path)
+
+
+def test_a_recording_that_cannot_be_created_is_one_line_without_dvs_stack_trace(tmp_path):
+    from ezsr_live.drivers import open_writer
+    from ezsr_live.errors import EzsrError
+    from ezsr_live.events import Geometry
+
+    with pytest.raises(EzsrError) as missing:
+        open_writer(tmp_path / "no" / "such" / "clip.aedat4", Geometry(346, 260))
+    assert "the folder" in str(missing.value) and "does not exist" in str(missing.value)
+    with pytest.raises(EzsrError) as refused:
+        open_writer("/proc/clip.aedat4", Geometry(346, 260))  # a folder nobody may create files in
+    text = str(refused.value)
+    assert "dv-processing cannot create it" in text and "\n" not in text and "Stacktrace" not in text

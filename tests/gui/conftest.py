@@ -44,11 +44,12 @@ def make_window(qtbot, tiny_model_name):
 
     windows = []
 
-    def make(*extra: str, smooth: int = 1, restore_vocabulary: bool = False):
-        args = build_parser().parse_args(["--replay", str(DEMO), "--loop", *model_args(tiny_model_name),
-                                          "--labels", LABELS, *extra])
+    def make(*extra: str, smooth: int = 1, restore_vocabulary: bool = False, restore_controls=(),
+             source: tuple[str, ...] = ("--replay", str(DEMO), "--loop")):
+        args = build_parser().parse_args([*source, *model_args(tiny_model_name), "--labels", LABELS, *extra])
         pipeline = build_run(args).pipeline
-        window = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary)
+        window = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary,
+                            restore_controls=restore_controls)
         qtbot.addWidget(window)
         window.show()
         window.start()

@@ -1,0 +1,121 @@
+"""Every control's value between runs, in the user's settings file (QSettings, INI).
+
+Window geometry, docks and the vocabulary are restored as before; the controls below
+come back unless the command line chose them (the CLI passes which to restore). Stored
+as text, so that the INI file stays readable and a value from an older or newer
+version that no longer parses is skipped, never fatal.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Collection
+
+from PySide6.QtCore import QPoint, QSettings
+
+from ezsr_live.events import Roi
+from ezsr_live.windows import WindowSpec
+
+from .settings import KEY_DISABLED, KEY_GEOMETRY, KEY_LABELS, KEY_STATE, string_list
+
+log = logging.getLogger(__name__)
+
+#: every control that can be remembered, and the keys they are stored under
+RESTORABLE = ("top_k", "threshold", "roi", "window", "speed", "overlay", "labels_file")
+
+
+def _window_text(spec: WindowSpec) -> str:
+    return f"events:{spec.n_events}" if spec.n_events is not None else f"ms:{spec.duration_us / 1000:g}"
+
+
+def _window_parse(text: str) -> WindowSpec:
+    kind, value = text.split(":", 1)
+    return WindowSpec.by_events(int(value)) if kind == "events" else WindowSpec.by_time_ms(float(value))
+
+
+class WindowPersistence:
+    """Saves and restores the controls of one MainWindow."""
+
+    def __init__(self, window: Any, settings: QSettings) -> None:
+        self.window = window
+        self.settings = settings
+
+    def restore_window(self, restore_vocabulary: bool) -> None:
+        """Geometry and docks, and the vocabulary if asked."""
+        w, s = self.window, self.settings
+        geometry = s.value(KEY_GEOMETRY)
+        if geometry is not None:
+            w.restoreGeometry(geometry)
+        state = s.value(KEY_STATE)
+        if state is not None:
+            w.restoreState(state)
+        if restore_vocabulary:
+            labels = string_list(s, KEY_LABELS)
+            if labels:
+                w.editor.set_labels(labels, string_list(s, KEY_DISABLED))
+
+    def save(self) -> None:
+        """Everything, written to the file at once."""
+        w, s = self.window, self.settings
+        s.setValue(KEY_GEOMETRY, w.saveGeometry())
+        s.setValue(KEY_STATE, w.saveState())
+        entries = w.editor.entries()
+        s.setValue(KEY_LABELS, [label for label, _ in entries])
+        s.setValue(KEY_DISABLED, [label for label, enabled in entries if not enabled])
+        s.setValue("controls/top_k", str(w.controls.top_k.value()))
+        s.setValue("controls/threshold", f"{w.overlay_control.threshold:g}")
+        roi = w.roi_control.roi
+        s.setValue("controls/roi", str(roi) if roi is not None else "")
+        s.setValue("controls/window", _window_text(w.controls.window_spec()))
+        speed = w.controls.speed_combo.currentData()
+        s.setValue("controls/speed", "max" if speed is None else f"{speed:g}")
+        s.setValue("overlay/visible", "true" if w.overlay_control.show_action.isChecked() else "false")
+        pos = w.overlay.pos()
+        s.setValue("overlay/position", f"{pos.x()},{pos.y()}")
+        s.setValue("vocabulary/file", w.editor.last_file or "")
+        s.sync()
+
+    def restore(self, keys: Collection[str]) -> None:
+        """Bring back the controls named in ``keys`` (see :data:`RESTORABLE`)."""
+        for key in RESTORABLE:
+            if key in keys:
+                self._restore_one(key)
+
+    def _text(self, key: str) -> str | None:
+        value = self.settings.value(key)
+        return None if value is None or str(value) == "" else str(value)
+
+    def _restore_one(self, key: str) -> None:
+        w = self.window
+        steps: dict[str, tuple[str, Callable[[str], None]]] = {
+            "top_k": ("controls/top_k", lambda t: w.controls.top_k.setValue(int(t))),
+            "threshold": ("controls/threshold", lambda t: w.overlay_control.set_threshold(float(t))),
+            "roi": ("controls/roi", lambda t: w.roi_control.set_roi(Roi.parse(t))),
+            "window": ("controls/window", lambda t: w.controls.set_window_spec(_window_parse(t))),
+            "speed": ("controls/speed", self._restore_speed),
+            "overlay": ("overlay/visible", self._restore_overlay),
+            "labels_file": ("vocabulary/file", self._restore_labels_file),
+        }
+        name, apply = steps[key]
+        text = self._text(name)
+        if text is None:
+            return
+        try:
+            apply(text)
+        except (ValueError, TypeError) as exc:  # a stale or foreign value: keep the default
+            log.debug("remembered %s=%r not restored: %s", name, text, exc)
+
+    def _restore_speed(self, text: str) -> None:
+        controls = self.window.controls
+        if controls.speed_combo.isEnabled():
+            controls.select_speed(None if text == "max" else float(text))
+
+    def _restore_overlay(self, text: str) -> None:
+        w = self.window
+        w.overlay_control.set_visible(text == "true")
+        position = self._text("overlay/position")
+        if position is not None:
+            x, y = (int(v) for v in position.split(","))
+            w.overlay.move(QPoint(max(0, x), max(0, y)))  # the view is not laid out yet: no clamping
+
+    def _restore_labels_file(self, text: str) -> None:
+        self.window.editor.last_file = text
