@@ -71,7 +71,8 @@ def test_the_roi_option_is_checked_against_the_sensor_in_one_line(capsys, roi, m
 
 def test_the_threshold_option_is_bounded(capsys):
     rc = _exit_code(["--replay", str(DEMO_DISC), "--headless", *MODEL, "--labels", "a,b", "--threshold", "1.5"])
-    assert rc == 2 and "within [0, 1]" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 2 and "--threshold" in err and "in [0, 1]" in err
 
 
 def test_headless_results_with_a_roi_differ_from_whole_frame_results(capsys):
