@@ -9,7 +9,7 @@ vocabulary or k-NN change made in one tab applies to all of them.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
@@ -36,7 +36,7 @@ class StreamWindow(QMainWindow):
     streamChanged = Signal(int)
 
     def __init__(self, pipelines: Sequence[Any], *, smooth: int = 1, restore_vocabulary: bool = False,
-                 restore_controls: bool = False, parent: QWidget | None = None) -> None:
+                 restore_controls: Collection[str] = frozenset(), parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -44,7 +44,7 @@ class StreamWindow(QMainWindow):
         self._ended: set[int] = set()
         for i, pipeline in enumerate(pipelines):
             view = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary and i == 0,
-                              restore_controls=restore_controls and i == 0)
+                              restore_controls=restore_controls if i == 0 else frozenset())
             view.setWindowFlags(Qt.WindowType.Widget)  # a page of the tabs, not a window of its own
             view.resultShown.connect(self.resultShown)
             view.pipelineEnded.connect(lambda message, i=i: self._stream_ended(i, message))

@@ -223,7 +223,7 @@ def display_available() -> bool:
 
 #: the window's remembered controls, each with the options that, when given, override it
 _CONTROL_OPTIONS: dict[str, tuple[str, ...]] = {
-    "top_k": ("top_k",), "threshold": ("threshold",), "roi": ("roi",), "window": ("window_ms", "window_events"),
+    "top_k": ("top_k",), "threshold": ("min_confidence",), "roi": ("roi",), "window": ("window_ms", "window_events"),
     "speed": ("speed",), "overlay": (), "labels_file": (),
 }
 
