@@ -107,6 +107,14 @@ class ReorderingWriter(EventWriter):
     def write_triggers(self, triggers: np.ndarray) -> None:
         self.inner.write_triggers(triggers)
 
+    def flush(self) -> None:
+        # the events held back for reordering stay held: at most the window is lost
+        self.inner.flush()
+
+    def abort(self) -> None:
+        self._closed = True
+        self.inner.abort()
+
     def close(self) -> None:
         if self._closed:
             return

@@ -1,9 +1,11 @@
 """Files written whole or not at all, and their checksums (used by every layer)."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,3 +53,63 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+#: what a failed write means to the user, by errno
+_STORAGE_PROBLEMS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large (the file system's or this process's file-size limit, ulimit -f)",
+    errno.EROFS: "read-only file system",
+    errno.EIO: "input/output error on the device",
+}
+#: C libraries that report a failed write as text (dv-processing, HDF5) name the errno
+#: as strerror or as ``errno = N``
+_ERRNO_IN_TEXT = re.compile(r"errno\s*=\s*(\d+)")
+
+
+def failed_write_errno(exc: BaseException) -> int | None:
+    """The errno behind a failed write: the exception's own, one of its causes', or the
+    one its text names (``'No space left on device'``, ``errno = 28``)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return seen.errno
+        text = str(seen)
+        match = _ERRNO_IN_TEXT.search(text)
+        if match:
+            return int(match.group(1))
+        for code in _STORAGE_PROBLEMS:
+            if os.strerror(code) in text:
+                return code
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def describe_failed_write(path: str | os.PathLike, exc: BaseException) -> str:
+    """One line for a write that failed: what the errno means and how much room is left
+    where ``path`` lies, e.g. ``no space left on device (0 B free in /data)``."""
+    code = failed_write_errno(exc)
+    problem = _STORAGE_PROBLEMS.get(code) if code is not None else None
+    if problem is None:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:200]
+        return f"cannot write ({detail})"
+    if code not in (errno.ENOSPC, errno.EDQUOT):
+        return f"{problem}"
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        free = f"{_size(shutil.disk_usage(folder).free)} free in {folder}"
+    except OSError:
+        free = os.strerror(code)
+    return f"{problem} ({free})"
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
