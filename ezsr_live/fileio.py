@@ -4,12 +4,14 @@ from __future__ import annotations
 import errno
 import hashlib
 import itertools
+import json
 import os
 import re
 import shutil
+import tomllib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 _counter = itertools.count()
 
@@ -113,3 +115,48 @@ def _size(n: int) -> str:
         if value < 1024 or unit == "TiB":
             break
     return f"{value:.1f} {unit}"
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` (a leading UTF-8 BOM skipped), every failure a one-line :class:`ValueError`: bad syntax, invalid
+    UTF-8, a number beyond Python's 4,300-digit limit (a plain ValueError from the
+    parser) and nesting deeper than the parser recurses (a RecursionError)."""
+    if isinstance(text, bytes):
+        text = text.removeprefix(_BOM)  # as editors on Windows save UTF-8
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested deeper than the JSON parser goes") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and the digit limit
+        raise ValueError(_one_line(exc)) from None
+
+
+def parse_toml(data: bytes) -> dict[str, Any]:
+    """``tomllib.loads`` of UTF-8 bytes, every failure a one-line :class:`ValueError`
+    (as :func:`parse_json`)."""
+    try:
+        return tomllib.loads(data.removeprefix(_BOM).decode("utf-8"))
+    except RecursionError:
+        raise ValueError("nested deeper than the TOML parser goes") from None
+    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError and the digit limit
+        raise ValueError(_one_line(exc)) from None
+
+
+def show_json(value: Any, limit: int = 80) -> str:
+    """``value`` as JSON for a message, cut to ``limit`` characters; never fails (a
+    value nested as deep as the parser allows is deeper than ``json.dumps`` goes)."""
+    try:
+        text = json.dumps(value)
+    except (RecursionError, ValueError, TypeError):
+        text = f"a {type(value).__name__} nested too deeply to show"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if "integer string conversion" in text:
+        return "a number of more than 4300 digits"
+    return text[:300]
