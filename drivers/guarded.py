@@ -54,8 +54,8 @@ class GuardedWriter(EventWriter):
         self._unflushed = 0
         self._done = False
 
-    @property  # type: ignore[override]  # a read-only view of the inner writer's count
-    def n_written(self) -> int:
+    @property
+    def n_written(self) -> int:  # type: ignore[override]  # a read-only view of the inner writer's count
         return self.inner.n_written
 
     @property

@@ -85,8 +85,8 @@ class ReorderingWriter(EventWriter):
         self.reorder = BoundedReorder(window_us)
         self._closed = False
 
-    @property  # type: ignore[override]
-    def n_written(self) -> int:
+    @property
+    def n_written(self) -> int:  # type: ignore[override]  # a read-only view of the inner writer's count
         return self.inner.n_written
 
     @property
