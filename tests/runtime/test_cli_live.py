@@ -122,10 +122,14 @@ def test_recording_while_recognising_reads_back_identically(capsys, tmp_path):
     assert np.array_equal(open_reader(out).read_all(), open_reader(DEMO).read_all())
 
 
-def test_ezsr_record_writes_a_replayed_source(tmp_path):
-    out = tmp_path / "rec.npz"
+def test_ezsr_record_writes_a_replayed_source(tmp_path, capsys):
+    out = tmp_path / "rec.evt2.raw"
     assert ezsr(["record", str(DEMO), str(out)]) == 0
     assert np.array_equal(open_reader(out).read_all(), open_reader(DEMO).read_all())
+    # a format a crash would leave unreadable is refused, as for --record
+    assert ezsr(["record", str(DEMO), str(tmp_path / "rec.npz")]) == 2
+    assert ".npz cannot record a live source" in capsys.readouterr().err
+    assert not (tmp_path / "rec.npz").exists()
 
 
 def test_duration_ends_the_run_even_when_no_result_comes(capsys):
