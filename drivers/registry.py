@@ -83,6 +83,12 @@ def writer_extensions() -> list[str]:
     return sorted(_WRITERS)
 
 
+def recording_extensions() -> list[str]:
+    """The writable extensions a live recording may use: the crash-safe formats."""
+    _load()
+    return sorted(ext for ext, cls in _WRITERS.items() if cls.crash_safe)
+
+
 def open_reader(
     path: str | os.PathLike,
     *,
@@ -138,7 +144,7 @@ def open_writer(
     if not os.path.isdir(folder):
         raise FormatError(path, f"cannot create it: the folder {folder} does not exist")
     if recording and not cls.crash_safe:
-        safe = ", ".join(e for e, c in sorted(_WRITERS.items()) if c.crash_safe)
+        safe = ", ".join(recording_extensions())
         raise FormatError(path, f"{ext} cannot record a live source: the file is readable only once "
                           f"complete, so a crash would lose all of it; record to {safe} and "
                           f"convert afterwards (ezsr convert)")
