@@ -9,6 +9,7 @@ from .registry import (
     reader_extensions,
     register_reader,
     register_writer,
+    recording_extensions,
     writer_extensions,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "reader_extensions",
     "register_reader",
     "register_writer",
+    "recording_extensions",
     "writer_extensions",
 ]

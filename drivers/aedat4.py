@@ -35,7 +35,9 @@ time, without output), a crash, or any exception dv raises into a FormatError.
 Writing uses ``dv.io.MonoCameraWriter`` with an event-only configuration (plus a
 ``triggers`` stream) at the given resolution, LZ4-compressed. dv requires
 non-decreasing timestamps: a packet that steps back in time, within one call or
-across calls, raises a FormatError (``ezsr convert`` reorders before writing).
+across calls, raises a FormatError (``ezsr convert`` reorders before writing). dv's
+writing thread aborts the process when a write fails (a full disk), so ``open_writer``
+runs this writer in a child process (:mod:`.isolated`).
 dv-processing 2.0.4's Python binding has no bulk constructor for event stores, so
 events enter through ``EventStore.push_back`` one call each (about 3 Mev/s);
 that is the binding's limit, not a decoding loop of ours.
@@ -43,6 +45,7 @@ that is the binding's limit, not a decoding loop of ours.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import selectors
 import struct
@@ -90,6 +93,8 @@ STALL_CPU_S = 2.0
 #: only guard where /proc is unavailable)
 STALL_TIMEOUT_S = 60.0
 _POLL_S = 0.1
+
+log = logging.getLogger(__name__)
 DEFAULT_CAMERA_NAME = "ezsr-live"
 AEDAT4_MAGIC = b"#!AER-DAT4.0\r\n"
 #: an IOHeader (compression, data-table position, XML stream description) larger
@@ -185,6 +190,7 @@ class _IOHeader:
     data_table: int  # -1 when the file has no data table
     streams: list[_Stream] = field(default_factory=list)
     data_start: int = 0
+    data_end: int = 0  # where the packets end: the data table, or the last whole packet
 
     def first(self, type_identifier: str, name: str) -> _Stream | None:
         matches = [s for s in self.streams if s.type == type_identifier]
@@ -303,8 +309,17 @@ def check_aedat4_container(path: str) -> _IOHeader:
         end = size if header.data_table < 0 else header.data_table
         while offset < end:
             f.seek(offset)
-            _, packet_size = _packet_header(path, f.read(8), offset, end)
+            raw = f.read(8)
+            if header.data_table < 0 and (len(raw) < 8 or offset + 8 + struct.unpack("<ii", raw)[1] > end):
+                # no data table and a last packet cut short: a recording its writer never
+                # finished (a crash, a full disk); everything before that packet is whole
+                log.warning("%s: the file ends inside a packet at byte %d and has no data table "
+                            "(a recording cut short?); reading the %d bytes of whole packets before it",
+                            path, offset, offset - header.data_start)
+                break
+            _, packet_size = _packet_header(path, raw, offset, end)
             offset += 8 + packet_size
+        header.data_end = offset
     return header
 
 
@@ -369,7 +384,7 @@ class Aedat4Reader(EventReader):
             size = os.fstat(f.fileno()).st_size
             header = read_io_header(self.path, f, size)
             offset = header.data_start
-            end = size if header.data_table < 0 else header.data_table
+            end = min(self._header.data_end, size)  # up to the last whole packet
             while offset < end:
                 f.seek(offset)
                 stream_id, packet_size = _packet_header(self.path, f.read(8), offset, end)
@@ -445,6 +460,8 @@ class Aedat4Writer(EventWriter):
 
     format = "aedat4"
     requires_monotonic = True
+    crash_safe = True  # dv writes each packet as it comes; the reader takes a cut tail
+    isolated = True  # dv aborts the process when its writer thread fails (a full disk)
 
     def __init__(self, path: str | os.PathLike, geometry: Geometry, *, info: SourceInfo | None = None) -> None:
         super().__init__(path, geometry, info=info)

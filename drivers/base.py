@@ -139,6 +139,13 @@ class EventWriter(abc.ABC):
     #: the format stores events only in non-decreasing time: :func:`~ezsr_live.drivers.open_writer`
     #: then wraps the writer in a :class:`~ezsr_live.drivers.reorder.ReorderingWriter`
     requires_monotonic: ClassVar[bool] = False
+    #: a file this writer leaves when its process dies (or the disk fills) reads back up
+    #: to its last flush: its reader accepts the cut tail with a warning. Only such
+    #: formats record live (``open_writer(..., recording=True)``).
+    crash_safe: ClassVar[bool] = False
+    #: the format's library can take the process down when a write fails (dv-processing
+    #: aborts, HDF5 crashes after a full disk): ``open_writer`` runs it in a child process
+    isolated: ClassVar[bool] = False
 
     def __init__(self, path: str | os.PathLike, geometry: Geometry, *, info: SourceInfo | None = None) -> None:
         self.path = os.fspath(path)
@@ -153,9 +160,21 @@ class EventWriter(abc.ABC):
     def write_triggers(self, triggers: np.ndarray) -> None:
         """Append trigger events; formats without triggers ignore them."""
 
+    def flush(self) -> None:
+        """Hand what is buffered to the operating system, so that a crash of this
+        process loses nothing written so far (called at bounded intervals)."""
+
     @abc.abstractmethod
     def close(self) -> None:
         """Flush and close; the file is complete only after this."""
+
+    def abort(self) -> None:
+        """Give up after a failure: release what the writer holds without finishing the
+        file (the caller removes or keeps what is there). Never raises."""
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - the failure that led here is the one to report
+            pass
 
     def __enter__(self) -> "EventWriter":
         return self

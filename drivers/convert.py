@@ -4,12 +4,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ezsr_live.errors import FormatError
+from ezsr_live.errors import FormatError, StorageError
 from ezsr_live.events import Geometry
 from ezsr_live.fileio import atomic_path
 
 from .registry import open_writer, open_reader
-from .reorder import DEFAULT_REORDER_WINDOW_US, ReorderingWriter
+from .reorder import DEFAULT_REORDER_WINDOW_US
 
 
 def convert(
@@ -30,26 +30,26 @@ def convert(
     if os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
         raise FormatError(dst, "output is the input file")
     reader = open_reader(src, geometry=geometry)
-    with atomic_path(dst) as tmp:
-        writer = open_writer(tmp, reader.geometry, info=reader.info, reorder_window_us=reorder_window_us,
-                             **writer_options)
-        try:
-            with reader:
-                for chunk in reader.iter_chunks():
-                    if len(chunk.events):
-                        writer.write(chunk.events)
-                    if len(chunk.triggers):
-                        writer.write_triggers(chunk.triggers)
-        except BaseException:
+    try:
+        with atomic_path(dst) as tmp:
+            writer = open_writer(tmp, reader.geometry, info=reader.info, reorder_window_us=reorder_window_us,
+                                 **writer_options)
             try:
-                writer.close()
-            except Exception:  # the original error matters more than a failed cleanup
-                pass
-            raise
-        writer.close()
-    reordered = writer if isinstance(writer, ReorderingWriter) else None
+                with reader:
+                    for chunk in reader.iter_chunks():
+                        if len(chunk.events):
+                            writer.write(chunk.events)
+                        if len(chunk.triggers):
+                            writer.write_triggers(chunk.triggers)
+            except BaseException:
+                writer.abort()  # the original error matters, not finishing the file
+                raise
+            writer.close()
+    except StorageError as exc:
+        # the writer wrote a temporary file (now removed): name the file the user asked for
+        raise StorageError(dst, exc.problem.replace(os.fspath(tmp), dst)) from None
     return {
         "events_written": writer.n_written,
-        "reordered_events": reordered.moved_events if reordered else 0,
-        "late_events": reordered.late_events if reordered else 0,
+        "reordered_events": writer.moved_events,
+        "late_events": writer.late_events,
     }

@@ -175,13 +175,15 @@ class Hdf5Writer(EventWriter):
 
     format = "hdf5"
     requires_monotonic = True  # ms_to_idx indexes time order: convert/record reorder first
+    # HDF5 1.14 crashes (SIGSEGV) releasing a file whose flush failed on a full disk:
+    # open_writer runs this writer in a child process
+    isolated = True
 
     def __init__(self, path: str | os.PathLike, geometry: Geometry, *, info: SourceInfo | None = None) -> None:
         super().__init__(path, geometry, info=info)
         h5py = _h5py(self.path)
-        self._tmp = f"{self.path}.partial-{os.getpid()}"
         try:
-            self._file = h5py.File(self._tmp, "w")
+            self._file = h5py.File(self.path, "w")
         except OSError as exc:
             raise FormatError(self.path, f"cannot write: {exc}") from None
         group = self._file.create_group("events")
@@ -206,13 +208,11 @@ class Hdf5Writer(EventWriter):
             raise FormatError(self.path, "HDF5 event files keep time order (ms_to_idx indexes it): "
                                          "events step back in time; reorder first")
         n0 = self.n_written
-        try:
-            for c, values in (("x", events["x"]), ("y", events["y"]), ("t", t), ("p", events["p"] > 0)):
-                ds = self._sets[c]
-                ds.resize((n0 + len(events),))
-                ds[n0:] = values
-        except (OSError, ValueError) as exc:
-            raise FormatError(self.path, f"cannot write: {exc}") from None
+        # an OSError (a full disk) is the GuardedWriter's to report
+        for c, values in (("x", events["x"]), ("y", events["y"]), ("t", t), ("p", events["p"] > 0)):
+            ds = self._sets[c]
+            ds.resize((n0 + len(events),))
+            ds[n0:] = values
         # ms_to_idx[m] = index of the first event with t >= m ms
         last_ms = int(t[-1]) // 1000
         if last_ms > self._last_ms:
@@ -230,10 +230,13 @@ class Hdf5Writer(EventWriter):
             ms = np.concatenate(self._ms_to_idx) if self._ms_to_idx else np.zeros(0, np.int64)
             self._file.create_dataset("ms_to_idx", data=ms.astype(np.uint64))
             self._file.close()
-            os.replace(self._tmp, self.path)
-        except OSError as exc:
-            raise FormatError(self.path, f"cannot write: {exc}") from None
-        finally:
-            self._file = None
-            if os.path.exists(self._tmp):
-                os.unlink(self._tmp)
+        finally:  # a failed write is the GuardedWriter's to report
+            self.abort()
+
+    def abort(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            try:
+                file.close()
+            except Exception:  # noqa: BLE001 - h5py reports a failed flush as assorted errors
+                pass

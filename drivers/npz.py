@@ -330,8 +330,19 @@ class NpzWriter(EventWriter):
                     shutil.copyfileobj(self._spill, out, _COPY_BLOCK)
                 with zf.open(SENSOR_SIZE_KEY + ".npy", "w") as out:
                     npy_format.write_array(out, np.array([self.geometry.width, self.geometry.height], dtype="<i4"))
-        except OSError as exc:
-            raise FormatError(self.path, f"cannot write: {exc.strerror or exc}") from None
-        finally:
+        finally:  # a failed write is the GuardedWriter's to report (and to remove the archive)
+            self._discard_spill()
+
+    def abort(self) -> None:
+        self._closed = True
+        self._discard_spill()
+
+    def _discard_spill(self) -> None:
+        try:
             self._spill.close()
+        except OSError:
+            pass  # its buffered tail cannot be written either: it is removed anyway
+        try:
             os.unlink(self._spill.name)
+        except FileNotFoundError:
+            pass

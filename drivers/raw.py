@@ -21,8 +21,9 @@ size. Output arrays of chunks the consumer has dropped are decoded into again. C
 TIME_HIGH, events outside the geometry and words of unsupported types are dropped and
 counted in :attr:`EventReader.stats`. External triggers go to ``Chunk.triggers``
 (triggers before the first TIME_HIGH are dropped). A file whose length leaves a partial
-word at the end is truncated: every complete word is decoded and yielded first, then
-iteration ends with a :class:`FormatError` giving the byte offset of the partial word.
+word at the end was cut short (a recording killed or stopped by a full disk while it
+was written): every complete word is decoded and yielded, and a warning names the byte
+offset of the partial word.
 
 **Writing.** :class:`Evt3Writer` (``.raw``, ``.evt3.raw``) and :class:`Evt2Writer`
 (``.evt2.raw``; the reader takes every one of these suffixes) stream (``write`` may be
@@ -332,11 +333,9 @@ class RawReader(EventReader):
         if n_out or n_triggers:
             yield Chunk(out[:n_out], triggers[:n_triggers].copy())
         if carried:
-            raise FormatError(
-                self.path,
-                f"file ends inside a {word.itemsize}-byte {fmt.upper()} word ({carried} stray bytes): truncated recording",
-                consumed,
-            )
+            log.warning("%s: the file ends inside a %d-byte %s word at byte %d (%d stray bytes): a recording "
+                        "cut short (a crash or a full disk?); every event before it was read",
+                        self.path, word.itemsize, fmt.upper(), consumed, carried)
 
     def _kernel(self) -> Callable[..., tuple[int, int, int]]:
         fmt = self.info.format
@@ -405,6 +404,7 @@ class _RawWriter(EventWriter):
     """
 
     format: ClassVar[str] = ""
+    crash_safe = True  # each packet's words reach the file as written; the reader takes a cut tail
     _format_line: ClassVar[str] = ""  # e.g. "EVT3"
     _evt_version: ClassVar[str] = ""  # e.g. "3.0"
     _word: ClassVar[np.dtype] = np.dtype("<u2")
@@ -519,6 +519,18 @@ class _RawWriter(EventWriter):
             self.n_triggers_written += n
         else:
             self.n_written += n
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def abort(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            try:
+                file.close()
+            except OSError:
+                pass  # what the buffer held cannot be written either
 
     def close(self) -> None:
         if self._file is not None:

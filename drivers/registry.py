@@ -9,10 +9,13 @@ import importlib
 import os
 from typing import Any, Callable, TypeVar
 
-from ezsr_live.errors import FormatError
+from ezsr_live.errors import FormatError, StorageError
 from ezsr_live.events import DEFAULT_CHUNK_EVENTS, Geometry
+from ezsr_live.fileio import describe_failed_write
 
 from .base import EventReader, EventWriter
+from .guarded import GuardedWriter
+from .isolated import IsolatedWriter
 from .reorder import DEFAULT_REORDER_WINDOW_US, ReorderingWriter
 
 # modules that register formats; imported on first use, not at package import, so
@@ -80,6 +83,12 @@ def writer_extensions() -> list[str]:
     return sorted(_WRITERS)
 
 
+def recording_extensions() -> list[str]:
+    """The writable extensions a live recording may use: the crash-safe formats."""
+    _load()
+    return sorted(ext for ext, cls in _WRITERS.items() if cls.crash_safe)
+
+
 def open_reader(
     path: str | os.PathLike,
     *,
@@ -111,13 +120,19 @@ def open_writer(
     geometry: Geometry,
     *,
     reorder_window_us: int = DEFAULT_REORDER_WINDOW_US,
+    recording: bool = False,
     **kwargs: Any,
-) -> EventWriter:
+) -> GuardedWriter:
     """Create a recording, choosing the writer by extension.
 
     A format that declares ``requires_monotonic`` (.aedat4) gets the stream through a
     :class:`~ezsr_live.drivers.reorder.ReorderingWriter`: sorted stably within
-    ``reorder_window_us`` of sensor time, later events re-timed and counted.
+    ``reorder_window_us`` of sensor time, later events re-timed and counted. Every
+    writer comes wrapped in a :class:`~ezsr_live.drivers.guarded.GuardedWriter`: a
+    failed write (full disk, ...) is one :class:`StorageError` and leaves no file.
+
+    ``recording=True`` is for live recordings, which a crash can cut: only crash-safe
+    formats are accepted, and a file cut by a full disk is kept (it reads back).
     """
     _load()
     path = os.fspath(path)
@@ -128,7 +143,15 @@ def open_writer(
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FormatError(path, f"cannot create it: the folder {folder} does not exist")
-    writer = cls(path, geometry, **kwargs)
+    if recording and not cls.crash_safe:
+        safe = ", ".join(recording_extensions())
+        raise FormatError(path, f"{ext} cannot record a live source: the file is readable only once "
+                          f"complete, so a crash would lose all of it; record to {safe} and "
+                          f"convert afterwards (ezsr convert)")
+    try:
+        writer: EventWriter = IsolatedWriter(cls, path, geometry, **kwargs) if cls.isolated else cls(path, geometry, **kwargs)
+    except OSError as exc:
+        raise StorageError(path, describe_failed_write(path, exc)) from None
     if cls.requires_monotonic:
-        return ReorderingWriter(writer, reorder_window_us)
-    return writer
+        writer = ReorderingWriter(writer, reorder_window_us)
+    return GuardedWriter(writer, keep_partial=recording)

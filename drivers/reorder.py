@@ -85,8 +85,8 @@ class ReorderingWriter(EventWriter):
         self.reorder = BoundedReorder(window_us)
         self._closed = False
 
-    @property  # type: ignore[override]
-    def n_written(self) -> int:
+    @property
+    def n_written(self) -> int:  # type: ignore[override]  # a read-only view of the inner writer's count
         return self.inner.n_written
 
     @property
@@ -106,6 +106,14 @@ class ReorderingWriter(EventWriter):
 
     def write_triggers(self, triggers: np.ndarray) -> None:
         self.inner.write_triggers(triggers)
+
+    def flush(self) -> None:
+        # the events held back for reordering stay held: at most the window is lost
+        self.inner.flush()
+
+    def abort(self) -> None:
+        self._closed = True
+        self.inner.abort()
 
     def close(self) -> None:
         if self._closed:

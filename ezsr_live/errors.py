@@ -36,3 +36,13 @@ class EventArrayError(EzsrError, ValueError):
     """An array handed in as events that cannot be read as events by name: a missing
     field, values outside the packet's types, an ambiguous plain array. Also a
     ValueError, for callers that treat it as a bad argument."""
+
+
+class StorageError(EzsrError):
+    """A file that could not be written: the disk is full, a quota or a size limit is
+    reached, the device failed. Names the file; the message says what was kept."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

@@ -1,13 +1,17 @@
 """Files written whole or not at all, and their checksums (used by every layer)."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
+import json
 import os
+import re
 import shutil
+import tomllib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 _counter = itertools.count()
 
@@ -51,3 +55,108 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+#: what a failed write means to the user, by errno
+_STORAGE_PROBLEMS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large (the file system's or this process's file-size limit, ulimit -f)",
+    errno.EROFS: "read-only file system",
+    errno.EIO: "input/output error on the device",
+}
+#: C libraries that report a failed write as text (dv-processing, HDF5) name the errno
+#: as strerror or as ``errno = N``
+_ERRNO_IN_TEXT = re.compile(r"errno\s*=\s*(\d+)")
+
+
+def failed_write_errno(exc: BaseException) -> int | None:
+    """The errno behind a failed write: the exception's own, one of its causes', or the
+    one its text names (``'No space left on device'``, ``errno = 28``)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return seen.errno
+        text = str(seen)
+        match = _ERRNO_IN_TEXT.search(text)
+        if match:
+            return int(match.group(1))
+        for code in _STORAGE_PROBLEMS:
+            if os.strerror(code) in text:
+                return code
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def describe_failed_write(path: str | os.PathLike, exc: BaseException) -> str:
+    """One line for a write that failed: what the errno means and how much room is left
+    where ``path`` lies, e.g. ``no space left on device (0 B free in /data)``."""
+    code = failed_write_errno(exc)
+    problem = _STORAGE_PROBLEMS.get(code) if code is not None else None
+    if problem is None:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:200]
+        return f"cannot write ({detail})"
+    if code not in (errno.ENOSPC, errno.EDQUOT):
+        return f"{problem}"
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        free = f"{_size(shutil.disk_usage(folder).free)} free in {folder}"
+    except OSError:
+        free = os.strerror(code)
+    return f"{problem} ({free})"
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` (a leading UTF-8 BOM skipped), every failure a one-line :class:`ValueError`: bad syntax, invalid
+    UTF-8, a number beyond Python's 4,300-digit limit (a plain ValueError from the
+    parser) and nesting deeper than the parser recurses (a RecursionError)."""
+    if isinstance(text, bytes):
+        text = text.removeprefix(_BOM)  # as editors on Windows save UTF-8
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested deeper than the JSON parser goes") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and the digit limit
+        raise ValueError(_one_line(exc)) from None
+
+
+def parse_toml(data: bytes) -> dict[str, Any]:
+    """``tomllib.loads`` of UTF-8 bytes, every failure a one-line :class:`ValueError`
+    (as :func:`parse_json`)."""
+    try:
+        return tomllib.loads(data.removeprefix(_BOM).decode("utf-8"))
+    except RecursionError:
+        raise ValueError("nested deeper than the TOML parser goes") from None
+    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError and the digit limit
+        raise ValueError(_one_line(exc)) from None
+
+
+def show_json(value: Any, limit: int = 80) -> str:
+    """``value`` as JSON for a message, cut to ``limit`` characters; never fails (a
+    value nested as deep as the parser allows is deeper than ``json.dumps`` goes)."""
+    try:
+        text = json.dumps(value)
+    except (RecursionError, ValueError, TypeError):
+        text = f"a {type(value).__name__} nested too deeply to show"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if "integer string conversion" in text:
+        return "a number of more than 4300 digits"
+    return text[:300]

@@ -292,7 +292,7 @@ class OutputSettings:
                                        range=float_range(0.0, MAX_DURATION_S, lo_open=True, unit="s"),
                                        optional=True, metavar="S")
     output: str | None = setting(None, "also write the results to this file", optional=True, metavar="FILE.jsonl")
-    record: str | None = setting(None, "also record what the source delivers (.aedat4, .raw, .npz)", optional=True,
+    record: str | None = setting(None, "also record what the source delivers (.aedat4, .raw, .evt2.raw: crash-safe formats)", optional=True,
                                  metavar="FILE")
     no_recognition: bool = setting(False, "no model: stream statistics once a second (checks a camera or a "
                                    "recording)")

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QPushButton, QWidget
 
-from ezsr_live.drivers import writer_extensions
+from ezsr_live.drivers import recording_extensions
 from ezsr_live.errors import EzsrError
 from ezsr_live.runtime.recorder import Recorder
 from ezsr_live.sources import Described
@@ -148,7 +148,7 @@ class RecordingControl(QObject):
         self.start(path)
 
     def _ask_path(self) -> str:
-        patterns = " ".join(f"*{ext}" for ext in writer_extensions())
+        patterns = " ".join(f"*{ext}" for ext in recording_extensions())  # the crash-safe formats
         path, _ = QFileDialog.getSaveFileName(self.parent(), "Record into", "recording.aedat4",
                                               f"Event recordings ({patterns})")
         return path

@@ -14,14 +14,14 @@ from ezsr_live.cli.settings_args import add_setting
 from ezsr_live.settings import all_settings
 
 NAME = "record"
-HELP = "Record a live source (camera, tcp://, unix://, or a replayed file) to .aedat4, .raw or .npz."
+HELP = "Record a live source (camera, tcp://, unix://, or a replayed file) to .aedat4, .raw or .evt2.raw (crash-safe formats)."
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="camera name/serial, tcp://HOST:PORT, unix:///PATH or a recording")
-    parser.add_argument("output", help="file to write (.aedat4, .raw, .npz)")
+    parser.add_argument("output", help="file to write (.aedat4, .raw, .evt2.raw: a crash keeps what was written)")
     parser.add_argument("--duration-s", type=types.duration_s, default=None, metavar="S", help="stop after S seconds")
     add_setting(parser, all_settings()["reconnect"])
     add_geometry_option(parser)

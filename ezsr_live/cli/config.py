@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import tomllib
 from typing import Any, Sequence
 
 from ezsr_live.errors import EzsrError
+from ezsr_live.fileio import parse_toml
 from ezsr_live.settings import SettingError, all_settings, shown
 
 
@@ -30,14 +30,14 @@ def read_config(path: str) -> dict[str, Any]:
     """The TOML file's table; :class:`EzsrError` naming the file if it cannot be read."""
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            return parse_toml(f.read())
     except FileNotFoundError:
         raise EzsrError(f"{path}: no such config file") from None
     except IsADirectoryError:
         raise EzsrError(f"{path}: is a folder, not a config file") from None
     except OSError as exc:
         raise EzsrError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # bad syntax or UTF-8, nesting or numbers beyond the parser
         raise EzsrError(f"{path}: not valid TOML ({exc})") from None
 
 

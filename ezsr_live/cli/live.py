@@ -200,10 +200,14 @@ def run_stream_statistics(args: argparse.Namespace, stdout: IO[str] | None = Non
         if timer:
             timer.cancel()
         thread.stop()
+        failure = thread.error
         if recorder:
-            recorder.close()
-    if thread.error is not None:  # found while running (refusals at start raised above): exit 1
-        print(f"ezsr-live: {thread.error}", file=sys.stderr)
+            try:
+                recorder.close()
+            except EzsrError as exc:  # the recording failed while running (a full disk)
+                failure = failure or exc
+    if failure is not None:  # found while running (refusals at start raised above): exit 1
+        print(f"ezsr-live: {failure}", file=sys.stderr)
         return EXIT_RUNTIME
     _emit(json.dumps({"source": source_options.spec, "geometry": str(source.geometry), "status": source.status,
                       "n_events": n_total, "wall_s": round(time.monotonic() - start, 3),

@@ -32,6 +32,7 @@ from typing import Any, Mapping, Union
 import torch
 
 from ezsr_live.errors import ModelError
+from ezsr_live.fileio import parse_json, show_json
 from ezsr_live.model.defaults import QUICKGELU_SUFFIX
 from ezsr_live.model.official_layout import text_tower_state, to_open_clip_visual
 
@@ -82,8 +83,8 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
     if not side.is_file():
         raise ModelError(f"{path}: sidecar {side.name} (base model, input size, representation) is missing")
     try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        meta = parse_json(side.read_bytes())
+    except (OSError, ValueError) as exc:
         raise ModelError(f"{side}: unreadable sidecar: {exc}") from None
     if not isinstance(meta, dict):
         raise ModelError(f"{side}: sidecar must be a JSON object")
@@ -116,10 +117,10 @@ def read_event_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor]
         side = sidecar_path(path)
         for key in ("base_model", "representation", "training_run"):
             if meta.get(key) is not None and not isinstance(meta[key], str):
-                raise ModelError(f"{side}: {key} must be a string, got {json.dumps(meta[key])}")
+                raise ModelError(f"{side}: {key} must be a string, got {show_json(meta[key])}")
         size = meta.get("input_size")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 4096):
-            raise ModelError(f"{side}: input_size must be a whole number of pixels (16-4096), got {json.dumps(size)}")
+            raise ModelError(f"{side}: input_size must be a whole number of pixels (16-4096), got {show_json(size)}")
         info = EventWeightsInfo(
             str(path), "safetensors",
             base_model=meta.get("base_model"),

@@ -7,7 +7,6 @@ match the file is a ModelError; an unpinned one (``null``) loads with a warning.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ezsr_live.fileio import sha256_file
+from ezsr_live.fileio import parse_json, sha256_file, show_json
 from ezsr_live.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -111,7 +110,7 @@ def _field(path: Path, entry: dict[str, Any], key: str, kinds: tuple[type, ...],
     value = entry[key]
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         want = " or ".join(k.__name__ for k in kinds)
-        raise ModelError(f"{path}: entry {name!r}: {key!r} must be {want}, got {json.dumps(value)}")
+        raise ModelError(f"{path}: entry {name!r}: {key!r} must be {want}, got {show_json(value)}")
     return value
 
 
@@ -120,6 +119,11 @@ def _relative_inside(path: Path, entry: dict[str, Any], key: str, value: str | N
     climbing out of it could point the loader at any file on the machine."""
     if value is None:
         return None
+    if "\0" in value or len(value.encode("utf-8", "surrogatepass")) > 4096 or any(
+            len(part.encode("utf-8", "surrogatepass")) > 255 for part in Path(value).parts):
+        # the operating system would refuse it at the first look-up (a NUL, a name too long)
+        raise ModelError(f"{path}: entry {entry.get('name', '?')!r}: {key} {show_json(value)} is not a usable "
+                         "file name (a NUL byte, or longer than the file system allows)")
     p = Path(value)
     if p.is_absolute() or ".." in p.parts:
         if os.environ.get("EZSR_REGISTRY_ALLOW_PATHS") != "1":
@@ -149,12 +153,12 @@ def _window(path: Path, entry: dict[str, Any]) -> tuple[str, float] | None:
         return None
     if len(window) != 1 or not set(window) <= {"events", "ms"}:
         raise ModelError(f"{path}: entry {entry.get('name', '?')!r}: window must be {{\"events\": N}} "
-                         f"or {{\"ms\": T}}, got {json.dumps(window)}")
+                         f"or {{\"ms\": T}}, got {show_json(window)}")
     (kind, value), = window.items()
     ok = (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5_000_000) if kind == "events" \
         else (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 60_000)
     if not ok:
-        raise ModelError(f"{path}: entry {entry.get('name', '?')!r}: window {kind} out of range: {json.dumps(value)}")
+        raise ModelError(f"{path}: entry {entry.get('name', '?')!r}: window {kind} out of range: {show_json(value)}")
     return kind, float(value)
 
 
@@ -186,10 +190,10 @@ def load_registry(path: str | os.PathLike | None = None) -> dict[str, ModelSpec]
     """Read a registry file (default ``weights/registry.json``) into ``{name: ModelSpec}``."""
     path = Path(path) if path else weights_dir() / "registry.json"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = parse_json(path.read_bytes())
     except FileNotFoundError:
         raise ModelError(f"{path}: model registry not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:
         raise ModelError(f"{path}: unreadable model registry: {exc}") from None
     entries = doc.get("models") if isinstance(doc, dict) else None
     if not isinstance(entries, list):

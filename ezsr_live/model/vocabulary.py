@@ -58,7 +58,7 @@ def read_label_entries(path: str | os.PathLike) -> list[tuple[str, bool]]:
     :data:`DISABLED_PREFIX` ones, which give switched-off labels."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # a BOM (Windows editors) is not part of a label
     except OSError as exc:
         raise FormatError(path, f"cannot read label file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:

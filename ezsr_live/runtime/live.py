@@ -120,7 +120,13 @@ class LiveRun:
                 stopped = pipeline.stop(timeout=timeout) and stopped
         finally:
             if self.recorder is not None:
-                self.recorder.close()
+                try:
+                    self.recorder.close()
+                except EzsrError as exc:
+                    # the recording failed while running (a full disk): a thread's failure,
+                    # reported as the pipeline's (exit 1), not a refusal at start
+                    if self.pipeline.error is None:
+                        self.pipeline.error = exc
         return stopped
 
 

@@ -6,7 +6,7 @@ import os
 import threading
 
 from ezsr_live.drivers import open_writer
-from ezsr_live.drivers.reorder import DEFAULT_REORDER_WINDOW_US, ReorderingWriter
+from ezsr_live.drivers.reorder import DEFAULT_REORDER_WINDOW_US
 from ezsr_live.events import EventPacket, Geometry, SourceInfo, as_event_packet
 from ezsr_live.runtime.handover import PacketBuffer
 
@@ -38,7 +38,8 @@ class Recorder:
         backlog_events: int = DEFAULT_BACKLOG_EVENTS,
     ) -> None:
         self.path = os.fspath(path)
-        self._writer = open_writer(self.path, geometry, info=info, reorder_window_us=reorder_window_us)
+        self._writer = open_writer(self.path, geometry, info=info, reorder_window_us=reorder_window_us,
+                                   recording=True)
         self._backlog = PacketBuffer(max_events=backlog_events, max_packets=1 << 16)
         self.error: BaseException | None = None
         self._closed = False
@@ -75,7 +76,7 @@ class Recorder:
         self._backlog.close()
         self._thread.join()
         self._writer.close()
-        if isinstance(self._writer, ReorderingWriter) and self._writer.late_events:
+        if self._writer.late_events:
             log.warning("%s: %d late events were re-timed to keep time monotonic",
                         self.path, self._writer.late_events)
         if self.events_dropped:
