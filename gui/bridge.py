@@ -18,11 +18,14 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from ezsr_live.runtime.display import DisplayFrame, DisplayRenderer, DisplaySettings
+from ezsr_live.runtime.display import FRAME_BUFFERS, DisplayFrame, DisplayRenderer, DisplaySettings
 from ezsr_live.sources import Described, HoldsAtEnd
 
 log = logging.getLogger(__name__)
 
+#: frames the renderer may have handed over unpainted (with FRAME_BUFFERS = 3, the
+#: buffer it paints into is then neither the one on screen nor the one on its way)
+IN_FLIGHT = FRAME_BUFFERS - 1
 #: what the renderer hands to the view (the engine's frame: a reused uint32 buffer)
 RenderedFrame = DisplayFrame
 
@@ -93,8 +96,13 @@ class FrameRenderer(QThread):
         self._display = DisplayRenderer(ring, geometry, settings)
         self._ring = ring
         self._stop = threading.Event()
+        # frames handed over but not yet painted: at most IN_FLIGHT, so that the next
+        # frame is ready when the view has painted one (no idle hand-over between
+        # threads per frame), and a buffer is never repainted while the view shows it
         self._consumed = threading.Event()
         self._consumed.set()
+        self._seq_sent = 0
+        self._seq_painted = 0
         self._paused = threading.Event()
         self._step = threading.Event()
         self._force = threading.Event()
@@ -119,8 +127,10 @@ class FrameRenderer(QThread):
         self._display.settings = settings  # one reference swap: the thread reads it whole
         self._force.set()
 
-    def frame_painted(self) -> None:
-        """The view has drawn the last frame: the next one may be rendered."""
+    def frame_painted(self, seq: int | None = None) -> None:
+        """The view has drawn frame ``seq`` (None: the last one sent); frames before it
+        that it never drew count as consumed too."""
+        self._seq_painted = max(self._seq_painted, self._seq_sent if seq is None else int(seq))
         self._consumed.set()
 
     def set_paused(self, paused: bool) -> None:
@@ -171,7 +181,11 @@ class FrameRenderer(QThread):
                     continue
                 self._step.clear()
                 last = start
-                self._consumed.clear()
+                self._seq_sent = frame.seq
+                if self._seq_sent - self._seq_painted >= IN_FLIGHT:
+                    self._consumed.clear()
+                    if self._seq_sent - self._seq_painted < IN_FLIGHT:  # painted meanwhile
+                        self._consumed.set()
                 self.frameReady.emit(frame)
         except Exception:  # a rendering bug must not take the window down silently
             log.exception("the display renderer failed")

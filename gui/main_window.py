@@ -326,7 +326,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _frame_painted(self) -> None:
-        self.renderer.frame_painted()
+        shown = self.event_view.shown_frame
+        self.renderer.frame_painted(shown.seq if shown is not None else None)
 
     @Slot(str)
     def _pipeline_ended(self, message: str) -> None:

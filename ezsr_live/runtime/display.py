@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ezsr_live.events import EVENT_DTYPE
 from ezsr_live.kernels.colour_schemes import SCHEMES, SchemeRenderer
 from ezsr_live.windows import WindowSpec
 
@@ -103,6 +104,8 @@ class DisplayRenderer:
         self._painter = SchemeRenderer(geometry)
         self._buffers = [self._painter.new_frame() for _ in range(FRAME_BUFFERS)]
         self._seq = 0
+        # the accumulation's events are copied into this, grown as needed, never per frame
+        self._events = np.zeros(0, EVENT_DTYPE)
         self.after: int | None = None  # stream index after the last frame's newest event
         self.frames_rendered = 0
         self.render_ms_total = 0.0
@@ -116,9 +119,11 @@ class DisplayRenderer:
         frame (``force``: paint again anyway, e.g. after a setting changed)."""
         s = self.settings
         start = time.perf_counter()
-        window = self.ring.newest(s.accumulation, after=None if force else self.after)
+        window = self.ring.newest(s.accumulation, after=None if force else self.after, out=self._events)
         if window is None:
             return None
+        if len(window) > len(self._events):  # did not fit: a larger buffer for the next frames
+            self._events = np.zeros(len(window) + len(window) // 2, EVENT_DTYPE)
         image = self._buffers[self._seq % FRAME_BUFFERS]
         self._painter.render(window.events, s.scheme, image, decay_us=s.decay_ms * 1000.0,
                              saturation=s.saturation, t_ref=int(window.t_end_us) - 1)
