@@ -30,6 +30,7 @@ from .settings import app_settings
 from .smoothing import TopKSmoother
 from .source_switch import SourceSwitcher
 from .status_bar import build_status_bar, set_name_field, show_result_fields
+from .vocabulary_progress import VocabularyProgress
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ class MainWindow(QMainWindow):
         self.resize(1280, 720)
 
         self.message, self.status_fields = build_status_bar(self.statusBar())
+        self.vocabulary_progress = VocabularyProgress(vocabulary)
+        self.statusBar().addPermanentWidget(self.vocabulary_progress)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(lambda: self.message.set_full_text(""))

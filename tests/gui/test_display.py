@@ -98,3 +98,28 @@ def test_each_colour_scheme_is_painted_as_its_kernel_paints_it_with_its_legend(q
         expected = render_scheme(events, window.pipeline.geometry, scheme, decay_us=3_000.0,
                                  saturation=panel.saturation.value(), t_ref=frame.t_end_us - 1)
         assert (frame.image == expected).all()
+
+
+def test_a_large_vocabulary_shows_its_encoding_progress_and_switches_whole(qtbot, make_window):
+    from .conftest import LABELS
+
+    window = make_window("--templates", "openai")  # 80 prompts a label: encoding takes many results
+    results: list = []
+    window.resultShown.connect(results.append)
+    qtbot.waitUntil(lambda: len(results) >= 1, timeout=WAIT_MS)
+    old, new = set(LABELS.split(",")), [f"thing number {i}" for i in range(150)]
+    progress = window.vocabulary_progress
+    start = len(results)
+    assert window.editor.set_labels(new)
+    qtbot.waitUntil(lambda: progress.isVisible(), timeout=WAIT_MS)
+    assert progress.label.text().startswith("encoding labels ") and progress.label.text().endswith("/150…")
+    qtbot.waitUntil(lambda: not progress.isVisible() and bool(results)
+                    and {lb for lb, _ in results[-1].topk} <= set(new), timeout=60_000)
+    reports = [(r, t) for r, t in progress.seen if t == 150]  # not the start's own 5 labels
+    assert reports[-1] == (150, 150) and any(0 < r < 150 for r, _ in reports)
+    assert [r for r, _ in reports] == sorted(r for r, _ in reports)
+    # every result meanwhile is of one vocabulary, the old one until the new one is whole
+    kinds = ["old" if {lb for lb, _ in r.topk} <= old else "new" if {lb for lb, _ in r.topk} <= set(new) else "mixed"
+             for r in results[start:]]
+    assert "mixed" not in kinds and kinds == sorted(kinds, key=["old", "new"].index)
+    assert kinds.count("old") >= 3  # results kept coming while it encoded
