@@ -101,7 +101,7 @@ def _time_surface_kernel(t, x, y, p, width, height, t_ref, steps_per_us, table_o
         k = 0
         if age > 0:
             step = age * steps_per_us + 0.5
-            k = last if step >= last else np.int64(step)
+            k = last if step >= last else int(step)
         out[yv * width + xv] = table_off[k] if p[i] == 0 else table_on[k]
     return dropped
 
@@ -147,9 +147,13 @@ class ColourScheme:
     legend: Callable[[float, int], tuple[LegendEntry, ...]]
 
 
+def _rgb_rows(pixels: np.ndarray) -> tuple[RGB, ...]:
+    rows = argb_to_rgb(pixels[None])[0]
+    return tuple((int(r), int(g), int(b)) for r, g, b in rows)
+
+
 def _ramp(colour: RGB, n: int = 8) -> tuple[RGB, ...]:
-    levels = np.exp(-np.linspace(0.0, 3.0, n))
-    return tuple(tuple(int(v) for v in argb_to_rgb(_blend_table(colour, levels)[None])[0, i]) for i in range(n))
+    return _rgb_rows(_blend_table(colour, np.exp(-np.linspace(0.0, 3.0, n))))
 
 
 def _polarity_legend(_decay_ms: float, _saturation: int) -> tuple[LegendEntry, ...]:
@@ -164,10 +168,8 @@ def _time_surface_legend(decay_ms: float, _saturation: int) -> tuple[LegendEntry
 
 
 def _count_legend(_decay_ms: float, saturation: int) -> tuple[LegendEntry, ...]:
-    levels = np.linspace(0.0, 1.0, 8)
-    table = argb_to_rgb(_blend_table(WHITE, levels)[None])[0]
-    return (LegendEntry("events at a pixel, either polarity",
-                        tuple(tuple(int(v) for v in c) for c in table), ("0", f"≥ {saturation}")),)
+    ramp = _rgb_rows(_blend_table(WHITE, np.linspace(0.0, 1.0, 8)))
+    return (LegendEntry("events at a pixel, either polarity", ramp, ("0", f"≥ {saturation}")),)
 
 
 SCHEMES: dict[str, ColourScheme] = {

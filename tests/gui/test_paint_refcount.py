@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import sys
 
-import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
