@@ -154,10 +154,83 @@ def measure_set_image(frame, size: tuple[int, int], seconds: float) -> dict:
     return {"fps": fps}
 
 
+def frame_path(path: Path, view_ms: float, size: tuple[int, int], reps: int, rounds: int) -> dict:
+    """GUI-thread milliseconds per frame of the frame path alone, no pipeline threads:
+    cut + render + hand over + paint (a synchronous repaint), interleaved, for
+    ``ours`` (DisplayRenderer → QImage over its buffer), ``old`` (the RGB display
+    kernel + setImage, this project's path before) and ``set_image`` (setImage of a
+    precomputed frame)."""
+    import numpy as np
+    import pyqtgraph as pg
+
+    from ezsr_live.drivers import open_reader
+    from ezsr_live.gui.event_view import EventView
+    from ezsr_live.kernels.display import display_frame
+    from ezsr_live.runtime.display import DisplayRenderer, DisplaySettings
+    from ezsr_live.runtime.ring import EventRingBuffer
+
+    reader = open_reader(path)
+    geometry = reader.geometry
+    ring = EventRingBuffer(1 << 22, restart_gap_us=None)
+    events = next(iter(reader))
+    span = int(events["t"][-1] - events["t"][0]) + 1
+    for k in range(max(1, -(-int(view_ms * 1000) // span))):  # enough of the stream for one accumulation
+        shifted = events.copy()
+        shifted["t"] += k * span
+        ring.push(shifted)
+    settings = DisplaySettings(accumulation_ms=view_ms)
+    renderer = DisplayRenderer(ring, geometry, settings)
+    ours = EventView(geometry.width, geometry.height)
+    ours.resize(*size)
+    ours.show()
+    peer = pg.GraphicsView(background=(44, 44, 52))
+    box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+    peer.setCentralItem(box)
+    item = pg.ImageItem(axisOrder="row-major", autoDownsample=False)
+    box.addItem(item)
+    rgb = np.zeros((geometry.height, geometry.width, 3), np.uint8)
+    item.setImage(rgb, autoLevels=False, levels=None)
+    peer.resize(*size)
+    peer.show()
+    box.autoRange(padding=0.0)
+    precomputed = display_frame(ring.newest(settings.accumulation).events, geometry)
+    run_for(0.3)
+
+    def step_ours() -> None:
+        frame = renderer.render_newest(force=True)
+        ours.show_frame(frame)
+        ours.graphics.viewport().repaint()
+
+    def step_old() -> None:
+        window = ring.newest(settings.accumulation)
+        display_frame(window.events, geometry, out=rgb)
+        item.setImage(rgb, autoLevels=False, levels=None)
+        peer.viewport().repaint()
+
+    def step_set_image() -> None:
+        item.setImage(precomputed, autoLevels=False, levels=None)
+        peer.viewport().repaint()
+
+    steps = {"ours": step_ours, "old": step_old, "set_image": step_set_image}
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            step()
+            start = time.perf_counter()
+            for _ in range(reps):
+                step()
+            times[name].append((time.perf_counter() - start) * 1e3 / reps)
+    ours.close()
+    peer.close()
+    return {name: statistics.median(v) for name, v in times.items()} | {"events": len(ring.newest(settings.accumulation))}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=30, help="frames per timed batch of the frame-path section")
+    parser.add_argument("--frame-path-only", action="store_true", help="skip the whole-window section")
     parser.add_argument("--max-fps", type=float, default=240.0,
                         help="the view's frame-rate cap (default the control's maximum: measure capacity)")
     parser.add_argument("--view-ms", type=float, default=20.0, help="the view's accumulation")
@@ -175,7 +248,7 @@ def main() -> int:
     frames = {name: precomputed_frame(path, opts.view_ms) for name, path in STREAMS.items()}
     rows: dict[str, dict[str, list]] = {name: {"window": [], "set_image": []} for name in STREAMS}
     with tempfile.TemporaryDirectory() as settings_dir:
-        for _ in range(opts.rounds):
+        for _ in range(0 if opts.frame_path_only else opts.rounds):
             for name, path in STREAMS.items():
                 ours = measure_window(path, opts.seconds, opts, settings_dir)
                 rows[name]["window"].append(ours)
@@ -185,30 +258,46 @@ def main() -> int:
     def med(name: str, kind: str, key: str) -> float:
         return statistics.median(r[key] for r in rows[name][kind])
 
-    print(f"live window vs pyqtgraph setImage, {opts.rounds} interleaved rounds x {opts.seconds:g} s, medians; "
-          f"replay --speed max (looped), tiny model on CPU ({opts.threads} thread), recognition "
-          f"{opts.window_ms:g} ms, view {opts.view_ms:g} ms '{opts.colours}', cap {opts.max_fps:g} fps; "
-          f"{os.cpu_count()} CPUs, load {load0:.1f} -> {load1:.1f}")
-    print(f"{'stream':>10} {'window fps':>11} {'setImage fps':>13} {'ratio':>6} {'render ms':>10} "
-          f"{'GUI ms/frame':>13} {'events/frame':>13} {'results/s':>10} {'1st frame':>10}")
     headline: dict[str, float] = {}
-    for name in STREAMS:
-        fps, peer = med(name, "window", "fps"), med(name, "set_image", "fps")
-        ratio = fps / peer if peer else float("nan")
-        render, gui = med(name, "window", "render_ms_per_frame"), med(name, "window", "gui_ms_per_frame")
-        events, results = med(name, "window", "events_per_frame"), med(name, "window", "results_per_s")
-        first = med(name, "window", "first_frame_s")
-        print(f"{name:>10} {fps:11.1f} {peer:13.1f} {ratio:6.2f} {render:10.2f} {gui:13.2f} {events:13,.0f} "
-              f"{results:10.1f} {first:9.2f}s")
+    if not opts.frame_path_only:
+        print(f"live window vs pyqtgraph setImage, {opts.rounds} interleaved rounds x {opts.seconds:g} s, medians; "
+              f"replay --speed {opts.speed} (looped), tiny model on CPU ({opts.threads} thread), recognition "
+              f"{opts.window_ms:g} ms, view {opts.view_ms:g} ms '{opts.colours}', cap {opts.max_fps:g} fps; "
+              f"{os.cpu_count()} CPUs, load {load0:.1f} -> {load1:.1f}")
+        print(f"{'stream':>10} {'window fps':>11} {'setImage fps':>13} {'ratio':>6} {'render ms':>10} "
+              f"{'GUI ms/frame':>13} {'events/frame':>13} {'results/s':>10} {'1st frame':>10}")
+        for name in STREAMS:
+            fps, peer = med(name, "window", "fps"), med(name, "set_image", "fps")
+            ratio = fps / peer if peer else float("nan")
+            render, gui = med(name, "window", "render_ms_per_frame"), med(name, "window", "gui_ms_per_frame")
+            events, results = med(name, "window", "events_per_frame"), med(name, "window", "results_per_s")
+            first = med(name, "window", "first_frame_s")
+            print(f"{name:>10} {fps:11.1f} {peer:13.1f} {ratio:6.2f} {render:10.2f} {gui:13.2f} {events:13,.0f} "
+                  f"{results:10.1f} {first:9.2f}s")
+            headline.update({
+                f"fps_{name}": round(fps, 1),
+                f"set_image_fps_{name}": round(peer, 1),
+                f"fps_{name}_ratio_vs_setimage": round(ratio, 2),
+                f"render_ms_{name}": round(render, 3),
+                f"gui_ms_per_frame_{name}": round(gui, 3),
+                f"events_per_frame_{name}": int(events),
+                f"results_per_s_{name}": round(results, 1),
+                f"first_frame_s_{name}": round(first, 2),
+            })
+    print(f"frame path alone in the GUI thread (no pipeline, no model), ms per frame, median of "
+          f"{opts.rounds} interleaved rounds x {opts.reps}: cut + render + hand over + synchronous repaint")
+    print(f"{'stream':>10} {'events':>9} {'ours':>8} {'old path':>9} {'setImage':>9} {'old/ours':>9} "
+          f"{'setImage/ours':>14}")
+    for name, path in STREAMS.items():
+        ms = frame_path(path, opts.view_ms, (886, 700), opts.reps, opts.rounds)
+        print(f"{name:>10} {ms['events']:9,d} {ms['ours']:8.2f} {ms['old']:9.2f} {ms['set_image']:9.2f} "
+              f"{ms['old'] / ms['ours']:9.2f} {ms['set_image'] / ms['ours']:14.2f}")
         headline.update({
-            f"fps_{name}": round(fps, 1),
-            f"set_image_fps_{name}": round(peer, 1),
-            f"fps_{name}_ratio_vs_setimage": round(ratio, 2),
-            f"render_ms_{name}": round(render, 3),
-            f"gui_ms_per_frame_{name}": round(gui, 3),
-            f"events_per_frame_{name}": int(events),
-            f"results_per_s_{name}": round(results, 1),
-            f"first_frame_s_{name}": round(first, 2),
+            f"frame_path_ms_{name}": round(ms["ours"], 3),
+            f"old_frame_path_ms_{name}": round(ms["old"], 3),
+            f"set_image_frame_ms_{name}": round(ms["set_image"], 3),
+            f"frame_path_speedup_vs_old_{name}": round(ms["old"] / ms["ours"], 2),
+            f"frame_path_ratio_vs_setimage_{name}": round(ms["set_image"] / ms["ours"], 2),
         })
     headline["load_avg_1min"] = round((load0 + load1) / 2, 2)
     print(json.dumps(headline))
