@@ -21,10 +21,13 @@ from typing import Any
 import numpy as np
 
 from ezsr_live.events import EVENT_DTYPE
-from ezsr_live.kernels.colour_schemes import SCHEMES, SchemeRenderer
 from ezsr_live.windows import WindowSpec
 
-__all__ = ["DisplayFrame", "DisplayRenderer", "DisplaySettings", "bounds"]
+__all__ = ["SCHEME_NAMES", "DisplayFrame", "DisplayRenderer", "DisplaySettings", "bounds"]
+
+#: the colour schemes of :mod:`ezsr_live.kernels.colour_schemes`, named here so that the
+#: command line can offer them without loading Numba and the kernels (torch among them)
+SCHEME_NAMES = ("polarity", "time_surface", "event_count")
 
 #: frame buffers in rotation: one being painted into, one on screen, one spare
 FRAME_BUFFERS = 3
@@ -44,7 +47,7 @@ class DisplaySettings:
     fps: float = field(default=60.0, metadata={"min": 1.0, "max": 240.0, "unit": "fps",
                                                 "help": "most frames the view paints per second"})
     #: one of :data:`~ezsr_live.kernels.colour_schemes.SCHEMES`
-    scheme: str = field(default="polarity", metadata={"choices": tuple(SCHEMES),
+    scheme: str = field(default="polarity", metadata={"choices": SCHEME_NAMES,
                                                       "help": "how events are coloured"})
     #: the time surface's decay constant τ
     decay_ms: float = field(default=10.0, metadata={"min": 0.05, "max": 5000.0, "unit": "ms",
@@ -99,6 +102,8 @@ class DisplayRenderer:
     """Cuts the newest accumulation from a ring and paints it (one thread uses it)."""
 
     def __init__(self, ring: Any, geometry: Any, settings: DisplaySettings | None = None) -> None:
+        from ezsr_live.kernels.colour_schemes import SchemeRenderer
+
         self.ring = ring
         self.settings = settings or DisplaySettings()
         self._painter = SchemeRenderer(geometry)

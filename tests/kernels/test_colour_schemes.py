@@ -95,6 +95,12 @@ def test_a_reused_buffer_is_repainted_whole_and_off_sensor_events_are_dropped():
         assert (rgb[0, 1] != BACKGROUND).any()
 
 
+def test_the_settings_offer_exactly_the_kernels_schemes():
+    from ezsr_live.runtime.display import SCHEME_NAMES
+
+    assert SCHEME_NAMES == tuple(SCHEMES)
+
+
 def test_bad_arguments_are_refused():
     renderer = SchemeRenderer((8, 4))
     events = make_events([0], [1], [1], [1])
