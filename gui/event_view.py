@@ -151,7 +151,8 @@ class EventView(QWidget):
 
     @Slot(object)
     def show_frame(self, frame: RenderedFrame) -> None:
-        """Display a rendered frame (called in the GUI thread, at most one in flight)."""
+        """Display a rendered frame (called in the GUI thread; the renderer keeps at most two
+        unpainted, so the buffer on screen is never the one it paints into)."""
         start = time.perf_counter()
         self.image_item.show_argb(frame.image)
         self.shown_frame = frame

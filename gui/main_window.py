@@ -7,7 +7,8 @@ from typing import Any, Callable, Collection
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from ezsr_live.errors import EzsrError
 from ezsr_live.runtime.display import DisplaySettings
@@ -97,9 +98,12 @@ class MainWindow(QMainWindow):
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(6, 6, 6, 6)
-        side_layout.addWidget(self.controls)
         self.display_panel = DisplayPanel(display or DisplaySettings())
-        side_layout.addWidget(self.display_panel)
+        # run and view controls share one place: stacked, they squeezed the label list
+        self.control_tabs = QTabWidget()
+        self.control_tabs.addTab(self.controls, "Run")
+        self.control_tabs.addTab(self.display_panel, "View")
+        side_layout.addWidget(self.control_tabs)
         side_layout.addLayout(self._create_tools(pipeline))
         side_layout.addWidget(self.editor, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
