@@ -191,7 +191,7 @@ class Recognizer:
         encoder, _info = make_event_encoder(clip.model, model, weights, clip.image_size)
         # on disk, keyed by what the text tower really is: its own file when the event
         # weights carry one, the pretrained file (name, size, time) when one was given
-        text_files = [weights[1].path] if own_text else [pretrained] if pretrained else []
+        text_files = [weights[1].path] if own_text and weights is not None else [pretrained] if pretrained else []
         vocabulary = Vocabulary(clip.encode_text, clip.identity, labels or "imagenet", templates,
                                 disk=default_cache(), disk_identity=text_tower_identity(clip.identity, *text_files))
         translator = None
