@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from ezsr_live.runtime.display import DisplaySettings
 from ezsr_live.runtime.live import LiveRun
 
 from .main_window import MainWindow
@@ -55,6 +56,7 @@ class WindowOptions:
     restore_vocabulary: bool = False  # bring back the last session's vocabulary
     #: controls to bring back from the last session (``persistence.RESTORABLE`` names)
     restore_controls: frozenset[str] = frozenset()
+    display: DisplaySettings | None = None  # the view's accumulation, frame rate, colours
 
 
 class _RunLimits:
@@ -123,7 +125,7 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
         else:
             window = MainWindow(run.pipeline, smooth=max(1, options.smooth),
                                 restore_vocabulary=options.restore_vocabulary,
-                                restore_controls=options.restore_controls)
+                                restore_controls=options.restore_controls, display=options.display)
     except BaseException:
         run.close()
         raise

@@ -3,9 +3,9 @@
 * :class:`ResultPoller` polls the pipeline's :class:`~ezsr_live.runtime.handover.LatestSlot`
   from a QTimer in the GUI thread: ``take(0)`` never blocks, and a slot holds one
   result, so a slow GUI sees fewer results, never older ones.
-* :class:`FrameRenderer` is a QThread that cuts the newest display window from the
-  pipeline's ring and renders it (Numba, GIL released) into one of three rotating
-  buffers. It renders the next frame only once the view has painted the previous one,
+* :class:`FrameRenderer` is a QThread that cuts the newest display accumulation (its
+  own window, apart from the recognition window) from the pipeline's ring and paints
+  it (Numba, GIL released) into one of three rotating buffers. It renders the next frame only once the view has painted the previous one,
   so exactly one frame is ever in flight: no backlog, no wasted renders, and a buffer
   is never overwritten while the view may still paint it.
 """
@@ -14,31 +14,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from ezsr_live.kernels.display import display_frame
+from ezsr_live.runtime.display import FRAME_BUFFERS, DisplayFrame, DisplayRenderer, DisplaySettings
 from ezsr_live.sources import Described, HoldsAtEnd
-from ezsr_live.windows import WindowSpec
 
 log = logging.getLogger(__name__)
 
-#: a frame cycles through this many buffers: one being rendered, one shown, one spare
-_BUFFERS = 3
-
-
-@dataclass(frozen=True)
-class RenderedFrame:
-    """One display frame and where it came from."""
-
-    image: np.ndarray  # (H, W, 3) uint8, row-major
-    seq: int
-    n_events: int
-    t_end_us: int
-    render_ms: float
+#: frames the renderer may have handed over unpainted (with FRAME_BUFFERS = 3, the
+#: buffer it paints into is then neither the one on screen nor the one on its way)
+IN_FLIGHT = FRAME_BUFFERS - 1
+#: what the renderer hands to the view (the engine's frame: a reused uint32 buffer)
+RenderedFrame = DisplayFrame
 
 
 class ResultPoller(QObject):
@@ -89,7 +78,9 @@ class ResultPoller(QObject):
 
 
 class FrameRenderer(QThread):
-    """Renders the newest display window in its own thread (see the module docstring)."""
+    """Renders the newest display accumulation in its own thread (see the module
+    docstring) with :class:`~ezsr_live.runtime.display.DisplayRenderer`; at most
+    ``settings.fps`` frames per second, and never a frame the view has not asked for."""
 
     frameReady = Signal(object)
 
@@ -97,29 +88,49 @@ class FrameRenderer(QThread):
         self,
         ring: Any,
         geometry: Any,
-        window: Callable[[], WindowSpec],
+        settings: DisplaySettings | None = None,
         *,
-        max_fps: float = 120.0,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._display = DisplayRenderer(ring, geometry, settings)
         self._ring = ring
-        self._window = window
-        self._min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
-        self._buffers = [np.zeros((geometry.height, geometry.width, 3), np.uint8) for _ in range(_BUFFERS)]
-        self._geometry = geometry
         self._stop = threading.Event()
+        # frames handed over but not yet painted: at most IN_FLIGHT, so that the next
+        # frame is ready when the view has painted one (no idle hand-over between
+        # threads per frame), and a buffer is never repainted while the view shows it
         self._consumed = threading.Event()
         self._consumed.set()
+        self._seq_sent = 0
+        self._seq_painted = 0
         self._paused = threading.Event()
         self._step = threading.Event()
         self._force = threading.Event()
-        self.frames_rendered = 0
-        self.render_ms_total = 0.0
+
+    # -- read from any thread -------------------------------------------------------
+    @property
+    def settings(self) -> DisplaySettings:
+        return self._display.settings
+
+    @property
+    def frames_rendered(self) -> int:
+        return self._display.frames_rendered
+
+    @property
+    def render_ms_total(self) -> float:
+        return self._display.render_ms_total
 
     # -- called from the GUI thread -------------------------------------------------
-    def frame_painted(self) -> None:
-        """The view has drawn the last frame: the next one may be rendered."""
+    @Slot(object)
+    def set_settings(self, settings: DisplaySettings) -> None:
+        """Show the view with new settings from the next frame on (repainted at once)."""
+        self._display.settings = settings  # one reference swap: the thread reads it whole
+        self._force.set()
+
+    def frame_painted(self, seq: int | None = None) -> None:
+        """The view has drawn frame ``seq`` (None: the last one sent); frames before it
+        that it never drew count as consumed too."""
+        self._seq_painted = max(self._seq_painted, self._seq_sent if seq is None else int(seq))
         self._consumed.set()
 
     def set_paused(self, paused: bool) -> None:
@@ -134,7 +145,7 @@ class FrameRenderer(QThread):
         self._step.set()
 
     def refresh(self) -> None:
-        """Render again even if no event arrived (e.g. after the window length changed)."""
+        """Render again even if no event arrived (e.g. after a seek)."""
         self._force.set()
 
     def stop(self, timeout_s: float = 2.0) -> bool:
@@ -145,9 +156,8 @@ class FrameRenderer(QThread):
 
     # -- the thread -----------------------------------------------------------------
     def run(self) -> None:
-        after: int | None = None
         last = 0.0
-        seq = 0
+        display = self._display
         try:
             while not self._stop.is_set():
                 if not self._consumed.wait(0.05) or self._stop.is_set():
@@ -155,29 +165,27 @@ class FrameRenderer(QThread):
                 if self._paused.is_set() and not self._step.is_set():
                     self._stop.wait(0.02)
                     continue
-                wait = last + self._min_interval - time.perf_counter()
+                wait = last + 1.0 / display.settings.fps - time.perf_counter()
                 if wait > 0:
                     self._stop.wait(wait)
                     continue
-                if self._force.is_set():
-                    self._force.clear()
-                    after = None
+                force = self._force.is_set()
+                self._force.clear()
                 total = self._ring.total_pushed
-                if after is not None and total == after:
+                if not force and display.after is not None and total == display.after:
                     self._ring.wait_for_events(total, timeout=0.05)
                     continue
-                window = self._ring.newest(self._window(), after=after)
-                if window is None:
+                start = time.perf_counter()
+                frame = display.render_newest(force=force)
+                if frame is None:
                     continue
                 self._step.clear()
-                start = time.perf_counter()
-                image = self._buffers[seq % _BUFFERS]
-                display_frame(window.events, self._geometry, out=image)
-                render_ms = (time.perf_counter() - start) * 1e3
-                after, last, seq = window.stop_event, start, seq + 1
-                self.frames_rendered += 1
-                self.render_ms_total += render_ms
-                self._consumed.clear()
-                self.frameReady.emit(RenderedFrame(image, seq, len(window), int(window.t_end_us), render_ms))
+                last = start
+                self._seq_sent = frame.seq
+                if self._seq_sent - self._seq_painted >= IN_FLIGHT:
+                    self._consumed.clear()
+                    if self._seq_sent - self._seq_painted < IN_FLIGHT:  # painted meanwhile
+                        self._consumed.set()
+                self.frameReady.emit(frame)
         except Exception:  # a rendering bug must not take the window down silently
             log.exception("the display renderer failed")

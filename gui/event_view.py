@@ -6,7 +6,10 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from ezsr_live.kernels.colour_schemes import BACKGROUND, argb_to_rgb, pack
 
 from .bridge import RenderedFrame
 from .topk_overlay import TopKOverlay
@@ -18,12 +21,40 @@ _SURROUND = (44, 44, 52)
 
 
 class _CountingImageItem(pg.ImageItem):
-    """An ImageItem that reports each paint (and how long it took) to its view."""
+    """An ImageItem that shows the renderer's uint32 frames as they are and reports each
+    paint (and how long it took) to its view.
+
+    A frame is Qt's native ``Format_RGB32``, so a QImage over the buffer is drawn without
+    a conversion; one QImage per frame buffer is made once and kept (pyqtgraph's own
+    ``setImage`` would make a new one per frame from RGB bytes, which Qt then converts
+    at each paint)."""
 
     def __init__(self, view: "EventView") -> None:
-        # row-major uint8 RGB at fixed levels: no per-frame level search or rescaling
         super().__init__(axisOrder="row-major", autoDownsample=False)
         self._view = view
+        self._qimages: dict[int, tuple[np.ndarray, QImage]] = {}
+
+    def show_argb(self, frame: np.ndarray) -> None:
+        """Show an (H, W) uint32 0xAARRGGBB frame (no copy: the buffer must stay valid
+        until the next frame is shown)."""
+        key = frame.__array_interface__["data"][0]
+        cached = self._qimages.get(key)
+        if cached is None or cached[0].shape != frame.shape:
+            if len(self._qimages) > 8:  # buffers of an earlier renderer
+                self._qimages.clear()
+            cached = (frame, pg.functions.ndarray_to_qimage(frame, QImage.Format.Format_RGB32))
+            self._qimages[key] = cached
+        # the pixels as (H, W, 3) RGB, a view (bytes B, G, R, A reversed): what ImageItem
+        # users read as ``image``
+        image = frame.view(np.uint8).reshape(*frame.shape, 4)[..., 2::-1]
+        if self.image is None or self.image.shape != image.shape:
+            self.prepareGeometryChange()
+        # what ImageItem.setImage would set, without its conversions
+        self.image = image
+        self.qimage = cached[1]
+        self._renderRequired = False
+        self._unrenderable = False
+        self.update()
 
     def paint(self, painter, *args) -> None:  # type: ignore[override]
         start = time.perf_counter()
@@ -47,7 +78,8 @@ class EventView(QWidget):
         self.graphics.setCentralItem(self.viewbox)
         self.image_item = _CountingImageItem(self)
         self.viewbox.addItem(self.image_item)
-        self.image_item.setImage(np.zeros((height, width, 3), np.uint8), autoLevels=False, levels=None)
+        self._blank = np.full((height, width), pack(BACKGROUND), np.uint32)
+        self.image_item.show_argb(self._blank)
         # auto-range (on until the user zooms, back with fit()) keeps the sensor frame
         # centred and whole; the pan/zoom limits follow the view's shape (_fit_limits)
         self._frame_size = (width, height)
@@ -69,6 +101,7 @@ class EventView(QWidget):
         self._shown_seq = -1
         self._acked_seq = -1
         self._paint_walls: list[float] = []
+        self.shown_frame: RenderedFrame | None = None  # the frame on screen (its events, scheme)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().showEvent(event)
@@ -118,13 +151,19 @@ class EventView(QWidget):
 
     @Slot(object)
     def show_frame(self, frame: RenderedFrame) -> None:
-        """Display a rendered frame (called in the GUI thread, at most one in flight)."""
+        """Display a rendered frame (called in the GUI thread; the renderer keeps at most two
+        unpainted, so the buffer on screen is never the one it paints into)."""
         start = time.perf_counter()
-        # levels=None: uint8 RGB goes to a QImage as it is (the fixed 0..255 range)
-        self.image_item.setImage(frame.image, autoLevels=False, levels=None)
+        self.image_item.show_argb(frame.image)
+        self.shown_frame = frame
         self._shown_seq = frame.seq
         self.frames_delivered += 1
         self.gui_seconds += time.perf_counter() - start
+
+    def shown_rgb(self) -> np.ndarray:
+        """The frame on screen as (H, W, 3) uint8 RGB (a copy)."""
+        frame = self.shown_frame.image if self.shown_frame is not None else self._blank
+        return argb_to_rgb(frame)
 
     def _painted(self, seconds: float) -> None:
         self.paints += 1
@@ -151,7 +190,9 @@ class EventView(QWidget):
     def set_sensor_size(self, width: int, height: int) -> None:
         """Another source: show its (blank) frame, fitted."""
         self._frame_size = (width, height)
-        self.image_item.setImage(np.zeros((height, width, 3), np.uint8), autoLevels=False, levels=None)
+        self._blank = np.full((height, width), pack(BACKGROUND), np.uint32)
+        self.shown_frame = None
+        self.image_item.show_argb(self._blank)
         self.fit()
 
     def reset_statistics(self) -> None:

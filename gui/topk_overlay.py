@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from PySide6.QtCore import QPoint, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QWidget
 
 #: (minimum probability, bar colour): confident labels green, plausible amber, weak grey
@@ -58,6 +58,7 @@ class TopKOverlay(QWidget):
         self._note = ""
         self._received = False
         self._below = False
+        self._cache: QPixmap | None = None
         font = QFont(self.font())
         font.setPointSize(11)
         font.setBold(True)
@@ -82,7 +83,7 @@ class TopKOverlay(QWidget):
         self._entries = [] if below else list(entries)
         self._below = below
         self._fit()
-        self.update()
+        self._redraw()
 
     @property
     def none_of_these(self) -> bool:
@@ -125,7 +126,7 @@ class TopKOverlay(QWidget):
         """A line of text shown under the bars (e.g. 'paused') until the next call."""
         self._note = note
         self._fit()
-        self.update()
+        self._redraw()
 
     def shown_note(self) -> str:
         """The line shown under the bars ("" for none)."""
@@ -157,8 +158,33 @@ class TopKOverlay(QWidget):
     def _fit(self) -> None:
         self.resize(self.sizeHint())
 
+    def _redraw(self) -> None:
+        self._cache = None  # what changed is drawn anew at the next paint
+        self.update()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        self._cache = None
+        super().resizeEvent(event)
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt naming)
+        # the overlay sits over the event view, so Qt repaints it with every frame the
+        # view paints (60+ a second): drawing the bars anew each time cost ~10 ms of the
+        # GUI thread per frame; they are drawn once per change, then only copied
+        ratio = self.devicePixelRatioF()
+        cache = self._cache
+        if cache is None or cache.size() != self.size() * ratio:
+            cache = QPixmap(self.size() * ratio)
+            cache.setDevicePixelRatio(ratio)
+            cache.fill(Qt.GlobalColor.transparent)
+            self._draw(cache)
+            self._cache = cache
         painter = QPainter(self)
+        painter.drawPixmap(0, 0, cache)
+        painter.end()
+
+    def _draw(self, device: QPixmap) -> None:
+        painter = QPainter(device)
+        painter.setFont(self.font())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 150))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# label embeddings cached on disk go to a folder of this session, never the user's cache
+os.environ["EZSR_TEXT_CACHE"] = tempfile.mkdtemp(prefix="ezsr-test-text-cache-")
 
 from tests.helpers import REPO_ROOT, TINY_MODEL, TINY_MODEL_CONFIG  # noqa: F401  (re-exported to the tests)
 

@@ -11,11 +11,13 @@ from ezsr_live.drivers import open_reader, open_writer
 from ezsr_live.errors import EventArrayError, EzsrError
 from ezsr_live.events import EVENT_DTYPE, Geometry, as_event_packet, make_events
 from ezsr_live.kernels import (
+    SCHEMES,
     DisplayAccumulator,
+    display_frame,
     ezsr_histogram,
     ezsr_model_input,
     ezsr_model_input_batch,
-    display_frame,
+    render_scheme,
     time_surface,
     voxel_grid,
 )
@@ -82,6 +84,8 @@ KERNELS = {
     "display_frame": lambda ev: display_frame(ev, GEOMETRY, decay_us=5_000.0),
     "DisplayAccumulator": lambda ev: _accumulate(ev),
     "time_surface": lambda ev: time_surface(ev, GEOMETRY, tau_us=10_000.0),
+    **{f"render_scheme {name}": (lambda ev, name=name: render_scheme(ev, GEOMETRY, name, decay_us=5_000.0))
+       for name in SCHEMES},
     "voxel_grid": lambda ev: voxel_grid(ev, GEOMETRY, 5),
 }
 

@@ -28,6 +28,7 @@ from ezsr_live.cli.common import (
     run_guarded,
 )
 from ezsr_live.cli.config import apply_config_file
+from ezsr_live.cli.display_options import add_display_options, display_settings_from_args
 from ezsr_live.cli.options import add_source_options, source_options_from_args, sources_from_args
 from ezsr_live.cli.settings_args import add_setting, add_settings
 from ezsr_live.errors import EzsrError
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recognise only the events inside this box of the sensor (pixels; it is cropped and "
                         "resized to the model's input as the whole sensor would be); the window can draw one")
     add_settings(parser.add_argument_group("output"), settings_of(OutputSettings))
+    add_display_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages on stderr")
     return parser
 
@@ -253,7 +255,8 @@ def run_gui(args: argparse.Namespace) -> int:
     # the remembered vocabulary comes back unless --labels (or the config file) chose one
     view = WindowOptions(smooth=args.smooth, screenshot=args.screenshot, max_results=args.max_results,
                          duration_s=args.duration_s, restore_vocabulary=args.labels is None,
-                         restore_controls=remembered_controls(args))
+                         restore_controls=remembered_controls(args),
+                         display=display_settings_from_args(args))
     application()  # Qt's preflight refuses a broken display in one line, before the model loads
     outcome = run_app(build_run(args), view)
     if outcome.failure is not None:

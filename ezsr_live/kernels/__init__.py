@@ -2,7 +2,9 @@
 
 * :mod:`.histogram` - the EZSR histogram and encoder input (exactly the official
   preprocessing), batched; :mod:`.histogram_torch` - the same on a torch device;
-* :mod:`.display` - ON/OFF coloured RGB frames for the GUI, optionally decaying;
+* :mod:`.display` - ON/OFF coloured RGB frames, optionally decaying;
+* :mod:`.colour_schemes` - the live view's frames (polarity, time surface, event
+  count) as Qt-native 32-bit pixels, in one pass into a reused buffer;
 * :mod:`.time_surface`, :mod:`.voxel_grid` - further representations for experiments;
 * :mod:`.sampling` - the torchvision-exact resize/crop and coordinate maps.
 
@@ -10,6 +12,7 @@ Every kernel releases the GIL and drops (and counts, see :class:`KernelStats`) e
 whose coordinates fall outside the sensor, so hostile input can never write out of bounds.
 """
 from ._common import CLIP_MEAN, CLIP_STD, KernelStats
+from .colour_schemes import SCHEMES, SchemeRenderer, render_scheme
 from .display import DisplayAccumulator, DisplayColors, display_frame
 from .histogram import (
     CoordsMode,
@@ -29,12 +32,15 @@ __all__ = [
     "DisplayAccumulator",
     "DisplayColors",
     "KernelStats",
+    "SCHEMES",
+    "SchemeRenderer",
     "display_frame",
     "ezsr_histogram",
     "ezsr_model_input",
     "ezsr_model_input_batch",
     "ezsr_model_input_columns",
     "ezsr_model_input_torch",
+    "render_scheme",
     "time_surface",
     "voxel_grid",
 ]

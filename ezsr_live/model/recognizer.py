@@ -33,6 +33,7 @@ from ezsr_live.model.event_encoder import (
     read_event_weights,
 )
 from ezsr_live.model.templates import TemplateSet
+from ezsr_live.model.text_cache import default_cache, text_tower_identity
 from ezsr_live.model.vocabulary import Vocabulary
 from ezsr_live.settings import KNN_ALPHA, KNN_K, KNN_TAU, TOP_K, TOP_K_DEFAULT, RecognitionSettings, settings_of
 
@@ -188,7 +189,11 @@ class Recognizer:
         if own_text and weights is not None:
             load_text_tower(clip.model, weights[0], weights[1].path)
         encoder, _info = make_event_encoder(clip.model, model, weights, clip.image_size)
-        vocabulary = Vocabulary(clip.encode_text, clip.identity, labels or "imagenet", templates)
+        # on disk, keyed by what the text tower really is: its own file when the event
+        # weights carry one, the pretrained file (name, size, time) when one was given
+        text_files = [weights[1].path] if own_text and weights is not None else [pretrained] if pretrained else []
+        vocabulary = Vocabulary(clip.encode_text, clip.identity, labels or "imagenet", templates,
+                                disk=default_cache(), disk_identity=text_tower_identity(clip.identity, *text_files))
         translator = None
         if cfg.knn_pool:
             translator = knn_mod.KnnTranslator.open(cfg.knn_pool, clip.identity, clip.embed_dim,

@@ -21,10 +21,13 @@ import torch
 from ezsr_live.errors import FormatError, ModelError
 from ezsr_live.model.builtin_labels import BUILTIN_LABEL_SETS
 from ezsr_live.model.templates import TemplateSet, get_templates
+from ezsr_live.model.text_cache import DiskTextCache
 
 log = logging.getLogger(__name__)
 
 TextEncoder = Callable[[list[str]], torch.Tensor]  # prompts -> (N, D) normalised embeddings
+#: called as (labels ready, labels in the vocabulary) while a vocabulary is encoded
+ProgressListener = Callable[[int, int], None]
 
 
 #: how a label file lists a label that is kept but switched off: as a comment, so that
@@ -153,10 +156,18 @@ class Vocabulary:
         templates: str | TemplateSet | None = None,
         cache: TextEmbeddingCache | None = None,
         batch_size: int = 256,
+        *,
+        disk: DiskTextCache | None = None,
+        disk_identity: str | None = None,
     ):
         self._encode_text = encode_text
         self.model_id = model_id
         self.cache = cache if cache is not None else TextEmbeddingCache()
+        # on disk only with a stable identity of the text tower (never random weights)
+        self.disk = disk if disk is not None and disk_identity else None
+        self.disk_identity = disk_identity
+        self._disk_missed: set[tuple[str, str, str]] = set()
+        self._listeners: list[ProgressListener] = []
         self.batch_size = max(1, int(batch_size))
         self._templates = get_templates(templates)
         self._labels: list[str] = parse_labels(labels) if labels else []
@@ -225,13 +236,48 @@ class Vocabulary:
             self._templates = get_templates(templates)
             self._changed()
 
+    # -- progress --------------------------------------------------------------------
+    def add_progress_listener(self, listener: ProgressListener) -> None:
+        """Call ``listener(ready, total)`` after each encoded batch and once when all labels
+        are ready, from the thread that encodes (a GUI hands it on to its own thread)."""
+        self._listeners.append(listener)
+
+    def progress(self) -> tuple[int, int]:
+        """(labels whose embedding is ready, labels in the vocabulary)."""
+        with self._lock:
+            total = len(dict.fromkeys(self._labels))
+            return total - len(self.pending()), total
+
+    def _report(self) -> None:
+        if self._listeners:
+            ready, total = self.progress()
+            for listener in self._listeners:
+                listener(ready, total)
+
     # -- encoding ------------------------------------------------------------------
+    def _from_disk(self, todo: list[str], templates: TemplateSet) -> list[str]:
+        """Take what the disk cache holds of ``todo`` into memory; the labels still to encode."""
+        if self.disk is None or self.disk_identity is None:
+            return todo
+        keys = {lb: (self.disk_identity, templates.key, lb) for lb in todo}
+        unknown = [key for key in keys.values() if key not in self._disk_missed]
+        found = self.disk.get_many(unknown)
+        self._disk_missed.update(key for key in unknown if key not in found)
+        for lb, key in keys.items():
+            if key in found:
+                self.cache.put((self.model_id, templates.key, lb), found[key])
+        return [lb for lb, key in keys.items() if key not in found]
+
     def encode_pending(self, max_labels: int | None = None) -> int:
         """Encode up to ``max_labels`` uncached labels (all when None), in batches of about
-        ``batch_size`` prompts; returns how many labels were encoded."""
+        ``batch_size`` prompts; returns how many labels were encoded. Labels the disk
+        cache holds are loaded first and do not count: they cost no encoding."""
         with self._lock:
             todo = self.pending()
             templates = self._templates
+        if not todo:
+            return 0
+        todo = self._from_disk(todo, templates)
         if max_labels is not None:
             todo = todo[:max_labels]
         per_batch = max(1, self.batch_size // len(templates))
@@ -244,6 +290,11 @@ class Vocabulary:
             means = torch.nn.functional.normalize(emb.mean(dim=1), dim=-1)
             for lb, vec in zip(group, means):
                 self.cache.put((self.model_id, templates.key, lb), vec.clone())
+            if self.disk is not None and self.disk_identity is not None:
+                self.disk.put_many([((self.disk_identity, templates.key, lb), vec) for lb, vec in zip(group, means)])
+            self._report()
+        if not todo:
+            self._report()  # all came from the disk
         return len(todo)
 
     def matrix(self) -> torch.Tensor:

@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from tests.helpers import DEMO_DISC
+from ezsr_live.cli.display_options import display_settings_from_args  # noqa: E402
 from ezsr_live.cli.live import build_parser, build_run  # noqa: E402
 
 from tests.conftest import TINY_MODEL_CONFIG  # noqa: E402
@@ -49,7 +50,7 @@ def make_window(qtbot, tiny_model_name):
         args = build_parser().parse_args([*source, *model_args(tiny_model_name), "--labels", LABELS, *extra])
         pipeline = build_run(args).pipeline
         window = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary,
-                            restore_controls=restore_controls)
+                            restore_controls=restore_controls, display=display_settings_from_args(args))
         qtbot.addWidget(window)
         window.show()
         window.start()

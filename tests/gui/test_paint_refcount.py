@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import sys
 
-import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
@@ -15,7 +14,7 @@ from ezsr_live.events import Geometry
 from ezsr_live.gui.bridge import RenderedFrame
 from ezsr_live.gui.event_view import EventView
 from ezsr_live.gui.preflight import GuiUnavailable, check_binding, none_references_lost
-from ezsr_live.kernels.display import display_frame
+from ezsr_live.kernels.colour_schemes import render_scheme
 
 from .conftest import DEMO
 
@@ -35,9 +34,8 @@ TOLERANCE = 64
 
 def _demo_frame(width: int, height: int) -> RenderedFrame:
     events = next(iter(open_reader(DEMO)))[:20_000]
-    image = np.zeros((height, width, 3), np.uint8)
-    display_frame(events, Geometry(width, height), out=image)
-    return RenderedFrame(image, 1, len(events), int(events["t"][-1]), 0.0)
+    image = render_scheme(events, Geometry(width, height), "polarity")
+    return RenderedFrame(image, 1, len(events), int(events["t"][-1]), 0.0, "polarity")
 
 
 def _references_lost_while(paint, times: int) -> tuple[int, int]:

@@ -32,7 +32,7 @@ def test_the_window_paints_event_frames_and_overlays_k_labels(qtbot, make_window
     probabilities = [p for _, p in window.overlay.shown_entries()]
     assert probabilities == sorted(probabilities, reverse=True)
     # the painted image is the rendered event frame: not all background
-    image = window.event_view.image_item.image
+    image = window.event_view.shown_rgb()
     assert image.shape == (260, 346, 3) and (image != image[0, 0]).any()
 
 

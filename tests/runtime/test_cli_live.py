@@ -148,6 +148,27 @@ def test_invalid_window_options_are_refused_with_exit_2(capsys, option):
     assert option[0] in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", [["--view-ms", "0"], ["--view-fps", "1000"], ["--view-events", "x"],
+                                    ["--colours", "rainbow"], ["--saturation", "300"]])
+def test_view_options_out_of_their_bounds_are_refused_with_exit_2(capsys, option):
+    with pytest.raises(SystemExit) as exit_info:
+        ezsr_live(["--replay", str(DEMO), *MODEL, *option])
+    assert exit_info.value.code == 2
+    assert option[0] in capsys.readouterr().err
+
+
+def test_view_options_give_the_windows_display_settings():
+    from ezsr_live.cli.display_options import display_settings_from_args
+    from ezsr_live.cli.live import build_parser
+    from ezsr_live.runtime.display import DisplaySettings
+
+    args = build_parser().parse_args(["--replay", str(DEMO), "--view-events", "3000", "--view-fps", "144",
+                                      "--colours", "time_surface", "--decay-ms", "2.5"])
+    assert display_settings_from_args(args) == DisplaySettings(accumulation_events=3000, fps=144.0,
+                                                               scheme="time_surface", decay_ms=2.5)
+    assert display_settings_from_args(build_parser().parse_args(["--replay", str(DEMO)])) == DisplaySettings()
+
+
 def test_an_unwritable_output_file_is_a_clear_error(capsys, tmp_path):
     rc = ezsr_live(["--replay", str(DEMO), "--headless", *MODEL, "--output", str(tmp_path / "no" / "dir.jsonl")])
     assert rc == 2

@@ -193,6 +193,20 @@ def test_newest_count_window_is_the_tail_of_the_stream_across_packets_and_wraps(
         assert w.complete == (total >= 5_000)
 
 
+def test_newest_copies_into_a_reused_buffer_when_it_fits_and_allocates_when_not() -> None:
+    events = jittery_stream(11, 40_000)
+    ring = EventRingBuffer(8_192)
+    buffer = np.zeros(6_000, EVENT_DTYPE)
+    for total in pushed_in_packets(ring, events, 11, 1_500):  # across the ring's wrap
+        w = ring.newest(WindowSpec.by_events(5_000), out=buffer)
+        first = max(0, total - 5_000)
+        np.testing.assert_array_equal(w.events, events[first:total])
+        assert np.shares_memory(w.events, buffer)
+    too_large = ring.newest(WindowSpec.by_events(8_000), out=buffer)
+    np.testing.assert_array_equal(too_large.events, events[-8_000:])
+    assert not np.shares_memory(too_large.events, buffer)
+
+
 def test_count_window_larger_than_the_ring_is_cut_to_the_ring_and_marked_incomplete() -> None:
     events = jittery_stream(10, 20_000)
     ring = EventRingBuffer(4_096)

@@ -1,0 +1,128 @@
+"""The view's own controls: accumulation, frame rate, colour scheme, and its legend.
+
+They change only what is shown (:class:`~ezsr_live.runtime.display.DisplaySettings`),
+never what is recognised; ranges and defaults come from the settings' field metadata.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ezsr_live.kernels.colour_schemes import SCHEMES
+from ezsr_live.runtime.display import DisplaySettings, bounds
+
+from .legend import ColourLegend
+
+_BY_TIME, _BY_EVENTS = "milliseconds", "events"
+
+
+def _spin(name: str, value: float, decimals: int = 1) -> QDoubleSpinBox:
+    meta = bounds(name)
+    spin = QDoubleSpinBox()
+    spin.setRange(meta["min"], meta["max"])
+    spin.setDecimals(decimals)
+    spin.setSuffix(f" {meta['unit']}")
+    spin.setValue(value)
+    spin.setToolTip(meta["help"])
+    spin.setKeyboardTracking(False)
+    return spin
+
+
+class DisplayPanel(QWidget):
+    """Controls of the view, with the legend of the chosen colours under them."""
+
+    settingsChanged = Signal(object)  # DisplaySettings
+
+    def __init__(self, settings: DisplaySettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItems([_BY_TIME, _BY_EVENTS])
+        self.mode_combo.setToolTip("what the view accumulates (recognition has its own window above)")
+        self.length_ms = _spin("accumulation_ms", settings.accumulation_ms)
+        events = bounds("accumulation_events")
+        self.length_events = QSpinBox()
+        self.length_events.setRange(events["min"], events["max"])
+        self.length_events.setSingleStep(1000)
+        self.length_events.setGroupSeparatorShown(True)
+        self.length_events.setSuffix(" events")
+        self.length_events.setToolTip(events["help"])
+        self.length_events.setKeyboardTracking(False)
+        self.length_events.setValue(settings.accumulation_events or 10_000)
+        if settings.accumulation_events is not None:
+            self.mode_combo.setCurrentText(_BY_EVENTS)
+        self.fps = _spin("fps", settings.fps, decimals=0)
+        self.scheme_combo = QComboBox()
+        for name, scheme in SCHEMES.items():
+            self.scheme_combo.addItem(scheme.title, name)
+        self.scheme_combo.setCurrentIndex(self.scheme_combo.findData(settings.scheme))
+        self.decay_ms = _spin("decay_ms", settings.decay_ms, decimals=2)
+        self.saturation = QSpinBox()
+        meta = bounds("saturation")
+        self.saturation.setRange(meta["min"], meta["max"])
+        self.saturation.setSuffix(" events")
+        self.saturation.setToolTip(meta["help"])
+        self.saturation.setValue(settings.saturation)
+        self.legend = ColourLegend()
+
+        length_row = QHBoxLayout()
+        length_row.addWidget(self.length_ms)
+        length_row.addWidget(self.length_events)
+        form = QFormLayout()
+        form.addRow("Shows", self.mode_combo)
+        form.addRow("Last", length_row)
+        form.addRow("Frame rate", self.fps)
+        form.addRow("Colours", self.scheme_combo)
+        form.addRow("Decay τ", self.decay_ms)
+        form.addRow("White at", self.saturation)
+        box_layout = QVBoxLayout()
+        box_layout.addLayout(form)
+        box_layout.addWidget(self.legend)
+        box = QGroupBox("View")
+        box.setLayout(box_layout)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(box)
+        self._show_for_choices()
+        for signal in (self.mode_combo.currentIndexChanged, self.scheme_combo.currentIndexChanged):
+            signal.connect(self._edited)
+        for spin in (self.length_ms, self.length_events, self.fps, self.decay_ms, self.saturation):
+            spin.valueChanged.connect(self._edited)
+
+    @property
+    def settings(self) -> DisplaySettings:
+        return self._settings
+
+    def _read(self) -> DisplaySettings:
+        by_events = self.mode_combo.currentText() == _BY_EVENTS
+        return self._settings.replace(
+            accumulation_ms=self.length_ms.value(),
+            accumulation_events=self.length_events.value() if by_events else None,
+            fps=self.fps.value(), scheme=self.scheme_combo.currentData(),
+            decay_ms=self.decay_ms.value(), saturation=self.saturation.value())
+
+    def _show_for_choices(self) -> None:
+        s = self._settings
+        self.length_events.setVisible(s.accumulation_events is not None)
+        self.length_ms.setVisible(s.accumulation_events is None)
+        self.decay_ms.setEnabled(s.scheme == "time_surface")
+        self.saturation.setEnabled(s.scheme == "event_count")
+        self.legend.set_scheme(s.scheme, s.decay_ms, s.saturation)
+
+    @Slot()
+    def _edited(self) -> None:
+        settings = self._read()
+        if settings == self._settings:
+            return
+        self._settings = settings
+        self._show_for_choices()
+        self.settingsChanged.emit(settings)

@@ -1,0 +1,125 @@
+"""The view apart from recognition: its own accumulation, frame rate and colours."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PySide6.QtCore import Qt
+
+from ezsr_live.kernels import ezsr_model_input
+from ezsr_live.kernels.colour_schemes import BACKGROUND, SCHEMES, render_scheme
+from ezsr_live.windows import WindowSpec
+
+WAIT_MS = 20_000  # generous: the CPU is shared; nothing here measures speed
+RECOGNITION_EVENTS = 15_000
+VIEW_EVENTS = 2_000
+
+
+def _lit_pixels(window) -> int:
+    return int((window.event_view.shown_rgb() != BACKGROUND).any(axis=-1).sum())
+
+
+def _recognised_by_the_model(window) -> list[tuple[str, float]]:
+    """What the recogniser makes of the newest recognition window in the ring."""
+    pipeline = window.pipeline
+    events = pipeline.ring.newest(pipeline.settings.window).events
+    frame = ezsr_model_input(events, pipeline.geometry, size=pipeline.recognizer.input_size)
+    predictions = pipeline.recognizer.recognize(torch.from_numpy(frame)[None], k=pipeline.settings.top_k)[0]
+    return [(p.label, p.probability) for p in predictions]
+
+
+def _same_topk(result, expected) -> bool:
+    return ([label for label, _ in result.topk] == [label for label, _ in expected]
+            and np.allclose([p for _, p in result.topk], [p for _, p in expected], atol=1e-6))
+
+
+def test_the_view_paints_its_accumulation_while_recognition_keeps_its_window(qtbot, make_window):
+    window = make_window("--window-events", str(RECOGNITION_EVENTS), "--view-events", str(VIEW_EVENTS))
+    results: list = []
+    window.resultShown.connect(results.append)
+    view = window.event_view
+    qtbot.waitUntil(lambda: len(results) >= 2 and view.frames_painted >= 3, timeout=WAIT_MS)
+    assert all(r.n_events == RECOGNITION_EVENTS for r in results)
+    assert view.shown_frame.n_events == VIEW_EVENTS
+    # the picture holds those 2,000 events, not the 15,000 recognised (some share a pixel)
+    assert 0 < _lit_pixels(window) <= VIEW_EVENTS
+
+    panel = window.display_panel
+    panel.mode_combo.setCurrentText("milliseconds")
+    panel.length_ms.setValue(5.0)
+    assert window.renderer.settings.accumulation == WindowSpec.by_time_ms(5.0)
+    qtbot.waitUntil(lambda: view.shown_frame.n_events not in (VIEW_EVENTS,) and view.frames_painted > 3,
+                    timeout=WAIT_MS)
+    n_before = len(results)
+    qtbot.waitUntil(lambda: len(results) >= n_before + 2, timeout=WAIT_MS)
+    assert all(r.n_events == RECOGNITION_EVENTS for r in results)
+    assert window.pipeline.settings.window == WindowSpec.by_events(RECOGNITION_EVENTS)
+
+
+def test_recognition_results_do_not_depend_on_the_view_settings(qtbot, make_window):
+    window = make_window("--window-events", str(RECOGNITION_EVENTS), "--view-events", str(VIEW_EVENTS))
+    results: list = []
+    window.resultShown.connect(results.append)
+    qtbot.waitUntil(lambda: len(results) >= 1, timeout=WAIT_MS)
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # pause: the ring then holds still
+    source = window.pipeline.source
+    qtbot.waitUntil(lambda: source.holding, timeout=WAIT_MS)
+    qtbot.wait(400)
+    panel = window.display_panel
+    settings = [("event_count", 300.0), ("time_surface", 2.0), ("polarity", 144.0)]
+    for scheme, fps in settings:
+        panel.scheme_combo.setCurrentIndex(panel.scheme_combo.findData(scheme))
+        panel.fps.setValue(fps)
+        assert window.renderer.settings.scheme == scheme
+        n = len(results)
+        qtbot.keyClick(window, Qt.Key.Key_Right)  # exactly one more recognition window
+        qtbot.waitUntil(lambda: len(results) == n + 1, timeout=WAIT_MS)
+        qtbot.wait(200)
+        assert results[-1].n_events == RECOGNITION_EVENTS
+        assert _same_topk(results[-1], _recognised_by_the_model(window))
+
+
+def test_each_colour_scheme_is_painted_as_its_kernel_paints_it_with_its_legend(qtbot, make_window):
+    window = make_window("--view-events", str(VIEW_EVENTS), "--colours", "time_surface", "--decay-ms", "3")
+    panel, view = window.display_panel, window.event_view
+    assert window.renderer.settings.scheme == "time_surface"
+    assert "τ = 3 ms" in panel.legend.entries()[0].text
+    qtbot.waitUntil(lambda: window.n_results >= 1 and view.frames_painted >= 1, timeout=WAIT_MS)
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # paused: the newest events stay put
+    qtbot.waitUntil(lambda: window.pipeline.source.holding, timeout=WAIT_MS)
+    for scheme in SCHEMES:
+        panel.scheme_combo.setCurrentIndex(panel.scheme_combo.findData(scheme))
+        assert panel.legend.entries() == SCHEMES[scheme].legend(3.0, panel.saturation.value())
+        qtbot.waitUntil(lambda: view.shown_frame is not None and view.shown_frame.scheme == scheme,
+                        timeout=WAIT_MS)
+        frame = view.shown_frame
+        events = window.pipeline.ring.newest(WindowSpec.by_events(VIEW_EVENTS)).events
+        expected = render_scheme(events, window.pipeline.geometry, scheme, decay_us=3_000.0,
+                                 saturation=panel.saturation.value(), t_ref=frame.t_end_us - 1)
+        assert (frame.image == expected).all()
+
+
+def test_a_large_vocabulary_shows_its_encoding_progress_and_switches_whole(qtbot, make_window):
+    from .conftest import LABELS
+
+    window = make_window("--templates", "openai")  # 80 prompts a label: encoding takes many results
+    results: list = []
+    window.resultShown.connect(results.append)
+    qtbot.waitUntil(lambda: len(results) >= 1, timeout=WAIT_MS)
+    old, new = set(LABELS.split(",")), [f"thing number {i}" for i in range(150)]
+    progress = window.vocabulary_progress
+    start = len(results)
+    assert window.editor.set_labels(new)
+    qtbot.waitUntil(lambda: progress.isVisible(), timeout=WAIT_MS)
+    assert progress.label.text().startswith("encoding labels ") and progress.label.text().endswith("/150…")
+    qtbot.waitUntil(lambda: not progress.isVisible() and bool(results)
+                    and {lb for lb, _ in results[-1].topk} <= set(new), timeout=60_000)
+    reports = [(r, t) for r, t in progress.seen if t == 150]  # not the start's own 5 labels
+    assert reports[-1] == (150, 150) and any(0 < r < 150 for r, _ in reports)
+    assert [r for r, _ in reports] == sorted(r for r, _ in reports)
+    # every result meanwhile is of one vocabulary, the old one until the new one is whole
+    kinds = ["old" if {lb for lb, _ in r.topk} <= old else "new" if {lb for lb, _ in r.topk} <= set(new) else "mixed"
+             for r in results[start:]]
+    assert "mixed" not in kinds and kinds == sorted(kinds, key=["old", "new"].index)
+    assert kinds.count("old") >= 3  # results kept coming while it encoded
