@@ -305,7 +305,34 @@ class OutputSettings:
                                      metavar="PATH.png")
 
 
-CONCERNS: tuple[type, ...] = (WindowSettings, RecognitionSettings, ReplaySettings, OutputSettings)
+#: the colour schemes of :mod:`ezsr_live.kernels.colour_schemes`, named here so that the
+#: command line can offer them without loading Numba and the kernels
+SCHEME_NAMES = ("polarity", "time_surface", "event_count")
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    """What the live window shows, apart from what is recognised: its own accumulation,
+    frame rate and colours (:class:`ezsr_live.runtime.display.DisplaySettings`)."""
+
+    accumulation_ms: float = setting(20.0, "the view shows the last T ms of events",
+                                     range=float_range(0.1, 5000.0, unit="ms"), flag="--view-ms", toml="view-ms",
+                                     metavar="T", step=1.0, decimals=1)
+    accumulation_events: int | None = setting(
+        None, "the view shows the last N events instead (at most the ring's capacity less the recognition window)",
+        range=int_range(100, 4_000_000, unit="events"), optional=True, flag="--view-events", toml="view-events",
+        metavar="N", step=1000)
+    fps: float = setting(60.0, "most frames the view paints per second", range=float_range(1.0, 240.0, unit="fps"),
+                         flag="--view-fps", toml="view-fps", metavar="X", step=1.0, decimals=0)
+    scheme: str = setting("polarity", "how events are coloured", choices=SCHEME_NAMES, flag="--colours",
+                          toml="colours")
+    decay_ms: float = setting(10.0, "time surface: events fade as exp(-age/τ)",
+                              range=float_range(0.05, 5000.0, unit="ms"), metavar="T", step=0.5, decimals=2)
+    saturation: int = setting(8, "event count: events at a pixel for white", range=int_range(1, 255, unit="events"),
+                              metavar="N", step=1)
+
+
+CONCERNS: tuple[type, ...] = (WindowSettings, RecognitionSettings, ReplaySettings, OutputSettings, ViewSettings)
 
 
 @functools.cache

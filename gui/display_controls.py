@@ -18,23 +18,30 @@ from PySide6.QtWidgets import (
 )
 
 from ezsr_live.kernels.colour_schemes import SCHEMES
-from ezsr_live.runtime.display import DisplaySettings, bounds
+from ezsr_live.runtime.display import DisplaySettings
+from ezsr_live.settings import ViewSettings, setting_named
 
+from .controls import limit_spin_box
 from .legend import ColourLegend
 
 _BY_TIME, _BY_EVENTS = "milliseconds", "events"
 
 
-def _spin(name: str, value: float, decimals: int = 1) -> QDoubleSpinBox:
-    meta = bounds(name)
+def _spin(name: str, value: float) -> QDoubleSpinBox:
     spin = QDoubleSpinBox()
-    spin.setRange(meta["min"], meta["max"])
-    spin.setDecimals(decimals)
-    spin.setSuffix(f" {meta['unit']}")
+    _limited(spin, name)
     spin.setValue(value)
-    spin.setToolTip(meta["help"])
-    spin.setKeyboardTracking(False)
     return spin
+
+
+def _limited(spin: QSpinBox | QDoubleSpinBox, name: str) -> None:
+    # range, step and decimals from the declaration: the box offers what the options accept
+    setting = setting_named(ViewSettings, name)
+    limit_spin_box(spin, setting)
+    assert setting.range is not None
+    spin.setSuffix(f" {setting.range.unit}")
+    spin.setToolTip(setting.help)
+    spin.setKeyboardTracking(False)
 
 
 class DisplayPanel(QWidget):
@@ -49,28 +56,20 @@ class DisplayPanel(QWidget):
         self.mode_combo.addItems([_BY_TIME, _BY_EVENTS])
         self.mode_combo.setToolTip("what the view accumulates (recognition has its own window above)")
         self.length_ms = _spin("accumulation_ms", settings.accumulation_ms)
-        events = bounds("accumulation_events")
         self.length_events = QSpinBox()
-        self.length_events.setRange(events["min"], events["max"])
-        self.length_events.setSingleStep(1000)
+        _limited(self.length_events, "accumulation_events")
         self.length_events.setGroupSeparatorShown(True)
-        self.length_events.setSuffix(" events")
-        self.length_events.setToolTip(events["help"])
-        self.length_events.setKeyboardTracking(False)
         self.length_events.setValue(settings.accumulation_events or 10_000)
         if settings.accumulation_events is not None:
             self.mode_combo.setCurrentText(_BY_EVENTS)
-        self.fps = _spin("fps", settings.fps, decimals=0)
+        self.fps = _spin("fps", settings.fps)
         self.scheme_combo = QComboBox()
         for name, scheme in SCHEMES.items():
             self.scheme_combo.addItem(scheme.title, name)
         self.scheme_combo.setCurrentIndex(self.scheme_combo.findData(settings.scheme))
-        self.decay_ms = _spin("decay_ms", settings.decay_ms, decimals=2)
+        self.decay_ms = _spin("decay_ms", settings.decay_ms)
         self.saturation = QSpinBox()
-        meta = bounds("saturation")
-        self.saturation.setRange(meta["min"], meta["max"])
-        self.saturation.setSuffix(" events")
-        self.saturation.setToolTip(meta["help"])
+        _limited(self.saturation, "saturation")
         self.saturation.setValue(settings.saturation)
         self.legend = ColourLegend()
 

@@ -5,9 +5,9 @@ e.g. 15,000 events) is what the model sees; the view shows its own *accumulation
 (e.g. the last 10 ms), at its own frame rate, in a colour scheme. Both cut the same
 ring buffer, and neither setting changes the other.
 
-:class:`DisplaySettings` holds the view's options, each field with its default and
-bounds in one place (``field(metadata=...)``; :func:`bounds` reads them), so that the
-command line, the config file and the window's controls offer the same ranges.
+:class:`DisplaySettings` holds the view's options, declared with their defaults and
+bounds in :class:`ezsr_live.settings.ViewSettings` (the one settings source), so that
+the command line, the config file and the window's controls offer the same ranges.
 :class:`DisplayRenderer` cuts the newest accumulation from a ring and paints it into
 one of a few reused frame buffers (:class:`~ezsr_live.kernels.colour_schemes.SchemeRenderer`).
 """
@@ -15,56 +15,29 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ezsr_live.events import EVENT_DTYPE
+from ezsr_live.settings import SCHEME_NAMES, ViewSettings, settings_of
 from ezsr_live.windows import WindowSpec
 
-__all__ = ["SCHEME_NAMES", "DisplayFrame", "DisplayRenderer", "DisplaySettings", "bounds"]
-
-#: the colour schemes of :mod:`ezsr_live.kernels.colour_schemes`, named here so that the
-#: command line can offer them without loading Numba and the kernels (torch among them)
-SCHEME_NAMES = ("polarity", "time_surface", "event_count")
+__all__ = ["SCHEME_NAMES", "DisplayFrame", "DisplayRenderer", "DisplaySettings"]
 
 #: frame buffers in rotation: one being painted into, one on screen, one spare
 FRAME_BUFFERS = 3
 
 
 @dataclass(frozen=True)
-class DisplaySettings:
-    """The live view's options (see the module docstring); validated on creation."""
-
-    #: the view's accumulation by time (ms); ignored when ``accumulation_events`` is set
-    accumulation_ms: float = field(default=20.0, metadata={"min": 0.1, "max": 5000.0, "unit": "ms",
-                                                            "help": "the view shows the last T ms of events"})
-    #: the view's accumulation by count instead (None: by time)
-    accumulation_events: int | None = field(default=None, metadata={
-        "min": 100, "max": 4_000_000, "unit": "events", "help": "the view shows the last N events instead"})
-    #: most frames the view paints per second
-    fps: float = field(default=60.0, metadata={"min": 1.0, "max": 240.0, "unit": "fps",
-                                                "help": "most frames the view paints per second"})
-    #: one of :data:`~ezsr_live.kernels.colour_schemes.SCHEMES`
-    scheme: str = field(default="polarity", metadata={"choices": SCHEME_NAMES,
-                                                      "help": "how events are coloured"})
-    #: the time surface's decay constant τ
-    decay_ms: float = field(default=10.0, metadata={"min": 0.05, "max": 5000.0, "unit": "ms",
-                                                     "help": "time surface: events fade as exp(-age/τ)"})
-    #: the event-count scheme's events for full white
-    saturation: int = field(default=8, metadata={"min": 1, "max": 255, "unit": "events",
-                                                  "help": "event count: events at a pixel for white"})
+class DisplaySettings(ViewSettings):
+    """The live view's options, declared (defaults, bounds, help) in
+    :class:`ezsr_live.settings.ViewSettings`; checked on creation by its validators."""
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value, meta = getattr(self, f.name), f.metadata
-            if value is None:
-                continue
-            if "choices" in meta and value not in meta["choices"]:
-                raise ValueError(f"{f.name} must be one of {', '.join(meta['choices'])}, got {value!r}")
-            if "min" in meta and not meta["min"] <= value <= meta["max"]:
-                raise ValueError(f"{f.name} must be within {meta['min']:g}..{meta['max']:g}, got {value!r}")
+        for s in settings_of(ViewSettings):
+            s.check(getattr(self, s.name), s.flag)
 
     @property
     def accumulation(self) -> WindowSpec:
@@ -75,14 +48,6 @@ class DisplaySettings:
 
     def replace(self, **changes: Any) -> "DisplaySettings":
         return dataclasses.replace(self, **changes)
-
-
-def bounds(name: str) -> dict[str, Any]:
-    """Default, bounds, unit and help of one :class:`DisplaySettings` field."""
-    for f in dataclasses.fields(DisplaySettings):
-        if f.name == name:
-            return {"default": f.default, **f.metadata}
-    raise KeyError(name)
 
 
 @dataclass(frozen=True)
