@@ -24,6 +24,7 @@ from ezsr_live.cli.common import (
     EXIT_RUNTIME,
     EXIT_USAGE,
     ArgumentParser,
+    add_version_option,
     configure_logging,
     run_guarded,
 )
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "resized to the model's input as the whole sensor would be); the window can draw one")
     add_settings(parser.add_argument_group("output"), settings_of(OutputSettings))
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages on stderr")
+    add_version_option(parser)
     return parser
 
 
