@@ -1,4 +1,5 @@
-"""Training data: image folders, with events synthesised on the fly in DataLoader workers.
+"""Training data: image folders, with events synthesised on the fly in DataLoader workers
+(or read from a folder of pre-synthesised events, :class:`EventFilePairDataset`).
 
 Each item is ``(event_frame, image_tensor)``: the EZSR histogram model input of events
 synthesised from the image (student input) and the image through CLIP's preprocessing
@@ -80,6 +81,42 @@ class SynthPairDataset(Dataset):
             raise EzsrError("no readable image in the training set")
         result = synthesize(image, self.synth, self.item_seed(epoch, index), geometry=self.sensor)
         frame = ezsr_model_input(result.events, self.sensor, size=self.input_size)
+        return torch.from_numpy(frame), self.preprocess(image)
+
+
+class EventFilePairDataset(Dataset):
+    """(event frame, teacher image) pairs from pre-synthesised event files (one per
+    image, :mod:`.event_folder`): the same frames and targets as
+    :class:`SynthPairDataset`, with the synthesis done beforehand, so every epoch sees
+    the same events of an image."""
+
+    def __init__(self, paths: Sequence[Path], event_paths: Sequence[Path], preprocess: Callable, input_size: int):
+        if len(paths) != len(event_paths):
+            raise ValueError("one event file per image")
+        self.paths, self.event_paths = list(paths), list(event_paths)
+        self.preprocess = preprocess
+        self.input_size = int(input_size)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item ``index`` for ``key = epoch * len(self) + index`` (the sampler's keys)."""
+        from ezsr_live.drivers.registry import open_reader
+
+        index = int(key) % len(self.paths)
+        for attempt in range(len(self.paths)):
+            i = (index + attempt) % len(self.paths)
+            try:
+                image = load_image(self.paths[i])
+                with open_reader(self.event_paths[i]) as reader:
+                    events, sensor = reader.read_all(), reader.geometry
+                break
+            except FormatError as exc:
+                log.warning("skipping %s", exc)  # as SynthPairDataset does: one bad file must not end the run
+        else:
+            raise EzsrError("no readable image and event file pair in the training set")
+        frame = ezsr_model_input(events, sensor, size=self.input_size)
         return torch.from_numpy(frame), self.preprocess(image)
 
 
