@@ -14,8 +14,6 @@ from ezsr_live.errors import EzsrError
 from ezsr_live.events import EVENT_DTYPE, Geometry
 from ezsr_live.recipes.evaluation import DATASETS
 from ezsr_live.recipes.evaluation.datasets import NCALTECH101_FOLDERS
-from tests.recipes.train.test_eval_datasets import (  # noqa: F401  (fixtures: the official trees)
-    cifar10dvs_release, ncaltech_release, ncars_release, nimagenet_release, nmnist_release)
 
 
 def test_every_evaluated_dataset_has_a_dataset_class():

@@ -299,6 +299,15 @@ def _progress_bar(cfg: TrainConfig, start_step: int) -> Any:
     return tqdm(total=cfg.steps, initial=start_step, unit="step", desc="distilling", dynamic_ncols=True)
 
 
+def _validation_due(validator: Validator | None, step: int, cfg: TrainConfig) -> bool:
+    return validator is not None and (step % cfg.val_every == 0 or step == cfg.steps)
+
+
+def _close(board: Any) -> None:
+    if board is not None:
+        board.close()
+
+
 def _validate(validator: Validator, student: torch.nn.Module, tower: torch.nn.Module) -> dict[str, float]:
     """The held-out scores now; the student back in training mode (frozen parts in eval)."""
     scores = validator(student)
@@ -393,7 +402,7 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
             window_samples += n_samples
             step += 1
 
-            validate = validator is not None and (step % cfg.val_every == 0 or step == cfg.steps)
+            validate = _validation_due(validator, step, cfg)
             if step % cfg.log_every == 0 or step == cfg.steps or validate:
                 metrics = mean_across_ranks(sums, device)
                 now = time.perf_counter()
@@ -416,8 +425,7 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
                 barrier()
         del batches
     bar.close()
-    if board is not None:
-        board.close()
+    _close(board)
     if env.is_main:
         encoder_path = ckpt.save_encoder(tower, modulation, out / ckpt.ENCODER_FILE, cfg.model, input_size,
                                          run_name, step=step, loss=dataclasses.asdict(cfg.loss),
