@@ -3,7 +3,7 @@
 The conventions they moved to: the sensor size is ``--geometry WxH`` on every command,
 and every option that takes a time names its unit; spans of time a user measures with a
 clock (how long to run, record, move, pause) are in seconds, ``-s``. An alias stores
-into the new option's destination (converting the unit) and warns once per process.
+into the new option's destination (converting the unit) and says once on stderr which name replaced it.
 """
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ import argparse
 import sys
 from typing import Any, Callable, Sequence
 
-_warned: set[str] = set()
-
-
-def _warn_once(prog: str, old: str, new: str) -> None:
-    if old not in _warned:
-        _warned.add(old)
-        print(f"{prog.split()[0]}: {old} is deprecated, use {new}", file=sys.stderr)
 
 
 def add_deprecated_alias(parser: argparse.ArgumentParser | argparse._ArgumentGroup, old: str, new: str, *,
@@ -27,9 +20,13 @@ def add_deprecated_alias(parser: argparse.ArgumentParser | argparse._ArgumentGro
     s), and says once on stderr that ``new`` replaces it. Hidden from ``--help``."""
 
     class _Alias(argparse.Action):
+        warned = False  # once per parser: a command line that repeats the old name hears it once
+
         def __call__(self, p: argparse.ArgumentParser, namespace: argparse.Namespace,
                      values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
-            _warn_once(p.prog, old, new)
+            if not self.warned:
+                self.warned = True
+                print(f"{p.prog.split()[0]}: {old} is deprecated, use {new}", file=sys.stderr)
             if convert is not None:
                 try:
                     values = [convert(v) for v in values] if isinstance(values, list) else convert(str(values))
