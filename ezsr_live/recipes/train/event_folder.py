@@ -190,14 +190,23 @@ def _run(tasks: list[_Task], workers: int) -> Iterable[tuple[str, int, str]]:
     if workers == 0 or len(tasks) <= 1:
         yield from map(_synth_one, tasks)
         return
-    # spawn: a clean interpreter per worker, whatever threads the caller runs
+    # spawn: a clean interpreter per worker, whatever threads the caller runs. Workers
+    # ignore Ctrl-C: the parent alone stops, cancels what has not started and lets the
+    # running images finish their (atomic) files
     ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx) as pool:
+    with concurrent.futures.ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx,
+                                                initializer=_ignore_interrupts) as pool:
         try:
             yield from pool.map(_synth_one, tasks, chunksize=max(1, min(64, len(tasks) // (8 * workers))))
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+def _ignore_interrupts() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def event_files_for(images: Sequence[Path], root: str | os.PathLike, events: str | os.PathLike) -> list[Path]:

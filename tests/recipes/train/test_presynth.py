@@ -174,3 +174,33 @@ def test_tensorboard_asked_for_and_missing_is_one_clear_line(image_tree, tmp_pat
                "--tensorboard", "on", "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and "pip install tensorboard" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_during_folder_synthesis_leaves_only_whole_files(image_tree, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    images = tmp_path / "images" / "many"
+    images.mkdir(parents=True)
+    sources = sorted(image_tree.rglob("*.png"))
+    for i in range(160):
+        shutil.copy(sources[i % len(sources)], images / f"{i:03d}.png")
+    out = tmp_path / "ev"
+    argv = [sys.executable, "-m", "ezsr_live.cli.toolbox", "synth", str(images.parent), "-o", str(out),
+            "--workers", "2", "--geometry", "320x240", "--no-progress"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not list(out.rglob("*.evt2.raw")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().endswith("ezsr: interrupted")
+    done = list(out.rglob("*.evt2.raw"))
+    assert 0 < len(done) < 160 and not [p for p in out.rglob("*") if p.name.startswith(".partial-")]
+    for f in done:  # every file left is whole
+        assert len(_read(f)[0]) > 0
+    assert main(["synth", str(images.parent), "-o", str(out), "--geometry", "320x240", "--no-progress"]) == 0
+    assert len(list(out.rglob("*.evt2.raw"))) == 160
