@@ -204,3 +204,23 @@ def test_ctrl_c_during_folder_synthesis_leaves_only_whole_files(image_tree, tmp_
         assert len(_read(f)[0]) > 0
     assert main(["synth", str(images.parent), "-o", str(out), "--geometry", "320x240", "--no-progress"]) == 0
     assert len(list(out.rglob("*.evt2.raw"))) == 160
+
+
+def test_the_png_draws_validation_accuracy_beside_the_loss(tmp_path):
+    from PIL import Image
+
+    from ezsr_live.recipes.train.runlog import plot_log
+
+    rows = [{"step": s, "loss": 1.0 / s, "modulation": 1.0 / s, "val_top1": "" if s % 2 else 0.1 * s}
+            for s in range(1, 9)]
+
+    def orange_pixels(folder: Path) -> int:
+        img = np.asarray(Image.open(folder / "loss_curve.png").convert("RGB")).astype(int)
+        return int((np.abs(img - (255, 127, 14)).sum(-1) < 60).sum())  # the second colour: val_top1
+
+    with_val, without = tmp_path / "a", tmp_path / "b"
+    with_val.mkdir()
+    without.mkdir()
+    plot_log(with_val, rows)
+    plot_log(without, [{k: v for k, v in r.items() if k != "val_top1"} for r in rows])
+    assert orange_pixels(with_val) > 200 and orange_pixels(without) == 0
