@@ -11,7 +11,6 @@ the data an uninterrupted one would have. The sampler hands out keys
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -24,22 +23,9 @@ from ezsr_live.events import Geometry
 from ezsr_live.kernels import ezsr_model_input
 from ezsr_live.synth import SynthConfig, load_image, synthesize
 
+from .images import IMAGE_EXTENSIONS, find_images  # noqa: F401  (re-exported)
+
 log = logging.getLogger(__name__)
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jpe")
-
-
-def find_images(root: str | os.PathLike) -> list[Path]:
-    """Every image under ``root`` (an ImageNet-style tree of class folders or a flat
-    folder), sorted by path so that every rank and every run sees the same list."""
-    root = Path(root)
-    if not root.is_dir():
-        raise EzsrError(f"{root}: image folder not found")
-    found = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-    if not found:
-        raise EzsrError(f"{root}: no images ({', '.join(IMAGE_EXTENSIONS)}) found")
-    return found
-
 
 class SynthPairDataset(Dataset):
     """(event frame, teacher image) pairs from image files, synthesised per access."""

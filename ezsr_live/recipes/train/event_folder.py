@@ -143,7 +143,7 @@ def synthesize_folder(root: str | os.PathLike, out: str | os.PathLike, config: S
     ``workers`` processes (0: in this process). Resumable: files already there are kept."""
     from ezsr_live.drivers.registry import writer_extensions
 
-    from .data import find_images
+    from .images import find_images
 
     root, out = Path(root), Path(out)
     if extension not in writer_extensions():
