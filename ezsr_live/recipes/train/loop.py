@@ -29,7 +29,8 @@ from ezsr_live.model.clip_loader import load_clip, register_model_config, resolv
 
 from . import checkpoint as ckpt
 from .data import EventFilePairDataset, ResumableDistributedSampler, SynthPairDataset, find_images, worker_init
-from .event_folder import event_files_for
+from .event_folder import event_files_for, read_manifest
+from .freeze import freeze_tower, train_mode
 from .distributed import DistEnv, barrier, mean_across_ranks, setup, teardown
 from .config import TrainConfig
 from .losses import AffineModulation, distillation_loss
@@ -88,40 +89,6 @@ def lr_at(step: int, base: float, warmup: int, total: int, min_ratio: float) -> 
     span = max(1, total - warmup)
     progress = min(1.0, (step - warmup) / span)
     return base * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def _under(name: str, prefix: str) -> bool:
-    return name == prefix or name.startswith(prefix.rstrip(".") + ".")
-
-
-def freeze_tower(tower: torch.nn.Module, prefixes: tuple[str, ...] | list[str]) -> list[str]:
-    """Stop training the tower's parameters whose names start with one of ``prefixes``;
-    returns the frozen names. An unknown prefix is an error, not a silent no-op."""
-    named = list(tower.named_parameters())
-    for prefix in prefixes:
-        if not any(_under(n, prefix) for n, _ in named):
-            roots = sorted({n.split(".")[0] for n, _ in named})
-            raise EzsrError(f"--freeze {prefix!r} matches no parameter of the tower (its top-level modules: "
-                            f"{', '.join(roots)})")
-    frozen = []
-    for n, p in named:
-        if any(_under(n, pre) for pre in prefixes):
-            p.requires_grad_(False)
-            frozen.append(n)
-    return frozen
-
-
-def _frozen_modules(tower: torch.nn.Module) -> list[torch.nn.Module]:
-    """Modules whose parameters are all frozen: kept in eval mode so that their norm
-    statistics stay the teacher's."""
-    return [m for m in tower.modules()
-            if any(True for _ in m.parameters()) and not any(p.requires_grad for p in m.parameters())]
-
-
-def _train_mode(tower: torch.nn.Module) -> None:
-    tower.train()
-    for m in _frozen_modules(tower):
-        m.eval()
 
 
 def _param_groups(module: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -267,7 +234,7 @@ def _save_checkpoint(cfg: TrainConfig, checkpoints: Path, step: int, tower: torc
 def _freeze(cfg: TrainConfig, env: DistEnv, tower: torch.nn.Module) -> None:
     """Freeze the ``cfg.freeze`` prefixes at the teacher's values; train mode for the rest."""
     frozen = freeze_tower(tower, cfg.freeze)
-    _train_mode(tower)
+    train_mode(tower)
     if frozen and env.is_main:
         log.info("frozen at the teacher's values: %d of %d parameter tensors (%s)", len(frozen),
                  len(list(tower.parameters())), ", ".join(cfg.freeze))
@@ -277,7 +244,10 @@ def _start_log(cfg: TrainConfig, out: Path, log_path: Path, start_step: int) -> 
     """The log rows up to ``start_step`` (rewritten so), and the run's config.json."""
     rows = read_log(log_path, start_step)
     write_log(log_path, rows)
-    (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=1, default=str) + "\n")
+    doc = cfg.to_json()
+    if cfg.events:  # what the events were made with; the synth options of this command did not apply
+        doc["events_manifest"] = read_manifest(cfg.events)
+    (out / "config.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
     return rows
 
 
@@ -312,7 +282,7 @@ def _validate(validator: Validator, student: torch.nn.Module, tower: torch.nn.Mo
     """The held-out scores now; the student back in training mode (frozen parts in eval)."""
     scores = validator(student)
     student.train()
-    _train_mode(tower)
+    train_mode(tower)
     if scores:
         log.debug("validation: top-1 %.4f, top-5 %.4f", scores["val_top1"], scores["val_top5"])
     return scores

@@ -102,6 +102,8 @@ def test_training_reads_the_presynthesised_events(image_tree, events_dir, tiny_m
     result = train(_config(image_tree, tmp_path / "run", tiny_model_name, events=str(events_dir)))
     assert result.final_step == 4 and result.encoder_path.is_file()
     assert all(np.isfinite(row["loss"]) for row in result.history)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["events"] == str(events_dir) and config["events_manifest"]["seed"] == 3
 
 
 def test_training_refuses_an_unfinished_events_folder(image_tree, events_dir, tmp_path, capsys):
