@@ -34,7 +34,7 @@ from typing import Any, Iterable, Sequence
 from ezsr_live.errors import EzsrError, FormatError
 from ezsr_live.events import Geometry
 from ezsr_live.fileio import atomic_path, atomic_write_text
-from ezsr_live.synth import SynthConfig, TrajectoryConfig
+from ezsr_live.synth import SynthConfig
 
 log = logging.getLogger(__name__)
 
@@ -220,11 +220,3 @@ def event_files_for(images: Sequence[Path], root: str | os.PathLike, events: str
         raise EzsrError(f"{events}: no events for {len(missing)} of the {len(files)} images (such as {missing[0]}); "
                         f"finish it with 'ezsr synth {root} -o {events}' and the same options")
     return files
-
-
-def synth_config_from_manifest(doc: dict[str, Any]) -> SynthConfig:
-    """The :class:`SynthConfig` a manifest records (for the run's config.json)."""
-    synth = dict(doc["synth"])
-    trajectory = TrajectoryConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                     for k, v in synth.pop("trajectory").items()})
-    return SynthConfig(trajectory, **synth)
