@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     if any(os.path.isdir(p) for p in args.images):
         if len(args.images) > 1:
-            raise EzsrError("give one folder of images, or image files, not both")
+            raise EzsrError("give one folder of images, or a list of image files")
         return _folder(args)
     if args.format is not None or args.workers:
         raise EzsrError("--format and --workers apply to a folder of images")
