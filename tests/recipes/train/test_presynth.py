@@ -228,14 +228,14 @@ def test_the_png_draws_validation_accuracy_beside_the_loss(tmp_path):
     assert orange_pixels(with_val) > 200 and orange_pixels(without) == 0
 
 
-def test_an_unreadable_image_is_named_skipped_and_retried_by_the_next_run(image_tree, tmp_path, capsys):
+def test_an_unreadable_image_is_named_skipped_and_retried_by_the_next_run(image_tree, tmp_path, capsys, caplog):
     images = tmp_path / "images"
     shutil.copytree(image_tree, images)
     (images / "cat" / "broken.png").write_bytes(b"not a png")
     out = tmp_path / "ev"
     assert main(["synth", str(images), "-o", str(out), "--no-progress"]) == 1  # a failure while running
     captured = capsys.readouterr()
-    assert "broken.png" in captured.err and "24 event files written" in captured.out
+    assert "broken.png: not a readable image" in caplog.text and "24 event files written" in captured.out
     assert "1 images unreadable" in captured.out and not (out / "cat" / "broken.evt2.raw").exists()
     (images / "cat" / "broken.png").unlink()
     shutil.copy(image_tree / "cat" / "00.png", images / "cat" / "broken.png")
