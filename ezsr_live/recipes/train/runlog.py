@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .plot import plot_curves
 
@@ -41,7 +41,7 @@ def plot_log(out: Path, rows: list[dict[str, Any]]) -> None:
     """``loss_curve.png``: the loss terms, and the validation top-1/top-5 on a 0-1 axis
     of their own when the run validated."""
     steps = [int(r["step"]) for r in rows]
-    curves = {}
+    curves: dict[str, Sequence[float]] = {}
     for key in ("loss", "modulation", "infonce"):
         _, values = _column(rows, key)
         if len(values) == len(rows) and values:
