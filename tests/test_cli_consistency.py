@@ -75,7 +75,7 @@ def test_durations_are_seconds_and_the_old_millisecond_names_convert(image_tree,
     np.testing.assert_array_equal(open_reader(new).read_all(), open_reader(old).read_all())
     with pytest.raises(SystemExit) as exc:
         main(["synth", *images, "-o", str(tmp_path / "x.npz"), "--gap-ms", "soon"])
-    assert exc.value.code == 2 and "argument --gap-ms: expected a number of milliseconds" in capsys.readouterr().err
+    assert exc.value.code == 2 and "argument --gap-ms: must be a number (ms)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [
