@@ -44,8 +44,12 @@ DEFAULT_EXTENSION = ".evt2.raw"
 
 
 def image_seed(seed: int, rel: str) -> int:
-    """The seed of the image at ``rel`` (a POSIX path under the image folder)."""
-    return int(seed) * (1 << 32) + zlib.crc32(rel.encode("utf-8"))
+    """The seed of the image at ``rel`` (a POSIX path under the image folder): a 32-bit
+    number, as ``--seed`` takes, mixed from the run's seed and the path."""
+    import numpy as np
+
+    mixed = np.random.SeedSequence([int(seed), zlib.crc32(rel.encode("utf-8"))])
+    return int(mixed.generate_state(1, np.uint32)[0])
 
 
 def event_name(rel: Path, extension: str) -> Path:
