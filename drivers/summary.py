@@ -26,6 +26,8 @@ class RecordingSummary:
     sum_y: int = 0
     sum_dt: int = 0  # sum of (t - t_first)
     n_triggers: int = 0
+    t_first_trigger: int | None = None  # first and last external trigger, in file order
+    t_last_trigger: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,5 +70,9 @@ def summarize_reader(reader: Any) -> RecordingSummary:
     summary = RecordingSummary()
     for chunk in reader.iter_chunks():
         summary.add(chunk.events)
+        if len(chunk.triggers):
+            if summary.t_first_trigger is None:
+                summary.t_first_trigger = int(chunk.triggers["t"][0])
+            summary.t_last_trigger = int(chunk.triggers["t"][-1])
         summary.n_triggers += len(chunk.triggers)
     return summary

@@ -15,6 +15,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["EZSR_TEXT_CACHE"] = tempfile.mkdtemp(prefix="ezsr-test-text-cache-")
 
 from tests.helpers import REPO_ROOT, TINY_MODEL, TINY_MODEL_CONFIG  # noqa: F401  (re-exported to the tests)
+from tests.dataset_trees import (  # noqa: F401, E402  (fixtures: official dataset trees, for every test)
+    cifar10dvs_release, ncaltech_release, ncars_release, nimagenet_release, nmnist_release)
 
 SAMPLES_DIR = Path(os.environ.get("EZSR_SAMPLES", REPO_ROOT.parent / "shared" / "samples"))
 

@@ -19,7 +19,7 @@ MONOTONIC = {".aedat4", ".h5", ".hdf5"}  # writers that need time order: convert
 
 
 def _info(capsys, path, *extra) -> dict:
-    assert ezsr(["info", str(path), *extra]) == 0
+    assert ezsr(["info", "--json", str(path), *extra]) == 0
     return json.loads(capsys.readouterr().out)
 
 

@@ -8,6 +8,8 @@ from .conftest import REPO_ROOT
 
 PACKAGE_ROOTS = {"ezsr_live": REPO_ROOT / "ezsr_live", "ezsr_live.drivers": REPO_ROOT / "drivers",
                  "ezsr_live.gui": REPO_ROOT / "gui"}
+#: folders installed as package data only (no code): the registry and the bundled demo
+DATA_PACKAGES = {"ezsr_live.weights": REPO_ROOT / "weights"}
 
 
 def _imports(path, top_level_only=False):
@@ -34,8 +36,9 @@ def test_the_command_line_loads_the_gui_only_on_demand():
 def test_every_package_directory_is_installed():
     config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     declared = set(config["packages"])
-    assert config["package-dir"] == {k: v.name for k, v in PACKAGE_ROOTS.items()}
-    found = set()
+    assert config["package-dir"] == {k: v.name for k, v in {**PACKAGE_ROOTS, **DATA_PACKAGES}.items()}
+    assert not [p for root in DATA_PACKAGES.values() for p in root.rglob("*.py")], "data packages hold no code"
+    found = set(DATA_PACKAGES)
     for top, root in PACKAGE_ROOTS.items():
         for init in root.rglob("__init__.py"):
             rel = init.parent.relative_to(root).parts

@@ -7,6 +7,7 @@ import time
 from ezsr_live.cli import options as types
 from ezsr_live.model.defaults import DEVICE_CHOICES
 from ezsr_live.settings import KNN_K
+from ezsr_live.cli.teacher import add_teacher_arguments, teacher_from_args
 
 NAME = "pool"
 HELP = "build or inspect a k-NN pool of CLIP image embeddings (EZSR's k-NN translation)"
@@ -21,9 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                    "The first folder level under IMAGE_DIR is kept as the images' label.")
     b.add_argument("image_dir", metavar="IMAGE_DIR")
     b.add_argument("-o", "--output", required=True, metavar="POOL", help="pool folder to write")
-    b.add_argument("--model", default="ViT-B-32", help="open_clip architecture (default: ViT-B-32)")
-    b.add_argument("--pretrained", default="openai",
-                   help="open_clip pretrained tag or checkpoint path (default: openai)")
+    add_teacher_arguments(b, "ViT-B-32", "openai")
     b.add_argument("--model-config", metavar="JSON", help="extra open_clip architecture config file or folder")
     b.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     b.add_argument("--batch-size", type=types.batch_size, default=64)
@@ -50,7 +49,8 @@ def _build(args: argparse.Namespace) -> int:
 
     if args.model_config:
         register_model_config(args.model_config)
-    clip = load_clip(args.model, args.pretrained or None, args.device)
+    model, pretrained = teacher_from_args(args)
+    clip = load_clip(model, pretrained, args.device)
     pool = build_pool(args.image_dir, args.output, clip, batch_size=args.batch_size, workers=args.workers,
                       kind=args.index, with_labels=not args.no_labels, overwrite=args.overwrite,
                       progress=not args.no_progress, target_recall=args.target_recall)

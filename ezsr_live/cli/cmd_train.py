@@ -7,6 +7,9 @@ import argparse
 
 from ezsr_live.cli import options as types
 from ezsr_live.model.defaults import DEVICE_CHOICES
+from ezsr_live.cli.aliases import add_deprecated_alias
+from ezsr_live.cli.options import add_geometry_option, parse_geometry
+from ezsr_live.cli.teacher import add_teacher_arguments, teacher_from_args
 
 NAME = "train"
 HELP = "Distil an event encoder from a CLIP image tower on events synthesised from images."
@@ -14,14 +17,17 @@ HELP = "Distil an event encoder from a CLIP image tower on events synthesised fr
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ezsr_live.cli.cmd_synth import add_synth_arguments
+    from ezsr_live.recipes.evaluation.datasets import DATASETS
     from ezsr_live.recipes.train.config import LossConfig, TrainConfig
 
     d, lossd = TrainConfig(data="", out=""), LossConfig()
     parser.add_argument("data", metavar="IMAGE_DIR", help="images: an ImageNet-style tree or a flat folder")
     parser.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder (logs, checkpoints, weights)")
+    parser.add_argument("--events", metavar="DIR",
+                        help="read the events of each image from this folder ('ezsr synth IMAGE_DIR -o DIR') "
+                             "instead of synthesising them on the fly")
     m = parser.add_argument_group("model")
-    m.add_argument("--model", default=d.model, help=f"open_clip architecture (default {d.model})")
-    m.add_argument("--pretrained", default=d.pretrained, help="open_clip tag or checkpoint ('' for random)")
+    add_teacher_arguments(m, d.model, d.pretrained)
     m.add_argument("--model-config", metavar="JSON", help="extra open_clip architecture config")
     m.add_argument("--device", default=d.device, choices=DEVICE_CHOICES)
     m.add_argument("--freeze", metavar="PREFIX", action="append", default=[],
@@ -56,12 +62,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--threads", type=types.threads, default=None,
                    help="CPU intra-op threads per rank (default: the cores left after the synthesis workers, "
                         "at least 1)")
-    r.add_argument("--sensor", metavar="WxH", help="synthetic sensor size (default: the model's input size)")
+    add_geometry_option(r, help="synthetic sensor size WxH (default: the model's input size)")
+    add_deprecated_alias(r, "--sensor", "--geometry", dest="geometry", convert=parse_geometry)
     r.add_argument("--checkpoint-every", type=types.count, default=d.checkpoint_every)
     r.add_argument("--log-every", type=types.count, default=d.log_every)
     r.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
                    help="continue from a checkpoint folder, or (no value) from RUN's latest")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--tensorboard", default=d.tensorboard, choices=("auto", "on", "off"),
+                   help="TensorBoard event files in RUN/tensorboard: auto (default) when torch.utils.tensorboard "
+                        "imports (pip install tensorboard), on: required, off")
+    v = parser.add_argument_group("validation")
+    v.add_argument("--val-events", metavar="DIR",
+                   help="held-out class folders of event files (e.g. 'ezsr synth' of held-out images), scored "
+                        "zero-shot by their folder names every --val-every steps")
+    v.add_argument("--val-dataset", choices=DATASETS,
+                   help="--val-events is this dataset's split folder, in its official layout (as ezsr eval --root)")
+    v.add_argument("--val-every", type=types.non_negative_count, default=None, metavar="N",
+                   help="validate every N steps (default: every --checkpoint-every steps when --val-events is given)")
+    v.add_argument("--val-window-events", type=types.window_events, default=d.val_window_events, metavar="N",
+                   help=f"events per validation window (default {d.val_window_events:,}, ezsr eval's)")
+    v.add_argument("--val-templates", default=d.val_templates, help="prompt templates of the class names")
     add_synth_arguments(parser)
 
 
@@ -77,12 +98,21 @@ def run(args: argparse.Namespace) -> int:
                           args.learn_modulation)
     except ValueError as exc:
         raise EzsrError(str(exc)) from None
+    if args.events and args.geometry is not None:
+        raise EzsrError("--geometry sets the sensor of on-the-fly synthesis; the --events files have their own")
+    val_every = args.val_every if args.val_every is not None else (args.checkpoint_every if args.val_events else 0)
+    if (val_every and not args.val_events) or (args.val_dataset and not args.val_events):
+        raise EzsrError("--val-every N and --val-dataset need --val-events DIR")
+    model, pretrained = teacher_from_args(args)
     cfg = TrainConfig(
-        data=args.data, out=args.output, model=args.model, pretrained=args.pretrained or None,
+        data=args.data, out=args.output, model=model, pretrained=pretrained,
         model_config=args.model_config, steps=args.steps, batch_size=args.batch_size, accum=args.accum,
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, min_lr_ratio=args.min_lr_ratio,
         clip_grad=args.clip_grad, amp=args.amp, device=args.device, workers=args.workers, seed=args.seed,
-        checkpoint_every=args.checkpoint_every, log_every=args.log_every, resume=args.resume, sensor=args.sensor,
+        checkpoint_every=args.checkpoint_every, log_every=args.log_every, resume=args.resume,
+        sensor=str(args.geometry) if args.geometry else None, events=args.events, val_events=args.val_events,
+        val_dataset=args.val_dataset, val_every=val_every, val_window_events=args.val_window_events,
+        val_templates=args.val_templates, tensorboard=args.tensorboard,
         loss=loss, synth=synth_config_from_args(args), progress=not args.no_progress, freeze=tuple(args.freeze),
         threads=args.threads)
     result = train(cfg)

@@ -44,6 +44,13 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{prog}: {message} (see {self.prog} --help)\n")
 
 
+def add_version_option(parser: argparse.ArgumentParser) -> None:
+    """``--version``: the program's name and the package version, then exit 0."""
+    from ezsr_live import __version__
+
+    parser.add_argument("--version", action="version", version=f"{parser.prog} {__version__}")
+
+
 #: the logger whose children are this project's (ezsr_live.gui.*, ezsr_live.drivers.* too)
 OUR_LOGGER = "ezsr_live"
 

@@ -24,6 +24,7 @@ from ezsr_live.cli.common import (
     EXIT_RUNTIME,
     EXIT_USAGE,
     ArgumentParser,
+    add_version_option,
     configure_logging,
     run_guarded,
 )
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings(parser.add_argument_group("output"), settings_of(OutputSettings))
     add_display_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages on stderr")
+    add_version_option(parser)
     return parser
 
 

@@ -46,6 +46,9 @@ degrees = range_type(float_range(0.0, 360.0, unit="degrees"))
 frames = range_type(int_range(2, 1000))  # rendered frames: at least 2 to interpolate between
 threshold = range_type(float_range(0.0, 10.0, lo_open=True, unit="log units"))
 gap_ms = range_type(float_range(0.0, MAX_WINDOW_MS, unit="ms"))
+#: ezsr synth in seconds: how long the camera moves per image, and the pause between images
+motion_s = range_type(float_range(0.0, MAX_WINDOW_MS / 1000, lo_open=True, unit="s"))
+gap_s = range_type(float_range(0.0, MAX_WINDOW_MS / 1000, unit="s"))
 #: ezsr train
 accum = range_type(int_range(1, 4096))
 learning_rate = range_type(float_range(0.0, 10.0, lo_open=True))
@@ -54,21 +57,18 @@ clip_grad = range_type(float_range(None, 1e9))  # <= 0: off
 reorder_window_us = range_type(int_range(0, 60_000_000, unit="µs"))
 
 
-def _geometry(text: str) -> Geometry:
+def parse_geometry(text: str) -> Geometry:
+    """An argparse type: ``WxH``."""
     try:
         return Geometry.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_geometry_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    parser.add_argument(
-        "--geometry",
-        type=_geometry,
-        default=None,
-        metavar="WxH",
-        help="sensor size, for recordings whose header does not say (e.g. 640x480)",
-    )
+def add_geometry_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+                        help: str = "sensor size, for recordings whose header does not say (e.g. 640x480)") -> None:
+    """``--geometry WxH``: the one name of the sensor size on every command."""
+    parser.add_argument("--geometry", type=parse_geometry, default=None, metavar="WxH", help=help)
 
 
 class _AppendSource(argparse._AppendAction):

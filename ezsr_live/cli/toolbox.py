@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Sequence
 
-from ezsr_live.cli.common import ArgumentParser, configure_logging, run_guarded
+from ezsr_live.cli.common import ArgumentParser, add_version_option, configure_logging, run_guarded
 
 SUBCOMMANDS = (
     "ezsr_live.cli.cmd_info",
@@ -34,13 +34,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="ezsr-live toolbox: inspect, convert and process event recordings.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages on stderr")
+    add_version_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         module = importlib.import_module(name)
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
+        _accept_verbose(p)
         p.set_defaults(_run=module.run)
     return parser
+
+
+def _accept_verbose(parser: argparse.ArgumentParser) -> None:
+    """``-v`` after the subcommand (``ezsr info -v F``) as well as before it, on every
+    level of nested subcommands (``ezsr pool build -v``). SUPPRESS as the default keeps
+    a ``-v`` given before the subcommand from being reset by the subparser."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log debug messages on stderr")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _accept_verbose(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,11 +19,27 @@ from ezsr_live.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-#: ``weights/`` beside the package (a source checkout); EZSR_WEIGHTS_DIR overrides it.
-DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+#: ``weights/`` of a source checkout, beside the package
+CHECKOUT_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+#: the same folder as an installed wheel ships it (package data ``ezsr_live/weights``)
+PACKAGED_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+#: where the registry is looked for when EZSR_WEIGHTS_DIR is not set: the checkout's
+#: folder (where ``ezsr demo train --install`` and downloaded official files go), else
+#: the installed package's copy
+def default_weights_dir(checkout: Path = CHECKOUT_WEIGHTS_DIR, packaged: Path = PACKAGED_WEIGHTS_DIR) -> Path:
+    """``checkout`` when it holds a registry (or neither does: the message then names
+    the checkout's folder), else ``packaged``."""
+    if (checkout / "registry.json").is_file() or not (packaged / "registry.json").is_file():
+        return checkout
+    return packaged
+
+
+DEFAULT_WEIGHTS_DIR = default_weights_dir()
 
 
 def weights_dir() -> Path:
+    """The folder of ``registry.json`` and the weights it names: EZSR_WEIGHTS_DIR, else
+    :data:`DEFAULT_WEIGHTS_DIR`."""
     return Path(os.environ.get("EZSR_WEIGHTS_DIR", DEFAULT_WEIGHTS_DIR))
 
 
@@ -192,7 +208,8 @@ def load_registry(path: str | os.PathLike | None = None) -> dict[str, ModelSpec]
     try:
         doc = parse_json(path.read_bytes())
     except FileNotFoundError:
-        raise ModelError(f"{path}: model registry not found") from None
+        raise ModelError(f"{path}: model registry not found (set EZSR_WEIGHTS_DIR to the folder that holds "
+                         "registry.json and the weights it names)") from None
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path}: unreadable model registry: {exc}") from None
     entries = doc.get("models") if isinstance(doc, dict) else None

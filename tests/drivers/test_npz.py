@@ -226,7 +226,7 @@ def test_a_deflated_bomb_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert path.stat().st_size < 4 << 20
     # a fresh parent, so that RUSAGE_CHILDREN holds this one child's peak alone
     wrapper = ("import resource, subprocess, sys; "
-               "p = subprocess.run([sys.executable, '-m', 'ezsr_live.cli.toolbox', 'info', sys.argv[1]], "
+               "p = subprocess.run([sys.executable, '-m', 'ezsr_live.cli.toolbox', 'info', '--json', sys.argv[1]], "
                "capture_output=True, text=True); "
                "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.stdout.count('2000000'))")
     proc = subprocess.run([sys.executable, "-c", wrapper, str(path)], capture_output=True, text=True, timeout=300)

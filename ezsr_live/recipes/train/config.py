@@ -57,6 +57,13 @@ class TrainConfig:
     log_every: int = 10
     resume: str | None = None  # "auto" or a checkpoint folder
     sensor: str | None = None  # WxH of the synthetic sensor; default input_size x input_size
+    events: str | None = None  # a folder of pre-synthesised events (ezsr synth IMAGE_DIR -o EVENTS) to read instead
+    val_events: str | None = None  # held-out class folders of event files, scored zero-shot every val_every steps
+    val_dataset: str | None = None  # val_events is this dataset's root, in its official layout (ezsr eval's)
+    val_every: int = 0  # 0: no validation
+    val_window_events: int = 15_000
+    val_templates: str = "openai"
+    tensorboard: str = "auto"  # auto: when torch.utils.tensorboard imports; on: required; off
     loss: LossConfig = field(default_factory=LossConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     progress: bool = True

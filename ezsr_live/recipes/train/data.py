@@ -1,4 +1,5 @@
-"""Training data: image folders, with events synthesised on the fly in DataLoader workers.
+"""Training data: image folders, with events synthesised on the fly in DataLoader workers
+(or read from a folder of pre-synthesised events, :class:`EventFilePairDataset`).
 
 Each item is ``(event_frame, image_tensor)``: the EZSR histogram model input of events
 synthesised from the image (student input) and the image through CLIP's preprocessing
@@ -10,7 +11,6 @@ the data an uninterrupted one would have. The sampler hands out keys
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -23,22 +23,9 @@ from ezsr_live.events import Geometry
 from ezsr_live.kernels import ezsr_model_input
 from ezsr_live.synth import SynthConfig, load_image, synthesize
 
+from .images import IMAGE_EXTENSIONS, find_images  # noqa: F401  (re-exported)
+
 log = logging.getLogger(__name__)
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jpe")
-
-
-def find_images(root: str | os.PathLike) -> list[Path]:
-    """Every image under ``root`` (an ImageNet-style tree of class folders or a flat
-    folder), sorted by path so that every rank and every run sees the same list."""
-    root = Path(root)
-    if not root.is_dir():
-        raise EzsrError(f"{root}: image folder not found")
-    found = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-    if not found:
-        raise EzsrError(f"{root}: no images ({', '.join(IMAGE_EXTENSIONS)}) found")
-    return found
-
 
 class SynthPairDataset(Dataset):
     """(event frame, teacher image) pairs from image files, synthesised per access."""
@@ -80,6 +67,42 @@ class SynthPairDataset(Dataset):
             raise EzsrError("no readable image in the training set")
         result = synthesize(image, self.synth, self.item_seed(epoch, index), geometry=self.sensor)
         frame = ezsr_model_input(result.events, self.sensor, size=self.input_size)
+        return torch.from_numpy(frame), self.preprocess(image)
+
+
+class EventFilePairDataset(Dataset):
+    """(event frame, teacher image) pairs from pre-synthesised event files (one per
+    image, :mod:`.event_folder`): the same frames and targets as
+    :class:`SynthPairDataset`, with the synthesis done beforehand, so every epoch sees
+    the same events of an image."""
+
+    def __init__(self, paths: Sequence[Path], event_paths: Sequence[Path], preprocess: Callable, input_size: int):
+        if len(paths) != len(event_paths):
+            raise ValueError("one event file per image")
+        self.paths, self.event_paths = list(paths), list(event_paths)
+        self.preprocess = preprocess
+        self.input_size = int(input_size)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item ``index`` for ``key = epoch * len(self) + index`` (the sampler's keys)."""
+        from ezsr_live.drivers.registry import open_reader
+
+        index = int(key) % len(self.paths)
+        for attempt in range(len(self.paths)):
+            i = (index + attempt) % len(self.paths)
+            try:
+                image = load_image(self.paths[i])
+                with open_reader(self.event_paths[i]) as reader:
+                    events, sensor = reader.read_all(), reader.geometry
+                break
+            except FormatError as exc:
+                log.warning("skipping %s", exc)  # as SynthPairDataset does: one bad file must not end the run
+        else:
+            raise EzsrError("no readable image and event file pair in the training set")
+        frame = ezsr_model_input(events, sensor, size=self.input_size)
         return torch.from_numpy(frame), self.preprocess(image)
 
 

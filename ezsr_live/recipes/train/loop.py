@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import csv
 import dataclasses
 import json
 import logging
@@ -29,17 +28,16 @@ from ezsr_live.events import Geometry
 from ezsr_live.model.clip_loader import load_clip, register_model_config, resolve_device, uses_quick_gelu
 
 from . import checkpoint as ckpt
-from .data import ResumableDistributedSampler, SynthPairDataset, find_images, worker_init
+from .data import EventFilePairDataset, ResumableDistributedSampler, SynthPairDataset, find_images, worker_init
+from .event_folder import event_files_for, read_manifest
+from .freeze import freeze_tower, train_mode
 from .distributed import DistEnv, barrier, mean_across_ranks, setup, teardown
 from .config import TrainConfig
 from .losses import AffineModulation, distillation_loss
-from .plot import plot_curves
+from .runlog import append_log, plot_log, read_log, tensorboard_scalars, write_log
+from .validation import Validator, tensorboard_writer, validation_set
 
 log = logging.getLogger(__name__)
-
-LOG_FIELDS = ("step", "epoch", "lr", "loss", "modulation", "infonce", "cosine", "grad_norm",
-              "samples_per_s", "elapsed_s")
-
 
 @dataclass
 class TrainResult:
@@ -93,40 +91,6 @@ def lr_at(step: int, base: float, warmup: int, total: int, min_ratio: float) -> 
     return base * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _under(name: str, prefix: str) -> bool:
-    return name == prefix or name.startswith(prefix.rstrip(".") + ".")
-
-
-def freeze_tower(tower: torch.nn.Module, prefixes: tuple[str, ...] | list[str]) -> list[str]:
-    """Stop training the tower's parameters whose names start with one of ``prefixes``;
-    returns the frozen names. An unknown prefix is an error, not a silent no-op."""
-    named = list(tower.named_parameters())
-    for prefix in prefixes:
-        if not any(_under(n, prefix) for n, _ in named):
-            roots = sorted({n.split(".")[0] for n, _ in named})
-            raise EzsrError(f"--freeze {prefix!r} matches no parameter of the tower (its top-level modules: "
-                            f"{', '.join(roots)})")
-    frozen = []
-    for n, p in named:
-        if any(_under(n, pre) for pre in prefixes):
-            p.requires_grad_(False)
-            frozen.append(n)
-    return frozen
-
-
-def _frozen_modules(tower: torch.nn.Module) -> list[torch.nn.Module]:
-    """Modules whose parameters are all frozen: kept in eval mode so that their norm
-    statistics stay the teacher's."""
-    return [m for m in tower.modules()
-            if any(True for _ in m.parameters()) and not any(p.requires_grad for p in m.parameters())]
-
-
-def _train_mode(tower: torch.nn.Module) -> None:
-    tower.train()
-    for m in _frozen_modules(tower):
-        m.eval()
-
-
 def _param_groups(module: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     # no decay on gains, biases, embeddings and the modulation: decay would pull them to 0
     decay, no_decay = [], []
@@ -147,34 +111,6 @@ def _amp_settings(amp: str, device: torch.device) -> tuple[bool, torch.dtype]:
     if amp == "fp16" or (amp == "auto" and not torch.cuda.is_bf16_supported()):
         return True, torch.float16
     return True, torch.bfloat16
-
-
-def _read_log(path: Path, up_to_step: int) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as fh:
-        return [row for row in csv.DictReader(fh) if int(row["step"]) <= up_to_step]
-
-
-def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, LOG_FIELDS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
-
-
-def _plot_log(out: Path, rows: list[dict[str, Any]]) -> None:
-    steps = [int(r["step"]) for r in rows]
-    curves = {}
-    for key in ("loss", "modulation", "infonce"):
-        values = [float(r[key]) for r in rows if r.get(key) not in ("", None)]
-        if len(values) == len(rows) and values:
-            curves[key] = values
-    if len(curves) == 2 and curves.get("loss") == curves.get("modulation"):
-        del curves["loss"]  # a single-term loss: one curve says it all
-    plot_curves(out / "loss_curve.png", steps, curves, title=out.name)
-
 
 
 def cpu_threads(requested: int | None, workers: int, env: DistEnv) -> int:
@@ -258,11 +194,23 @@ def _optimizer_step(cfg: TrainConfig, env: DistEnv, device: torch.device, model:
     return sums, grad_norm, n_samples
 
 
-def _data(cfg: TrainConfig, env: DistEnv, preprocess: Callable[[Any], Any],
-          input_size: int) -> tuple[SynthPairDataset, ResumableDistributedSampler, int]:
+def _inputs(cfg: TrainConfig) -> tuple[list[Path], list[Path] | None]:
+    """The images and their pre-synthesised event files (None: synthesised on the fly),
+    checked before any model loads."""
+    images = find_images(cfg.data)
+    return images, event_files_for(images, cfg.data, cfg.events) if cfg.events else None
+
+
+def _data(cfg: TrainConfig, env: DistEnv, inputs: tuple[list[Path], list[Path] | None], preprocess: Callable[[Any], Any],
+          input_size: int) -> tuple[SynthPairDataset | EventFilePairDataset, ResumableDistributedSampler, int]:
     """The image/event pairs, this rank's sampler and the optimiser steps per epoch."""
     sensor = Geometry.parse(cfg.sensor) if cfg.sensor else None
-    dataset = SynthPairDataset(find_images(cfg.data), preprocess, input_size, cfg.synth, sensor, cfg.seed)
+    images, event_files = inputs
+    dataset: SynthPairDataset | EventFilePairDataset
+    if event_files is not None:
+        dataset = EventFilePairDataset(images, event_files, preprocess, input_size)
+    else:
+        dataset = SynthPairDataset(images, preprocess, input_size, cfg.synth, sensor, cfg.seed)
     sampler = ResumableDistributedSampler(dataset, num_replicas=env.world_size, rank=env.rank, seed=cfg.seed)
     steps_per_epoch = (sampler.num_samples // cfg.batch_size) // cfg.accum
     if steps_per_epoch < 1:
@@ -286,7 +234,7 @@ def _save_checkpoint(cfg: TrainConfig, checkpoints: Path, step: int, tower: torc
 def _freeze(cfg: TrainConfig, env: DistEnv, tower: torch.nn.Module) -> None:
     """Freeze the ``cfg.freeze`` prefixes at the teacher's values; train mode for the rest."""
     frozen = freeze_tower(tower, cfg.freeze)
-    _train_mode(tower)
+    train_mode(tower)
     if frozen and env.is_main:
         log.info("frozen at the teacher's values: %d of %d parameter tensors (%s)", len(frozen),
                  len(list(tower.parameters())), ", ".join(cfg.freeze))
@@ -294,9 +242,12 @@ def _freeze(cfg: TrainConfig, env: DistEnv, tower: torch.nn.Module) -> None:
 
 def _start_log(cfg: TrainConfig, out: Path, log_path: Path, start_step: int) -> list[dict[str, Any]]:
     """The log rows up to ``start_step`` (rewritten so), and the run's config.json."""
-    rows = _read_log(log_path, start_step)
-    _write_log(log_path, rows)
-    (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=1, default=str) + "\n")
+    rows = read_log(log_path, start_step)
+    write_log(log_path, rows)
+    doc = cfg.to_json()
+    if cfg.events:  # what the events were made with; the synth options of this command did not apply
+        doc["events_manifest"] = read_manifest(cfg.events)
+    (out / "config.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
     return rows
 
 
@@ -318,11 +269,45 @@ def _progress_bar(cfg: TrainConfig, start_step: int) -> Any:
     return tqdm(total=cfg.steps, initial=start_step, unit="step", desc="distilling", dynamic_ncols=True)
 
 
+def _validation_due(validator: Validator | None, step: int, cfg: TrainConfig) -> bool:
+    return validator is not None and (step % cfg.val_every == 0 or step == cfg.steps)
+
+
+def _close(board: Any) -> None:
+    if board is not None:
+        board.close()
+
+
+def _validate(validator: Validator, student: torch.nn.Module, tower: torch.nn.Module) -> dict[str, float]:
+    """The held-out scores now; the student back in training mode (frozen parts in eval)."""
+    scores = validator(student)
+    student.train()
+    train_mode(tower)
+    if scores:
+        log.debug("validation: top-1 %.4f, top-5 %.4f", scores["val_top1"], scores["val_top5"])
+    return scores
+
+
+def _record(row: dict[str, Any], rows: list[dict[str, Any]], log_path: Path, board: Any, bar: Any) -> None:
+    """One logged step into the CSV, TensorBoard and the progress bar (rank 0)."""
+    rows.append(row)
+    append_log(log_path, row)
+    if board is not None:
+        tensorboard_scalars(board, row)
+    shown = {"loss": f"{row['loss']:.4g}", "cos": f"{row.get('cosine', 0):.3f}", "lr": f"{row['lr']:.2g}"}
+    if "val_top1" in row:
+        shown["val"] = f"{row['val_top1']:.3f}"
+    bar.set_postfix(**shown)
+
+
 def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
     out = Path(cfg.out)
     checkpoints = out / "checkpoints"
     if env.is_main:
         checkpoints.mkdir(parents=True, exist_ok=True)
+    board = tensorboard_writer(cfg, out) if env.is_main else None  # before the model: a missing package says so now
+    inputs = _inputs(cfg)
+    val_set = validation_set(cfg) if cfg.val_every and cfg.val_events else None
     torch.manual_seed(cfg.seed)
     if cfg.model_config:
         register_model_config(cfg.model_config)
@@ -333,7 +318,8 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
     _freeze(cfg, env, tower)
     logit_scale, input_size, embed_dim = clip.logit_scale, clip.image_size, clip.embed_dim
     preprocess = clip.preprocess
-    del clip  # the text tower is not needed
+    validator = Validator(cfg, val_set, clip, input_size, device) if val_set is not None else None
+    del clip  # the text tower is not needed beyond the validation classes' embeddings
     modulation = AffineModulation(embed_dim) if cfg.loss.learn_modulation else None
     student = _Student(tower, modulation)
     teacher.to(device)
@@ -349,15 +335,16 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
         model = torch.nn.parallel.DistributedDataParallel(
             student, device_ids=[device.index] if device.type == "cuda" else None)
 
-    dataset, sampler, steps_per_epoch = _data(cfg, env, preprocess, input_size)
+    dataset, sampler, steps_per_epoch = _data(cfg, env, inputs, preprocess, input_size)
     run_name = cfg.run_name or out.name
     log_path = out / "train_log.csv"
     rows: list[dict[str, Any]] = []
     bar: Any = _NoBar()
     if env.is_main:
         rows = _start_log(cfg, out, log_path, start_step)
-        log.info("%d images, %d steps/epoch, %d process(es) x batch %d x accumulation %d on %s",
-                 len(dataset), steps_per_epoch, env.world_size, cfg.batch_size, cfg.accum, device)
+        log.info("%d images (events %s), %d steps/epoch, %d process(es) x batch %d x accumulation %d on %s",
+                 len(dataset), f"from {cfg.events}" if cfg.events else "synthesised on the fly", steps_per_epoch,
+                 env.world_size, cfg.batch_size, cfg.accum, device)
         bar = _progress_bar(cfg, start_step)
     history: list[dict[str, float]] = []
     step = start_step
@@ -385,34 +372,36 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
             window_samples += n_samples
             step += 1
 
-            if step % cfg.log_every == 0 or step == cfg.steps:
+            validate = _validation_due(validator, step, cfg)
+            if step % cfg.log_every == 0 or step == cfg.steps or validate:
                 metrics = mean_across_ranks(sums, device)
                 now = time.perf_counter()
                 row = {"step": step, "epoch": epoch, "lr": lr, "grad_norm": grad_norm,
                        "samples_per_s": window_samples / max(1e-9, now - window_t),
                        "elapsed_s": now - t_start, **metrics}
+                if validate:
+                    row.update(_validate(validator, student, tower))
+                    now = time.perf_counter()  # the throughput of the next window leaves validation out
                 window_t, window_samples = now, 0
                 history.append(row)
                 if env.is_main:
-                    rows.append(row)
-                    with log_path.open("a", newline="") as fh:
-                        csv.DictWriter(fh, LOG_FIELDS).writerow({k: row.get(k, "") for k in LOG_FIELDS})
-                    bar.set_postfix(loss=f"{row['loss']:.4g}", cos=f"{row.get('cosine', 0):.3f}", lr=f"{lr:.2g}")
+                    _record(row, rows, log_path, board, bar)
             bar.update(1)
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 if env.is_main:
                     _save_checkpoint(cfg, checkpoints, step, tower, modulation, optimizer, scaler, input_size,
                                      run_name, history)
-                    _plot_log(out, rows)
+                    plot_log(out, rows)
                 barrier()
         del batches
     bar.close()
+    _close(board)
     if env.is_main:
         encoder_path = ckpt.save_encoder(tower, modulation, out / ckpt.ENCODER_FILE, cfg.model, input_size,
                                          run_name, step=step, loss=dataclasses.asdict(cfg.loss),
                                          pretrained=_pretrained_name(cfg.pretrained),
                                          quick_gelu=uses_quick_gelu(cfg.model, cfg.pretrained))
-        _plot_log(out, rows)
+        plot_log(out, rows)
         log.info("event weights: %s (step %d)", encoder_path, step)
     barrier()
     return TrainResult(start_step, step, encoder_path, log_path, history)

@@ -9,15 +9,22 @@ from typing import Sequence
 _COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)]
 
 
-def plot_curves(path: Path, steps: Sequence[int], curves: dict[str, Sequence[float]], title: str = "") -> Path:
-    """Line chart of ``curves`` (name -> values per step), log-scaled y when all positive."""
+Secondary = dict[str, tuple[Sequence[int], Sequence[float]]]
+
+
+def plot_curves(path: Path, steps: Sequence[int], curves: dict[str, Sequence[float]], title: str = "",
+                secondary: Secondary | None = None) -> Path:
+    """Line chart of ``curves`` (name -> values per step), log-scaled y when all positive;
+    ``secondary`` (name -> (steps, values) in [0, 1], e.g. validation accuracy) on a
+    linear right-hand axis of its own."""
+    secondary = secondary or {}
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return _plot_pil(path, steps, curves, title)
+        return _plot_pil(path, steps, curves, title, secondary)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     for name, values in curves.items():
         ax.plot(steps, values, label=name)
@@ -25,14 +32,22 @@ def plot_curves(path: Path, steps: Sequence[int], curves: dict[str, Sequence[flo
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper left")
+    if secondary:
+        right = ax.twinx()
+        for i, (name, (s, values)) in enumerate(secondary.items()):
+            right.plot(s, values, marker="o", linestyle="--", color=f"C{len(curves) + i}", label=name)
+        right.set_ylim(0, 1)
+        right.set_ylabel("validation accuracy")
+        right.legend(loc="upper right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
 
 
-def _plot_pil(path: Path, steps: Sequence[int], curves: dict[str, Sequence[float]], title: str) -> Path:
+def _plot_pil(path: Path, steps: Sequence[int], curves: dict[str, Sequence[float]], title: str,
+              secondary: Secondary) -> Path:
     from PIL import Image, ImageDraw
 
     w, h, left, right, top, bottom = 720, 420, 70, 20, 36, 40
@@ -74,5 +89,18 @@ def _plot_pil(path: Path, steps: Sequence[int], curves: dict[str, Sequence[float
         elif pts:
             draw.ellipse([pts[0][0] - 2, pts[0][1] - 2, pts[0][0] + 2, pts[0][1] + 2], fill=colour)
         draw.text((w - right - 150, top + 6 + 14 * i), name, fill=colour)
+    for j, (name, (s, vs)) in enumerate(secondary.items()):
+        # a linear 0-1 scale of its own, marked on the right edge
+        colour = _COLOURS[(len(curves) + j) % len(_COLOURS)]
+        pts = [(left + (st - s0) / (s1 - s0) * (w - left - right), top + (1 - v) * (h - top - bottom))
+               for st, v in zip(s, vs) if math.isfinite(v)]
+        if len(pts) > 1:
+            draw.line(pts, fill=colour, width=2)
+        for x, y in pts:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], outline=colour)
+        draw.text((w - right - 150, top + 6 + 14 * (len(curves) + j)), f"{name} (0-1, right)", fill=colour)
+    if secondary:
+        draw.text((w - right - 18, top - 12), "1", fill="black")
+        draw.text((w - right - 18, h - bottom - 12), "0", fill="black")
     img.save(path)
     return path

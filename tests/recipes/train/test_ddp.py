@@ -20,11 +20,16 @@ COMMON = ["--model", "ezsr-test-tiny", "--pretrained", "", "--model-config", str
 
 
 def test_two_process_gloo_run_matches_one_process_with_the_combined_batch(image_tree, tiny_model_name, tmp_path):
+    from ezsr_live.cli.toolbox import main
+
     ddp_out = tmp_path / "ddp"
+    held_out = tmp_path / "val"  # validated on both ranks' shares, gathered on rank 0
+    assert main(["synth", str(image_tree), "-o", str(held_out), "--seed", "5", "--no-progress"]) == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "ezsr_live.cli.toolbox", "train", str(image_tree), "-o", str(ddp_out), "--batch-size", "4", *COMMON]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+           "-m", "ezsr_live.cli.toolbox", "train", str(image_tree), "-o", str(ddp_out), "--batch-size", "4", *COMMON,
+           "--val-events", str(held_out), "--val-every", "2", "--tensorboard", "off"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("trained to step 3") == 1, "only rank 0 reports"
 
@@ -36,9 +41,13 @@ def test_two_process_gloo_run_matches_one_process_with_the_combined_batch(image_
     single = train(TrainConfig(data=str(image_tree), out=str(tmp_path / "single"), model=tiny_model_name,
                                pretrained=None, model_config=str(TINY_CONFIG), steps=3, batch_size=8, lr=3e-4,
                                warmup_steps=1, workers=0, log_every=1, checkpoint_every=2, progress=False,
-                               loss=LossConfig()))
+                               loss=LossConfig(), val_events=str(held_out), val_every=2, tensorboard="off"))
     for ddp_row, row in zip(ddp_rows, single.history):
         assert abs(float(ddp_row["modulation"]) - row["modulation"]) < 1e-5
+    # the sharded validation scores all 24 held-out samples, as one process does
+    assert [(int(r["step"]), float(r["val_top1"])) for r in ddp_rows if r["val_top1"]] == [
+        (row["step"], row["val_top1"]) for row in single.history if "val_top1" in row]
+    assert [row["step"] for row in single.history if "val_top1" in row] == [2, 3]
     a = load_file(str(ddp_out / "event_encoder.safetensors"))
     b = load_file(str(tmp_path / "single" / "event_encoder.safetensors"))
     for key in a:

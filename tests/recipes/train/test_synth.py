@@ -120,7 +120,7 @@ def test_synth_command_writes_a_readable_recording(tmp_path, capsys):
         Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(p)
         paths.append(str(p))
     out = tmp_path / "synth.npz"
-    assert main(["synth", *paths, "-o", str(out), "--duration-ms", "5", "--seed", "4"]) == 0
+    assert main(["synth", *paths, "-o", str(out), "--motion-s", "0.005", "--seed", "4"]) == 0
     with open_reader(out) as reader:
         ev = reader.read_all()
         assert reader.geometry == Geometry(32, 24)
