@@ -70,16 +70,16 @@ from ezsr_live.events import (
 )
 
 from ._aedat4_decode import (
-    DV_EVENT_DTYPE,
     MAX_PACKET_BYTES,
     PacketError,
     Scratch,
     convert_events,
+    decode_event_packet,
     decode_triggers,
-    elements_vector,
     lz4_frame_decode,
 )
 from ._child import child_cpu_seconds
+from ._packet_pool import PacketPool
 from .base import Chunk, EventReader, EventWriter
 from .dv_common import dv_records_to_packet
 from .registry import register_reader, register_writer
@@ -375,9 +375,10 @@ class Aedat4Reader(EventReader):
         """Decode in-process (see the module docstring)."""
         width, height = self.geometry.width, self.geometry.height
         compressed = self._header.compression != 0
-        packet = Scratch()  # the packet as read from the file
+        packet = Scratch()  # the packet as read from the file, and the next header
         plain = Scratch()  # decompressed
-        chunk = np.empty(self.chunk_events, EVENT_DTYPE)
+        pool = PacketPool(self.chunk_events)
+        chunk = pool.take()
         filled = 0
         triggers: list[np.ndarray] = []
         with open(self.path, "rb", buffering=0) as f:
@@ -385,45 +386,50 @@ class Aedat4Reader(EventReader):
             header = read_io_header(self.path, f, size)
             offset = header.data_start
             end = min(self._header.data_end, size)  # up to the last whole packet
+            f.seek(offset)
+            head = f.read(8)
             while offset < end:
-                f.seek(offset)
-                stream_id, packet_size = _packet_header(self.path, f.read(8), offset, end)
+                stream_id, packet_size = _packet_header(self.path, head, offset, end)
                 if stream_id != self._events_id and stream_id != self._triggers_id:
                     offset += 8 + packet_size
+                    f.seek(offset)
+                    head = f.read(8)
                     continue
-                view = packet.reserve(packet_size)
-                if f.readinto(view[:packet_size]) != packet_size:
+                # one read: this packet and the header of the next (none after the last)
+                tail = 8 if offset + 8 + packet_size + 8 <= end else 0
+                view = packet.reserve(packet_size + tail)
+                if f.readinto(view[:packet_size + tail]) != packet_size + tail:
                     raise FormatError(self.path, "file ends inside a packet (truncated while read?)", offset)
+                head = bytes(view[packet_size:packet_size + tail])
                 try:
-                    if compressed:
-                        n = lz4_frame_decode(view[:packet_size], plain)
-                        buf = plain.array
-                    else:
-                        n, buf = packet_size, packet.array
                     if stream_id == self._events_id:
-                        first, count = elements_vector(memoryview(buf), n, b"EVTS", DV_EVENT_DTYPE.itemsize)
+                        buf, first, count, taken, kept = decode_event_packet(
+                            packet, packet_size, compressed, plain, width, height, chunk, filled)
                     else:
-                        triggers.append(decode_triggers(buf, n))
-                        count = 0
+                        n = lz4_frame_decode(packet.array, packet_size, plain) if compressed else packet_size
+                        triggers.append(decode_triggers(plain.array if compressed else packet.array, n))
+                        count = taken = kept = 0
                 except PacketError as exc:
                     raise FormatError(self.path, f"{exc} (stream {stream_id} packet)", offset) from None
-                if count:
-                    raw = np.frombuffer(buf, DV_EVENT_DTYPE, count, first)
-                    done = 0
-                    while done < count:
-                        take = min(count - done, len(chunk) - filled)
-                        kept = convert_events(raw, done, done + take, width, height, chunk, filled)
-                        self.stats.out_of_bounds += take - kept
-                        filled += kept
-                        done += take
-                        if filled == len(chunk):
-                            yield Chunk(chunk, _joined_triggers(triggers))
-                            chunk = np.empty(self.chunk_events, EVENT_DTYPE)
-                            filled = 0
+                done = taken
+                while True:
+                    self.stats.out_of_bounds += taken - kept
+                    filled += kept
+                    if filled == len(chunk):
+                        yield Chunk(chunk, _joined_triggers(triggers))
+                        chunk = pool.take()
+                        filled = 0
+                    if done == count:
+                        break
+                    # the packet fills the chunk: the rest goes into the next one
+                    taken = min(count - done, len(chunk) - filled)
+                    kept = convert_events(buf, first, done, done + taken, width, height, chunk, filled)
+                    done += taken
                 offset += 8 + packet_size
         if filled or triggers:
-            yield Chunk(chunk[:filled].copy() if filled < len(chunk) // 2 else chunk[:filled],
-                        _joined_triggers(triggers))
+            # no copy to trim it: the pages of the chunk that no event reached were never
+            # touched, so they cost address space, not memory
+            yield Chunk(chunk[:filled], _joined_triggers(triggers))
 
     def _iter_chunks_dv(self) -> Iterator[Chunk]:
         """Zstd-compressed files: dv-processing in a watched child process."""

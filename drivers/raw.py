@@ -54,7 +54,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, ClassVar, Iterator
 
@@ -62,7 +61,6 @@ import numpy as np
 
 from ezsr_live.errors import FormatError
 from ezsr_live.events import (
-    EVENT_DTYPE,
     TRIGGER_DTYPE,
     EventPacket,
     Geometry,
@@ -71,6 +69,7 @@ from ezsr_live.events import (
 )
 
 from . import _raw_codec as codec
+from ._packet_pool import PacketPool
 from .base import Chunk, EventReader, EventWriter
 from .registry import register_reader, register_writer
 
@@ -290,7 +289,7 @@ class RawReader(EventReader):
         self.stats.out_of_bounds = self.stats.unknown_words = self.stats.before_first_time_high = 0
 
         raw = np.empty(BLOCK_BYTES + word.itemsize, np.uint8)
-        pool = _PacketPool(capacity)
+        pool = PacketPool(capacity)
         out = pool.take()
         triggers = np.empty(TRIGGER_CAPACITY, TRIGGER_DTYPE)
         n_out = n_triggers = 0
@@ -349,36 +348,6 @@ class RawReader(EventReader):
         self.stats.out_of_bounds = int(state[codec.ST_OUT_OF_BOUNDS])
         self.stats.unknown_words = int(state[codec.ST_UNKNOWN_WORDS])
         self.stats.before_first_time_high = int(state[codec.ST_BEFORE_FIRST_TIME_HIGH])
-
-
-class _PacketPool:
-    """Output packets for one iteration, recycled once the consumer has let go of them.
-
-    Fresh multi-MB arrays cost page faults on first touch (as much time as decoding
-    into them), so a packet whose chunks the consumer dropped is decoded into again. A
-    packet is reused only when nothing but this pool refers to it (every numpy view of a
-    chunk, and every buffer export, keeps a reference to it), so chunks a consumer keeps
-    (``read_all``) are never overwritten.
-    """
-
-    _KEPT = 3  # packets remembered; a consumer holding more just gets fresh ones
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._lent: list[np.ndarray] = []
-
-    def take(self) -> np.ndarray:
-        for k in range(len(self._lent)):
-            # references: the list, the call's argument
-            if sys.getrefcount(self._lent[k]) == 2:
-                packet = self._lent.pop(k)
-                self._lent.append(packet)
-                return packet
-        packet = np.empty(self._capacity, EVENT_DTYPE)
-        self._lent.append(packet)
-        if len(self._lent) > self._KEPT:
-            self._lent.pop(0)
-        return packet
 
 
 def _decode_evt21(legacy: bool, *args: Any) -> tuple[int, int, int]:
