@@ -80,7 +80,7 @@ from ._aedat4_decode import (
 )
 from ._child import child_cpu_seconds
 from ._packet_pool import PacketPool
-from .base import Chunk, EventReader, EventWriter
+from .base import Chunk, EventReader, EventWriter, _copy_bytes
 from .dv_common import dv_records_to_packet
 from .registry import register_reader, register_writer
 
@@ -371,14 +371,41 @@ class Aedat4Reader(EventReader):
         else:
             yield from self._iter_chunks_lz4()
 
-    def _iter_chunks_lz4(self) -> Iterator[Chunk]:
-        """Decode in-process (see the module docstring)."""
+    def read_all(self) -> EventPacket:
+        """Every CD event in one packet, decoded straight into an array sized from the
+        file (one chunk as large as :meth:`estimated_events`), not chunk by chunk and
+        copied; a file that beats the estimate falls back to copying."""
+        if self._header.compression in (3, 4):
+            return super().read_all()
+        self.stats = type(self.stats)()
+        capacity = max(self.estimated_events() or 0, 1 << 16)
+        parts = [chunk.events for chunk in self._iter_chunks_lz4(capacity, recycle=False)]
+        if len(parts) != 1:  # none, or more events than estimated: join them
+            out = np.empty(sum(len(p) for p in parts), EVENT_DTYPE)
+            at = 0
+            for part in parts:
+                _copy_bytes(out, at, part)
+                at += len(part)
+            return out
+        events = parts.pop()
+        owner = events if events.base is None else events.base
+        n = len(events)
+        del events
+        if not isinstance(owner, np.ndarray) or sys.getrefcount(owner) > 2:
+            return owner[:n].copy()  # someone else holds it: never resize under them
+        owner.resize(n, refcheck=False)  # the only reference: shrink in place
+        return owner
+
+    def _iter_chunks_lz4(self, capacity: int | None = None, recycle: bool = True) -> Iterator[Chunk]:
+        """Decode in-process (see the module docstring): chunks of ``capacity`` events
+        (``chunk_events``), their arrays reused once dropped unless not ``recycle``."""
         width, height = self.geometry.width, self.geometry.height
         compressed = self._header.compression != 0
         packet = Scratch()  # the packet as read from the file, and the next header
         plain = Scratch()  # decompressed
-        pool = PacketPool(self.chunk_events)
-        chunk = pool.take()
+        pool = PacketPool(capacity or self.chunk_events)
+        take = pool.take if recycle else (lambda: np.empty(capacity or self.chunk_events, EVENT_DTYPE))
+        chunk = take()
         filled = 0
         triggers: list[np.ndarray] = []
         with open(self.path, "rb", buffering=0) as f:
@@ -417,7 +444,7 @@ class Aedat4Reader(EventReader):
                     filled += kept
                     if filled == len(chunk):
                         yield Chunk(chunk, _joined_triggers(triggers))
-                        chunk = pool.take()
+                        chunk = take()
                         filled = 0
                     if done == count:
                         break
