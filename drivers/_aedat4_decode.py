@@ -97,7 +97,7 @@ _EVTS = 0x53545645  # b"EVTS" as a little-endian u32
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _elements(buf, n):  # type: ignore[no-untyped-def]
+def _elements(buf, n):
     """:func:`elements_vector` of an EVTS packet in numba: ``(status, first, count)``."""
     if n < 12 or u32_at(buf, 8) != _EVTS:
         return 20, 0, 0
@@ -128,7 +128,7 @@ def _elements(buf, n):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _copy_events(buf, first, start, stop, width, height, out, at):  # type: ignore[no-untyped-def]
+def _copy_events(buf, first, start, stop, width, height, out, at):
     """Events ``start:stop`` of the dv event vector at byte ``first`` of ``buf`` into
     ``out[at:]``; returns how many were inside the geometry (the caller checked that
     the vector lies in ``buf`` and that ``out`` has ``stop - start`` rows free)."""
@@ -149,7 +149,7 @@ def _copy_events(buf, first, start, stop, width, height, out, at):  # type: igno
 
 
 @njit(nogil=True, cache=True)
-def _event_packet(packet, n, compressed, plain, width, height, out, at):  # type: ignore[no-untyped-def]
+def _event_packet(packet, n, compressed, plain, width, height, out, at):
     """Decode the events packet ``packet[:n]`` (through ``plain`` when ``compressed``)
     into ``out[at:]``, as many as fit: ``(status, detail, first, count, taken, kept)``
     with ``first``/``count`` the event vector in the decoded buffer, ``taken`` the

@@ -90,9 +90,9 @@ _lz4_decompress = types.ExternalFunction(
 
 
 @intrinsic
-def address(typingctx, array, offset):  # type: ignore[no-untyped-def]
+def address(typingctx, array, offset):
     """``&array[offset]`` of a uint8 array, as a C pointer."""
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, signature, args):
         view = context.make_array(signature.args[0])(context, builder, args[0])
         return builder.gep(builder.bitcast(view.data, cgutils.voidptr_t), [args[1]])
     return types.voidptr(array, types.intp), codegen
@@ -112,14 +112,14 @@ LZ4_ERRORS = {
 }
 
 
-def _load_intrinsic(bits: int, signed: bool):  # type: ignore[no-untyped-def]
+def _load_intrinsic(bits: int, signed: bool):
     """An intrinsic ``f(buf, i)``: the little-endian integer of ``bits`` bits at byte
     ``i`` of the uint8 array ``buf`` (one unaligned load; the caller checks ``i``)."""
     result = types.int64
 
     @intrinsic
-    def load(typingctx, array, offset):  # type: ignore[no-untyped-def]
-        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    def load(typingctx, array, offset):
+        def codegen(context, builder, signature, args):
             view = context.make_array(signature.args[0])(context, builder, args[0])
             at = builder.gep(builder.bitcast(view.data, cgutils.voidptr_t), [args[1]])
             word = ir.IntType(bits)
@@ -137,7 +137,7 @@ i64_at = _load_intrinsic(64, True)
 
 
 @njit(nogil=True, cache=True)
-def lz4_frame(src, n, out):  # type: ignore[no-untyped-def]
+def lz4_frame(src, n, out):
     """Decompress the LZ4 frame ``src[:n]`` into ``out``: returns ``(status, value)``,
     value the decompressed size (status ``LZ4_OK``), the room needed
     (``LZ4_NEED_ROOM``, nothing written) or a detail of the error.

@@ -28,7 +28,7 @@ _installed: set[str] = set()
 def _notice_listener(prog: str, stream: IO[str] | None) -> Any:
     from numba.core import event
 
-    class Notice(event.Listener):  # type: ignore[misc]
+    class Notice(event.Listener):
         said = False
 
         def on_start(self, ev: event.Event) -> None:
