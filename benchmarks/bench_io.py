@@ -210,15 +210,16 @@ def decode_expelliarmus(path: Path, encoding: str) -> int:
     return len(wizard.read())
 
 
-def timed_rounds(fns: dict[str, Callable[[], int]], repeats: int) -> dict[str, tuple[list[float], int]]:
-    """Seconds of each decoder in ``repeats`` interleaved rounds (A B C A B C ...), and
-    the events it counted."""
-    times: dict[str, tuple[list[float], int]] = {key: ([], 0) for key in fns}
+def timed_rounds(fns: dict[str, Callable[[], int]], repeats: int) -> dict[str, tuple[list[float], list[float], int]]:
+    """Wall and CPU seconds (this process, user + system, all threads) of each decoder in
+    ``repeats`` interleaved rounds (A B C A B C ...), and the events it counted."""
+    times: dict[str, tuple[list[float], list[float], int]] = {key: ([], [], 0) for key in fns}
     for _ in range(repeats):
         for key, fn in fns.items():
-            t0 = time.perf_counter()
+            w0, c0 = time.perf_counter(), time.process_time()
             n = fn()
-            times[key] = (times[key][0] + [time.perf_counter() - t0], n)
+            wall, cpu, _ = times[key]
+            times[key] = (wall + [time.perf_counter() - w0], cpu + [time.process_time() - c0], n)
     return times
 
 
@@ -284,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     decode_ours(SAMPLES_DIR / EVT3_SAMPLE)
     decode_ours(SAMPLES_DIR / EVT2_SAMPLE)
 
-    rows: list[tuple[str, str, Path, int, list[float]]] = []  # key, label, file, events, seconds
+    rows: list[tuple[str, str, Path, int, list[float], list[float]]] = []  # key, label, file, events, wall, cpu
     with tempfile.TemporaryDirectory(prefix="ezsr_bench_io_") as tmp_name:
         files = build_files(Path(tmp_name), args.events, not args.skip_aedat4)
         by_file: dict[Path, list[tuple[str, str, Callable[[], int]]]] = {}
@@ -303,40 +304,51 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 fns[key] = fn
             timed = timed_rounds(fns, args.repeats)
-            counts = {key: n for key, (_, n) in timed.items()}
+            counts = {key: n for key, (_, _, n) in timed.items()}
             if len(set(counts.values())) > 1:
                 raise SystemExit(f"decoders of {path.name} disagree on the event count: {counts}")
             for key, label, _ in group:
                 if key in timed:
-                    seconds, n = timed[key]
-                    rows.append((key, label, path, n, seconds))
-                    log.info("%s: %d events, median %.3f s", key, n, statistics.median(seconds))
+                    wall, cpu, n = timed[key]
+                    rows.append((key, label, path, n, wall, cpu))
+                    log.info("%s: %d events, median %.3f s (CPU %.3f s)", key, n, statistics.median(wall),
+                             statistics.median(cpu))
         sizes = {path: path.stat().st_size for path in by_file}
 
-    rate = {key: n / statistics.median(s) / 1e6 for key, _, _, n, s in rows}
-    fastest_peer: dict[Path, tuple[str, float]] = {}
-    for key, _, path, _, _ in rows:
-        if key not in OURS and key not in NOT_A_PEER and rate[key] > fastest_peer.get(path, ("", 0.0))[1]:
-            fastest_peer[path] = (key, rate[key])
+    rates = {"": {key: n / statistics.median(w) / 1e6 for key, _, _, n, w, _ in rows},
+             "cpu_": {key: n / statistics.median(c) / 1e6 for key, _, _, n, _, c in rows}}
+    fastest: dict[str, dict[Path, tuple[str, float]]] = {kind: {} for kind in rates}
+    for kind, rate in rates.items():
+        for key, _, path, _, _, _ in rows:
+            if key not in OURS and key not in NOT_A_PEER and rate[key] > fastest[kind].get(path, ("", 0.0))[1]:
+                fastest[kind][path] = (key, rate[key])
     load = os.getloadavg()[0]
     print(f"{files.n_events:,} events per file (1280x720; camera EVT 3.0: {files.n_events_native:,}); "
-          f"ours: numba, one thread; {os.cpu_count()} cores, load {load:.1f}; median of {args.repeats} rounds")
-    print(f"{'decoder':44s} {'events':>12s} {'MB':>7s} {'Mev/s':>7s} {'range':>13s} {'x best peer':>11s}")
+          f"ours: numba, one thread; {os.cpu_count()} cores, load {load:.1f}; median of {args.repeats} rounds; "
+          "CPU: this process's user + system time")
+    print(f"{'decoder':50s} {'events':>11s} {'MB':>6s} {'Mev/s':>6s} {'range':>11s} {'x peer':>6s} "
+          f"{'CPU Mev/s':>9s} {'x peer':>6s}")
     figures: dict[str, float | int | str | None] = {}
-    for key, label, path, n, seconds in rows:
-        low, high = n / max(seconds) / 1e6, n / min(seconds) / 1e6
-        best = fastest_peer.get(path)
-        ratio = f"{rate[key] / best[1]:11.2f}" if best else "          -"
-        print(f"{label:44s} {n:12,d} {sizes[path] / 1e6:7.1f} {rate[key]:7.1f} {low:6.1f}-{high:<6.1f} {ratio}")
-        figures[f"{key}_mev_s"] = round(rate[key], 1)
-        if key in OURS and best:
-            figures[f"{key}_ratio_vs_fastest_peer"] = round(rate[key] / best[1], 2)
-    for key, _, path, _, _ in rows:
-        if key in ("evt3", "evt2", "evt3_native", "aedat4_ours") and path in fastest_peer:
-            figures[f"{key}_fastest_peer"] = fastest_peer[path][0]
+    for key, label, path, n, wall, _ in rows:
+        low, high = n / max(wall) / 1e6, n / min(wall) / 1e6
+        cells = []
+        for kind, rate in rates.items():
+            best = fastest[kind].get(path)
+            cells.append(f"{rate[key] / best[1]:6.2f}" if best else "     -")
+            figures[f"{key}_{kind}mev_s"] = round(rate[key], 1)
+            if key in OURS and best:
+                figures[f"{key}_{kind}ratio_vs_fastest_peer"] = round(rate[key] / best[1], 2)
+        print(f"{label:50s} {n:11,d} {sizes[path] / 1e6:6.1f} {rates[''][key]:6.1f} {low:5.1f}-{high:<5.1f} "
+              f"{cells[0]} {rates['cpu_'][key]:9.1f} {cells[1]}")
+    for key, _, path, _, _, _ in rows:
+        if key in ("evt3", "evt2", "evt3_native", "aedat4_ours"):
+            for kind in rates:
+                if path in fastest[kind]:
+                    figures[f"{key}_fastest_{kind}peer"] = fastest[kind][path][0]
     for key in ("evt3", "evt2", "evt3_native", "aedat4_ours"):
-        if key in rate and f"{key}_read_all" in rate:
-            figures[f"{key}_read_all_vs_streaming_ratio"] = round(rate[f"{key}_read_all"] / rate[key], 2)
+        for kind, rate in rates.items():
+            if key in rate and f"{key}_read_all" in rate:
+                figures[f"{key}_read_all_vs_streaming_{kind}ratio"] = round(rate[f"{key}_read_all"] / rate[key], 2)
     figures["n_events"] = files.n_events
     figures["load_avg"] = round(load, 1)
     print(json.dumps(figures))
