@@ -3,6 +3,8 @@ and the block-by-block Python path decode what python-lz4's frame encoder wrote,
 refuse damaged frames with a PacketError."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import lz4.frame
 import numpy as np
 import pytest
@@ -109,3 +111,15 @@ def test_a_frame_declaring_more_blocks_than_the_packet_limit_is_refused_before_a
     with pytest.raises(PacketError, match="MiB"):
         lz4_frame_decode(np.frombuffer(frame, np.uint8), len(frame), out)
     assert len(out.array) == 64
+
+
+def test_the_reader_gives_the_same_events_on_the_python_path(samples_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ezsr_live.drivers import _aedat4_decode, _lz4_frame, open_reader
+
+    path = samples_dir / "dvxplorer_320x240.aedat4"
+    kernel = open_reader(path, chunk_events=20_000).read_all()
+    monkeypatch.setattr(_lz4_frame, "HAVE_LZ4_KERNEL", False)
+    monkeypatch.setattr(_aedat4_decode, "HAVE_LZ4_KERNEL", False)
+    python = open_reader(path, chunk_events=20_000).read_all()
+    assert len(python) == 111_954
+    np.testing.assert_array_equal(python, kernel)
