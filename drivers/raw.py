@@ -333,9 +333,12 @@ class RawReader(EventReader):
         if n_out or n_triggers:
             yield Chunk(out[:n_out], triggers[:n_triggers].copy())
         if carried:
-            log.warning("%s: the file ends inside a %d-byte %s word at byte %d (%d stray bytes): a recording "
-                        "cut short (a crash or a full disk?); every event before it was read",
-                        self.path, word.itemsize, fmt.upper(), consumed, carried)
+            self._warn_cut_word(word.itemsize, consumed, carried)
+
+    def _warn_cut_word(self, word_size: int, offset: int, stray: int) -> None:
+        log.warning("%s: the file ends inside a %d-byte %s word at byte %d (%d stray bytes): a recording "
+                    "cut short (a crash or a full disk?); every event before it was read",
+                    self.path, word_size, self.info.format.upper(), offset, stray)
 
     def read_all(self) -> EventPacket:
         """Every CD event of the file in one packet, decoded straight into it.
@@ -377,11 +380,7 @@ class RawReader(EventReader):
                 consumed += used
         self._sync_stats(state)
         if carried:
-            raise FormatError(
-                self.path,
-                f"file ends inside a {word.itemsize}-byte {fmt.upper()} word ({carried} stray bytes): truncated recording",
-                consumed,
-            )
+            self._warn_cut_word(word.itemsize, consumed, carried)
         out.resize(n_out, refcheck=False)
         return out
 
