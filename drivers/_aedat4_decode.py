@@ -1,26 +1,42 @@
-"""In-process decoding of AEDAT 4 packets for :mod:`.aedat4`: LZ4 frames (through
-python-lz4's block decoder, ``LZ4_decompress_safe``), dv's event and trigger
-flatbuffers, and the conversion to :data:`~ezsr_live.events.EVENT_DTYPE`.
+"""In-process decoding of AEDAT 4 packets for :mod:`.aedat4`: dv's event and trigger
+flatbuffers after their LZ4 frame (:mod:`._lz4_frame`), and the conversion to
+:data:`~ezsr_live.events.EVENT_DTYPE`.
 
-Every size read from the file is checked before it is used: offsets against the
-buffer, block sizes against the frame's block size, a packet's decompressed size
-against :data:`MAX_PACKET_BYTES`. Damage raises :class:`PacketError` with a reason
-(the reader adds the file and the packet's offset); nothing here can loop without
-consuming input. The numba kernels check their own indices (numba does not).
+An event packet is one numba call (:func:`decode_event_packet`): LZ4 frame, the
+flatbuffer's root table, vtable and ``elements`` vector, and the copy of dv's 16-byte
+event structs into our packed records, dropping out-of-geometry events; Python only
+frames the file and hands over the packet bytes. Every offset read from a packet is
+checked against the packet before it is used; damage raises :class:`PacketError` with
+a reason (the reader adds the file and the packet's offset). The numba kernels check
+their own indices (numba does not).
 """
 from __future__ import annotations
 
 import struct
 
-import lz4.block
 import numpy as np
 from numba import njit
 
 from ezsr_live.events import TRIGGER_DTYPE
 
-#: a packet (compressed or decompressed) larger than this is refused: dv writes
-#: packets of a few thousand events (10,000 at most from its writer), about 160 KB
-MAX_PACKET_BYTES = 256 << 20
+from ._lz4_frame import (
+    HAVE_LZ4_KERNEL,
+    LZ4_ERRORS,
+    LZ4_NEED_ROOM,
+    LZ4_OK,
+    MAX_PACKET_BYTES,
+    PacketError,
+    Scratch,
+    i32_at,
+    i64_at,
+    lz4_frame,
+    lz4_frame_decode,
+    u16_at,
+    u32_at,
+)
+
+__all__ = ["DV_EVENT_DTYPE", "MAX_PACKET_BYTES", "PacketError", "Scratch", "convert_events",
+           "decode_event_packet", "decode_triggers", "elements_vector", "lz4_frame_decode"]
 
 #: dv's flatbuffer ``Event`` struct: int64 t, int16 x, int16 y, bool on, 3 padding bytes
 DV_EVENT_DTYPE = np.dtype({"names": ["t", "x", "y", "on"], "formats": ["<i8", "<i2", "<i2", "u1"],
@@ -29,78 +45,6 @@ DV_EVENT_DTYPE = np.dtype({"names": ["t", "x", "y", "on"], "formats": ["<i8", "<
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _U16 = struct.Struct("<H")
-_LZ4_MAGIC = 0x184D2204
-_LZ4_WINDOW = 64 << 10
-
-
-class PacketError(ValueError):
-    """A packet's content cannot be decoded (the message says why)."""
-
-
-class Scratch:
-    """A growable byte buffer reused from packet to packet (at most MAX_PACKET_BYTES)."""
-
-    def __init__(self, size: int = 1 << 20) -> None:
-        self.array = np.empty(size, np.uint8)
-
-    def reserve(self, n: int, keep: int = 0) -> memoryview:
-        if n > MAX_PACKET_BYTES:
-            raise PacketError(f"packet decompresses to more than {MAX_PACKET_BYTES >> 20} MiB")
-        if n > len(self.array):
-            grown = np.empty(min(MAX_PACKET_BYTES, max(n, 2 * len(self.array))), np.uint8)
-            grown[:keep] = self.array[:keep]
-            self.array = grown
-        return memoryview(self.array)
-
-
-def lz4_frame_decode(payload: memoryview, out: Scratch) -> int:
-    """Decompress the one LZ4 frame ``payload`` into ``out.array``; returns its size.
-
-    dv writes frames of linked 64 KB blocks without content size or checksums; the
-    other frame options are read too (checksums are skipped, not verified)."""
-    stop = len(payload)
-    if stop < 7 or _U32.unpack_from(payload, 0)[0] != _LZ4_MAGIC:
-        raise PacketError("LZ4 frame lacks its magic number")
-    flg, bd = payload[4], payload[5]
-    size_code = (bd >> 4) & 7
-    if flg >> 6 != 1 or flg & 0x03 or bd & 0x8F or size_code < 4:
-        raise PacketError(f"LZ4 frame descriptor is invalid (FLG {flg:#04x}, BD {bd:#04x})")
-    block_max = 1 << (8 + 2 * size_code)
-    linked = not (flg >> 5) & 1
-    block_checksum = 4 if (flg >> 4) & 1 else 0
-    ip = 7 + (8 if (flg >> 3) & 1 else 0)
-    op = 0
-    view = out.reserve(block_max)
-    while True:
-        if stop - ip < 4:
-            raise PacketError("LZ4 frame is truncated (no end mark)")
-        (word,) = _U32.unpack_from(payload, ip)
-        ip += 4
-        if word == 0:
-            break
-        size = word & 0x7FFFFFFF
-        if size > block_max or size + block_checksum > stop - ip:
-            raise PacketError(f"LZ4 block of {size} bytes does not fit its frame")
-        view = out.reserve(op + block_max, keep=op)
-        if word & 0x80000000:  # stored uncompressed
-            view[op:op + size] = payload[ip:ip + size]
-            op += size
-        else:
-            try:
-                if linked and op:
-                    block = lz4.block.decompress(payload[ip:ip + size], uncompressed_size=block_max,
-                                                 dict=view[max(0, op - _LZ4_WINDOW):op])
-                else:
-                    block = lz4.block.decompress(payload[ip:ip + size], uncompressed_size=block_max)
-            except lz4.block.LZ4BlockError:
-                raise PacketError("LZ4 block is corrupt") from None
-            view[op:op + len(block)] = block
-            op += len(block)
-        ip += size + block_checksum
-    ip += 4 if (flg >> 2) & 1 else 0  # content checksum
-    if ip != stop:
-        raise PacketError("LZ4 frame is truncated" if ip > stop else "bytes follow the LZ4 frame's end")
-    return op
 
 
 def _table(buf: memoryview, n: int, identifier: bytes) -> tuple[int, int, int]:
@@ -139,23 +83,125 @@ def elements_vector(buf: memoryview, n: int, identifier: bytes, item_size: int) 
     return vector + 4, count
 
 
-@njit(nogil=True, cache=True)
-def convert_events(raw: np.ndarray, start: int, stop: int, width: int, height: int,
-                   out: np.ndarray, at: int) -> int:
-    """Copy ``raw[start:stop]`` (DV_EVENT_DTYPE) into ``out[at:]`` as EVENT_DTYPE,
-    dropping events outside ``width`` x ``height``; returns how many were written.
-    The caller guarantees ``stop <= len(raw)`` and ``at + stop - start <= len(out)``."""
-    n = at
+# status codes of _event_packet beyond the LZ4 ones (PacketError messages below)
+_FLATBUFFER_ERRORS = {
+    20: "packet is not a EVTS flatbuffer",
+    21: "flatbuffer root lies outside the packet",
+    22: "flatbuffer vtable lies outside the packet",
+    23: "flatbuffer vtable is damaged",
+    24: "flatbuffer field lies outside the packet",
+    25: "flatbuffer vector lies outside the packet",
+    26: "flatbuffer vector of {} elements overruns the packet",
+}
+_EVTS = 0x53545645  # b"EVTS" as a little-endian u32
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _elements(buf, n):
+    """:func:`elements_vector` of an EVTS packet in numba: ``(status, first, count)``."""
+    if n < 12 or u32_at(buf, 8) != _EVTS:
+        return 20, 0, 0
+    table = 4 + u32_at(buf, 4)
+    if table + 4 > n:
+        return 21, 0, 0
+    vtable = table - i32_at(buf, table)
+    if vtable < 0 or vtable > n - 4:
+        return 22, 0, 0
+    vtable_size = u16_at(buf, vtable)
+    if vtable_size < 4 or vtable + vtable_size > n:
+        return 23, 0, 0
+    if vtable_size < 6:
+        return 0, 0, 0
+    field = u16_at(buf, vtable + 4)
+    if field == 0:
+        return 0, 0, 0
+    at = table + field
+    if at + 4 > n:
+        return 24, 0, 0
+    vector = at + u32_at(buf, at)
+    if vector + 4 > n:
+        return 25, 0, 0
+    count = u32_at(buf, vector)
+    if count > (n - vector - 4) // 16:
+        return 26, count, 0
+    return 0, vector + 4, count
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _copy_events(buf, first, start, stop, width, height, out, at):
+    """Events ``start:stop`` of the dv event vector at byte ``first`` of ``buf`` into
+    ``out[at:]``; returns how many were inside the geometry (the caller checked that
+    the vector lies in ``buf`` and that ``out`` has ``stop - start`` rows free)."""
+    m = at
     for i in range(start, stop):
-        x = np.int64(raw[i].x)
-        y = np.int64(raw[i].y)
+        b = first + 16 * i
+        word = i64_at(buf, b + 8)  # x: int16, y: int16, on: bool, padding
+        x = (word << 48) >> 48
+        y = (word << 32) >> 48
         if 0 <= x < width and 0 <= y < height:
-            out[n].t = raw[i].t
-            out[n].x = x
-            out[n].y = y
-            out[n].p = 1 if raw[i].on else 0
-            n += 1
-    return n - at
+            ev = out[m]
+            ev["t"] = i64_at(buf, b)
+            ev["x"] = x
+            ev["y"] = y
+            ev["p"] = 1 if (word >> 32) & 0xFF else 0
+            m += 1
+    return m - at
+
+
+@njit(nogil=True, cache=True)
+def _event_packet(packet, n, compressed, plain, width, height, out, at):
+    """Decode the events packet ``packet[:n]`` (through ``plain`` when ``compressed``)
+    into ``out[at:]``, as many as fit: ``(status, detail, first, count, taken, kept)``
+    with ``first``/``count`` the event vector in the decoded buffer, ``taken`` the
+    events converted and ``kept`` those inside the geometry."""
+    buf = packet
+    size = n
+    if compressed:
+        status, value = lz4_frame(packet, n, plain)
+        if status != LZ4_OK:
+            return status, value, 0, 0, 0, 0
+        buf = plain
+        size = value
+    status, first, count = _elements(buf, size)
+    if status:
+        return status, first, 0, 0, 0, 0
+    taken = min(count, out.shape[0] - at)
+    kept = _copy_events(buf, first, 0, taken, width, height, out, at)
+    return 0, 0, first, count, taken, kept
+
+
+def decode_event_packet(packet: Scratch, n: int, compressed: bool, plain: Scratch, width: int, height: int,
+                        out: np.ndarray, at: int) -> tuple[np.ndarray, int, int, int, int]:
+    """Decode an events packet into ``out[at:]`` (as many events as fit).
+
+    Returns ``(buffer, first, count, taken, kept)``: the decoded packet (``plain`` or
+    ``packet``), its event vector's byte position and length, the events converted and
+    those kept (inside ``width`` x ``height``); :func:`convert_events` converts the
+    rest (``taken:count``) once ``out`` has room again."""
+    if compressed and not HAVE_LZ4_KERNEL:
+        n = lz4_frame_decode(packet.array, n, plain)
+        compressed = False
+        packet = plain
+    status, detail, first, count, taken, kept = _event_packet(
+        packet.array, n, compressed, plain.array, width, height, out, at)
+    if status == LZ4_NEED_ROOM:
+        plain.reserve(detail)
+        status, detail, first, count, taken, kept = _event_packet(
+            packet.array, n, compressed, plain.array, width, height, out, at)
+    if status:
+        if status in _FLATBUFFER_ERRORS:
+            raise PacketError(_FLATBUFFER_ERRORS[status].format(detail))
+        raise PacketError(LZ4_ERRORS[status].format(detail >> 8, detail & 0xFF, detail))
+    return (plain.array if compressed else packet.array), first, count, taken, kept
+
+
+@njit(nogil=True, cache=True)
+def convert_events(buf: np.ndarray, first: int, start: int, stop: int, width: int, height: int,
+                   out: np.ndarray, at: int) -> int:
+    """Events ``start:stop`` of a checked event vector (from :func:`decode_event_packet`)
+    into ``out[at:]``; returns how many were inside the geometry. The caller
+    guarantees ``out`` has ``stop - start`` rows free."""
+    return _copy_events(buf, first, start, stop, width, height, out, at)
 
 
 @njit(nogil=True, cache=True, inline="always")

@@ -70,17 +70,17 @@ from ezsr_live.events import (
 )
 
 from ._aedat4_decode import (
-    DV_EVENT_DTYPE,
     MAX_PACKET_BYTES,
     PacketError,
     Scratch,
     convert_events,
+    decode_event_packet,
     decode_triggers,
-    elements_vector,
     lz4_frame_decode,
 )
 from ._child import child_cpu_seconds
-from .base import Chunk, EventReader, EventWriter
+from ._packet_pool import PacketPool
+from .base import Chunk, EventReader, EventWriter, _copy_bytes
 from .dv_common import dv_records_to_packet
 from .registry import register_reader, register_writer
 
@@ -371,13 +371,41 @@ class Aedat4Reader(EventReader):
         else:
             yield from self._iter_chunks_lz4()
 
-    def _iter_chunks_lz4(self) -> Iterator[Chunk]:
-        """Decode in-process (see the module docstring)."""
+    def read_all(self) -> EventPacket:
+        """Every CD event in one packet, decoded straight into an array sized from the
+        file (one chunk as large as :meth:`estimated_events`), not chunk by chunk and
+        copied; a file that beats the estimate falls back to copying."""
+        if self._header.compression in (3, 4):
+            return super().read_all()
+        self.stats = type(self.stats)()
+        capacity = max(self.estimated_events() or 0, 1 << 16)
+        parts = [chunk.events for chunk in self._iter_chunks_lz4(capacity, recycle=False)]
+        if len(parts) != 1:  # none, or more events than estimated: join them
+            out = np.empty(sum(len(p) for p in parts), EVENT_DTYPE)
+            at = 0
+            for part in parts:
+                _copy_bytes(out, at, part)
+                at += len(part)
+            return out
+        events = parts.pop()
+        owner = events if events.base is None else events.base
+        n = len(events)
+        del events
+        if not isinstance(owner, np.ndarray) or sys.getrefcount(owner) > 2:
+            return owner[:n].copy()  # someone else holds it: never resize under them
+        owner.resize(n, refcheck=False)  # the only reference: shrink in place
+        return owner
+
+    def _iter_chunks_lz4(self, capacity: int | None = None, recycle: bool = True) -> Iterator[Chunk]:
+        """Decode in-process (see the module docstring): chunks of ``capacity`` events
+        (``chunk_events``), their arrays reused once dropped unless not ``recycle``."""
         width, height = self.geometry.width, self.geometry.height
         compressed = self._header.compression != 0
-        packet = Scratch()  # the packet as read from the file
+        packet = Scratch()  # the packet as read from the file, and the next header
         plain = Scratch()  # decompressed
-        chunk = np.empty(self.chunk_events, EVENT_DTYPE)
+        pool = PacketPool(capacity or self.chunk_events)
+        take = pool.take if recycle else (lambda: np.empty(capacity or self.chunk_events, EVENT_DTYPE))
+        chunk = take()
         filled = 0
         triggers: list[np.ndarray] = []
         with open(self.path, "rb", buffering=0) as f:
@@ -385,45 +413,50 @@ class Aedat4Reader(EventReader):
             header = read_io_header(self.path, f, size)
             offset = header.data_start
             end = min(self._header.data_end, size)  # up to the last whole packet
+            f.seek(offset)
+            head = f.read(8)
             while offset < end:
-                f.seek(offset)
-                stream_id, packet_size = _packet_header(self.path, f.read(8), offset, end)
+                stream_id, packet_size = _packet_header(self.path, head, offset, end)
                 if stream_id != self._events_id and stream_id != self._triggers_id:
                     offset += 8 + packet_size
+                    f.seek(offset)
+                    head = f.read(8)
                     continue
-                view = packet.reserve(packet_size)
-                if f.readinto(view[:packet_size]) != packet_size:
+                # one read: this packet and the header of the next (none after the last)
+                tail = 8 if offset + 8 + packet_size + 8 <= end else 0
+                view = packet.reserve(packet_size + tail)
+                if f.readinto(view[:packet_size + tail]) != packet_size + tail:
                     raise FormatError(self.path, "file ends inside a packet (truncated while read?)", offset)
+                head = bytes(view[packet_size:packet_size + tail])
                 try:
-                    if compressed:
-                        n = lz4_frame_decode(view[:packet_size], plain)
-                        buf = plain.array
-                    else:
-                        n, buf = packet_size, packet.array
                     if stream_id == self._events_id:
-                        first, count = elements_vector(memoryview(buf), n, b"EVTS", DV_EVENT_DTYPE.itemsize)
+                        buf, first, count, taken, kept = decode_event_packet(
+                            packet, packet_size, compressed, plain, width, height, chunk, filled)
                     else:
-                        triggers.append(decode_triggers(buf, n))
-                        count = 0
+                        n = lz4_frame_decode(packet.array, packet_size, plain) if compressed else packet_size
+                        triggers.append(decode_triggers(plain.array if compressed else packet.array, n))
+                        count = taken = kept = 0
                 except PacketError as exc:
                     raise FormatError(self.path, f"{exc} (stream {stream_id} packet)", offset) from None
-                if count:
-                    raw = np.frombuffer(buf, DV_EVENT_DTYPE, count, first)
-                    done = 0
-                    while done < count:
-                        take = min(count - done, len(chunk) - filled)
-                        kept = convert_events(raw, done, done + take, width, height, chunk, filled)
-                        self.stats.out_of_bounds += take - kept
-                        filled += kept
-                        done += take
-                        if filled == len(chunk):
-                            yield Chunk(chunk, _joined_triggers(triggers))
-                            chunk = np.empty(self.chunk_events, EVENT_DTYPE)
-                            filled = 0
+                done = taken
+                while True:
+                    self.stats.out_of_bounds += taken - kept
+                    filled += kept
+                    if filled == len(chunk):
+                        yield Chunk(chunk, _joined_triggers(triggers))
+                        chunk = take()
+                        filled = 0
+                    if done == count:
+                        break
+                    # the packet fills the chunk: the rest goes into the next one
+                    taken = min(count - done, len(chunk) - filled)
+                    kept = convert_events(buf, first, done, done + taken, width, height, chunk, filled)
+                    done += taken
                 offset += 8 + packet_size
         if filled or triggers:
-            yield Chunk(chunk[:filled].copy() if filled < len(chunk) // 2 else chunk[:filled],
-                        _joined_triggers(triggers))
+            # no copy to trim it: the pages of the chunk that no event reached were never
+            # touched, so they cost address space, not memory
+            yield Chunk(chunk[:filled], _joined_triggers(triggers))
 
     def _iter_chunks_dv(self) -> Iterator[Chunk]:
         """Zstd-compressed files: dv-processing in a watched child process."""

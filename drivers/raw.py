@@ -54,7 +54,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, ClassVar, Iterator
 
@@ -71,6 +70,7 @@ from ezsr_live.events import (
 )
 
 from . import _raw_codec as codec
+from ._packet_pool import PacketPool
 from .base import Chunk, EventReader, EventWriter
 from .registry import register_reader, register_writer
 
@@ -290,7 +290,7 @@ class RawReader(EventReader):
         self.stats.out_of_bounds = self.stats.unknown_words = self.stats.before_first_time_high = 0
 
         raw = np.empty(BLOCK_BYTES + word.itemsize, np.uint8)
-        pool = _PacketPool(capacity)
+        pool = PacketPool(capacity)
         out = pool.take()
         triggers = np.empty(TRIGGER_CAPACITY, TRIGGER_DTYPE)
         n_out = n_triggers = 0
@@ -333,9 +333,56 @@ class RawReader(EventReader):
         if n_out or n_triggers:
             yield Chunk(out[:n_out], triggers[:n_triggers].copy())
         if carried:
-            log.warning("%s: the file ends inside a %d-byte %s word at byte %d (%d stray bytes): a recording "
-                        "cut short (a crash or a full disk?); every event before it was read",
-                        self.path, word.itemsize, fmt.upper(), consumed, carried)
+            self._warn_cut_word(word.itemsize, consumed, carried)
+
+    def _warn_cut_word(self, word_size: int, offset: int, stray: int) -> None:
+        log.warning("%s: the file ends inside a %d-byte %s word at byte %d (%d stray bytes): a recording "
+                    "cut short (a crash or a full disk?); every event before it was read",
+                    self.path, word_size, self.info.format.upper(), offset, stray)
+
+    def read_all(self) -> EventPacket:
+        """Every CD event of the file in one packet, decoded straight into it.
+
+        The array is sized from the file (:meth:`estimated_events`; pages no event
+        reaches are never touched) and grown in place when vector words beat the
+        estimate, so no chunk is decoded and then copied: the same events as
+        :meth:`iter_chunks` at the speed of decoding alone. Triggers are skipped."""
+        fmt = self.info.format
+        word = _WORD_DTYPES[fmt]
+        per_word = _MAX_EVENTS_PER_WORD[fmt]
+        width, height = self.info.geometry.width, self.info.geometry.height
+        decode = self._kernel()
+        state = codec.new_decoder_state()
+        self.stats.out_of_bounds = self.stats.unknown_words = self.stats.before_first_time_high = 0
+        out = np.empty(max(self.estimated_events() or 0, 1 << 16) + per_word, EVENT_DTYPE)
+        raw = np.empty(BLOCK_BYTES + word.itemsize, np.uint8)
+        triggers = np.empty(TRIGGER_CAPACITY, TRIGGER_DTYPE)
+        n_out = carried = 0
+        consumed = self._data_offset
+        with open(self.path, "rb") as f:
+            f.seek(self._data_offset)
+            view = memoryview(raw)
+            while n_read := f.readinto(view[carried : carried + BLOCK_BYTES]):
+                total = carried + n_read
+                n_words = total // word.itemsize
+                words = raw[: n_words * word.itemsize].view(word)
+                pos = 0
+                while pos < n_words:
+                    limit = len(out) - per_word
+                    pos, n_out, _ = decode(
+                        words, pos, out, n_out, limit, triggers, 0, width, height, self._t_origin, state
+                    )
+                    if n_out >= limit:  # realloc: the kernel remaps pages, nothing is copied
+                        out.resize(len(out) + len(out) // 2, refcheck=False)
+                used = n_words * word.itemsize
+                carried = total - used
+                raw[:carried] = raw[used:total]
+                consumed += used
+        self._sync_stats(state)
+        if carried:
+            self._warn_cut_word(word.itemsize, consumed, carried)
+        out.resize(n_out, refcheck=False)
+        return out
 
     def _kernel(self) -> Callable[..., tuple[int, int, int]]:
         fmt = self.info.format
@@ -349,36 +396,6 @@ class RawReader(EventReader):
         self.stats.out_of_bounds = int(state[codec.ST_OUT_OF_BOUNDS])
         self.stats.unknown_words = int(state[codec.ST_UNKNOWN_WORDS])
         self.stats.before_first_time_high = int(state[codec.ST_BEFORE_FIRST_TIME_HIGH])
-
-
-class _PacketPool:
-    """Output packets for one iteration, recycled once the consumer has let go of them.
-
-    Fresh multi-MB arrays cost page faults on first touch (as much time as decoding
-    into them), so a packet whose chunks the consumer dropped is decoded into again. A
-    packet is reused only when nothing but this pool refers to it (every numpy view of a
-    chunk, and every buffer export, keeps a reference to it), so chunks a consumer keeps
-    (``read_all``) are never overwritten.
-    """
-
-    _KEPT = 3  # packets remembered; a consumer holding more just gets fresh ones
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._lent: list[np.ndarray] = []
-
-    def take(self) -> np.ndarray:
-        for k in range(len(self._lent)):
-            # references: the list, the call's argument
-            if sys.getrefcount(self._lent[k]) == 2:
-                packet = self._lent.pop(k)
-                self._lent.append(packet)
-                return packet
-        packet = np.empty(self._capacity, EVENT_DTYPE)
-        self._lent.append(packet)
-        if len(self._lent) > self._KEPT:
-            self._lent.pop(0)
-        return packet
 
 
 def _decode_evt21(legacy: bool, *args: Any) -> tuple[int, int, int]:

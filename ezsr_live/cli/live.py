@@ -172,6 +172,9 @@ def run_stream_statistics(args: argparse.Namespace, stdout: IO[str] | None = Non
 
     source_options = source_options_from_args(args)
     source = source_options.open()
+    from ezsr_live import jit_notice
+
+    jit_notice.install()
     recorder = Recorder(args.record, source.geometry, source.info) if args.record else None
     thread = SourceThread(source, tap=recorder)
     stop = threading.Event()

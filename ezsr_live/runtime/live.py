@@ -155,6 +155,9 @@ def build_live_run(options: LiveOptions) -> LiveRun:
                 options.roi.check_inside(source.geometry)
             except ValueError as exc:
                 raise EzsrError(f"--roi: {exc} of {options.source.spec}") from None
+        from ezsr_live import jit_notice
+
+        jit_notice.install()  # a cold Numba cache compiles for many seconds: say so
         from ezsr_live.model.factory import resolve_config
         from ezsr_live.model.recognizer import Recognizer
         from ezsr_live.runtime.pipeline import Pipeline

@@ -54,6 +54,19 @@ def test_small_chunks_give_the_same_events_and_iterating_again_restarts(samples_
     np.testing.assert_array_equal(reader.read_all(), first)
 
 
+@pytest.mark.parametrize("estimate", [None, 1_000])
+def test_read_all_decodes_in_place_and_matches_the_chunks(
+        samples_dir: Path, monkeypatch: pytest.MonkeyPatch, estimate: int | None) -> None:
+    chunked, _, _ = read_chunks(samples_dir / SAMPLE, chunk_events=7_000)
+    if estimate is not None:  # more events than estimated: decoded in parts, then joined
+        monkeypatch.setattr(Aedat4Reader, "estimated_events", lambda self: estimate)
+    reader = open_reader(samples_dir / SAMPLE, geometry=Geometry(300, 240))
+    events = reader.read_all()
+    inside = (chunked["x"] < 300)
+    np.testing.assert_array_equal(events, chunked[inside])
+    assert events.flags.owndata and reader.stats.out_of_bounds == int((~inside).sum())
+
+
 def test_explicit_smaller_geometry_drops_and_counts(samples_dir: Path) -> None:
     reader = open_reader(samples_dir / SAMPLE, geometry=Geometry(160, 240))
     events = reader.read_all()

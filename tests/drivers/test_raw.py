@@ -64,11 +64,25 @@ def test_legacy_headers_give_geometry_camera_and_every_key(samples_dir: Path) ->
 
 @pytest.mark.parametrize("name", RAW_SAMPLES)
 def test_chunk_size_does_not_change_the_events(samples_dir: Path, name: str) -> None:
-    whole = open_reader(samples_dir / name).read_all()
+    whole = open_reader(samples_dir / name).read_all()  # decoded in place, not through chunks
     sizes = [len(p) for p in open_reader(samples_dir / name, chunk_events=1000)]
-    small = open_reader(samples_dir / name, chunk_events=1000).read_all()
+    small, _, _ = read_chunks(samples_dir / name, chunk_events=1000)
     assert np.array_equal(small, whole)
     assert max(sizes) == 1000 and all(s == 1000 for s in sizes[:-1])
+
+
+def test_read_all_grows_in_place_past_its_estimate_and_matches_the_chunks(tmp_path: Path) -> None:
+    # VECT_12 words with every bit set: 6 events per byte, 12x read_all's estimate
+    group = [0x3000] + [0x4FFF] * 100  # VECT_BASE_X 0, then 1,200 events on one row
+    words = [0x8001, 0x6005, 0x0002] + group * 2000
+    path = write_raw(tmp_path / "dense.raw", "% format EVT3;height=4;width=1280\n% end\n", words, "H")
+    reader = open_reader(path)
+    assert reader.estimated_events() * 10 < 2000 * 1200
+    whole = reader.read_all()
+    chunked, _, chunk_reader = read_chunks(path, chunk_events=100_000)
+    assert len(whole) == 2000 * 1200 and np.array_equal(whole, chunked)
+    assert whole.flags.owndata and whole.flags.c_contiguous
+    assert reader.stats == chunk_reader.stats
 
 
 def test_chunks_a_consumer_keeps_stay_intact_while_dropped_ones_are_recycled(samples_dir: Path) -> None:
