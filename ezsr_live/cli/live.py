@@ -181,6 +181,7 @@ def run_stream_statistics(args: argparse.Namespace, stdout: IO[str] | None = Non
     timer = threading.Timer(args.duration_s, stop.set) if args.duration_s is not None else None
     n_total = n_interval = 0
     t_last = None
+    interrupted = False
     start = last_report = time.monotonic()
     try:
         thread.start()
@@ -201,8 +202,8 @@ def run_stream_statistics(args: argparse.Namespace, stdout: IO[str] | None = Non
                                   "events_dropped": thread.buffer.events_dropped,
                                   "packets_dropped": thread.buffer.packets_dropped}), stdout, None)
                 n_interval, last_report = 0, now
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (main() maps it): the summary, then 130
+        interrupted = True
     finally:
         if timer:
             timer.cancel()
@@ -221,7 +222,7 @@ def run_stream_statistics(args: argparse.Namespace, stdout: IO[str] | None = Non
                       "events_dropped": thread.buffer.events_dropped,
                       "packets_dropped": thread.buffer.packets_dropped,
                       "recorded": recorder.n_written if recorder else None}), stdout, None)
-    return EXIT_OK
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def display_available() -> bool:

@@ -248,3 +248,22 @@ def test_the_console_entry_flushes_every_result_before_its_prompt_exit(tmp_path)
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert len(_lines(proc.stdout)) == 3 and len(_lines(out.read_text())) == 3
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_stream_statistics_end_with_exit_code_130_on_ctrl_c_or_sigterm(signum):
+    """``--no-recognition`` used to exit 0 on SIGTERM: a script could not tell an
+    interrupted check from a finished one."""
+    proc = subprocess.Popen([sys.executable, "-m", "ezsr_live.cli.live", "--replay", str(DEMO), "--loop",
+                             "--no-recognition"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the first once-a-second line: the stream is running
+        assert json.loads(first)["events"] >= 0
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert json.loads(out.splitlines()[-1])["status"] == "stopped" and "Traceback" not in err
