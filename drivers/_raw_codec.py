@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 # -- decoder state indices ------------------------------------------------------------
 ST_HAVE_TIME_HIGH = 0  # 1 once the first TIME_HIGH was seen
@@ -207,20 +208,19 @@ def decode_evt3(words, start, out, n_out, limit, triggers, n_triggers, width, he
                     oob += mask & 1
                     mask >>= 1
             else:
-                x = base_x
-                while mask:  # valid masks are sparse: one branch per bit beats none
-                    if mask & 1:
-                        if x < width:
-                            ev = out[n_out]
-                            ev["t"] = t + t_origin
-                            ev["x"] = x
-                            ev["y"] = y
-                            ev["p"] = pol
-                            n_out += 1
-                        else:
-                            oob += 1
-                    mask >>= 1
-                    x += 1
+                # camera masks are sparse (under one bit set in 12): visit only the set bits
+                while mask:
+                    x = base_x + trailing_zeros(mask)
+                    mask &= mask - 1
+                    if x < width:
+                        ev = out[n_out]
+                        ev["t"] = t + t_origin
+                        ev["x"] = x
+                        ev["y"] = y
+                        ev["p"] = pol
+                        n_out += 1
+                    else:
+                        oob += 1
             base_x += n_bits
         elif kind == 0x3:  # VECT_BASE_X
             base_x = w & 0x7FF
