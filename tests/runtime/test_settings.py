@@ -142,7 +142,7 @@ TOOLBOX_OPTIONS = [
     (["convert", "a.raw", "b.npz", "--reorder-window-us", "-1"], "--reorder-window-us"),
     (["record", "a.raw", "b.npz", "--duration-s", "nan"], "--duration-s"),
     (["synth", "a.png", "-o", "b.raw", "--frames", "1"], "--frames"),
-    (["synth", "a.png", "-o", "b.raw", "--duration-ms", "10", "inf"], "--duration-ms"),
+    (["synth", "a.png", "-o", "b.raw", "--motion-s", "0.01", "inf"], "--motion-s"),
     (["synth", "a.png", "-o", "b.raw", "--hot-pixels", "2"], "--hot-pixels"),
     (["synth", "a.png", "-o", "b.raw", "--threshold", "0.2", "-1"], "--threshold"),
     (["synth", "a.png", "-o", "b.raw", "--seed", "-1"], "--seed"),
