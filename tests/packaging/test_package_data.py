@@ -20,8 +20,12 @@ def test_every_file_the_registry_ships_is_package_data():
     package-data pattern of ezsr_live.weights, so the wheel has it."""
     config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert config["package-dir"]["ezsr_live.weights"] == "weights"
-    assert "ezsr_live.weights" in config["packages"]
-    patterns = config["package-data"]["ezsr_live.weights"]
+    # each folder of weights/ is a package of its own (setuptools installs no data-only
+    # folders), and its patterns are relative to it
+    packages = [pkg for pkg in config["package-data"] if pkg == "ezsr_live.weights" or pkg.startswith("ezsr_live.weights.")]
+    assert "ezsr_live.weights" in packages and set(packages) <= set(config["packages"])
+    patterns = [f"{pkg.removeprefix('ezsr_live.weights').lstrip('.').replace('.', '/')}/{pat}".lstrip("/")
+                for pkg in packages for pat in config["package-data"][pkg]]
     weights = REPO_ROOT / "weights"
     shipped = [p.relative_to(weights).as_posix() for p in weights.rglob("*") if p.is_file()]
     packaged = {p.relative_to(weights).as_posix() for pat in patterns for p in weights.glob(pat) if p.is_file()}
