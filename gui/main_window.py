@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self.vocabulary_progress: VocabularyProgress | None = None
         self._restore_vocabulary = restore_vocabulary
         self._restore_labels_file = "labels_file" in restore_controls
+        self._window_restored = "window" in restore_controls
         knn = recognizer.knn if recognizer is not None else None
         self.controls = ControlPanel(
             pipeline.settings.window,
@@ -190,6 +191,8 @@ class MainWindow(QMainWindow):
                                 knn_k=int(knn.k) if knn is not None else None)
         self.load_action.setEnabled(True)
         self.save_action.setEnabled(True)
+        if not self._window_restored:  # a deferred model brings its own window
+            self.controls.set_window_spec(self.pipeline.settings.window)
         if self._restore_vocabulary:
             self.persistence.restore_vocabulary()
         if self._restore_labels_file:

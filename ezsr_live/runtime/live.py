@@ -118,9 +118,7 @@ class LiveRun:
             return self.pipeline.recognizer
         recognizer, window = self.model_loader()
         for pipeline in self.streams:
-            if window is not None:
-                pipeline.update(window=window)  # the model's own window: applied before its first
-            pipeline.attach_recognizer(recognizer)
+            pipeline.attach_recognizer(recognizer, window=window)
         self.model_loader = None
         return recognizer
 

@@ -151,11 +151,16 @@ class Pipeline:
         self._worker_thread.start()
         return self
 
-    def attach_recognizer(self, recognizer: RecognizerLike) -> None:
+    def attach_recognizer(self, recognizer: RecognizerLike, *, window: WindowSpec | None = None) -> None:
         """Give a pipeline built without one its recogniser (from any thread, once); the
-        worker starts recognising at its next window."""
+        worker starts recognising at its next window, cut as ``window`` (the model's own)
+        if given."""
         if self._recognizer_ready.is_set():
             raise RuntimeError("the pipeline has a recogniser already")
+        if window is not None:
+            # the worker reads the settings only once the recogniser is there: safe to set
+            check_changes({"window": window}, self.ring.capacity)
+            self.settings = dataclasses.replace(self.settings, window=window)
         ezsr_model_input(np.zeros(0, EVENT_DTYPE), self.geometry, size=recognizer.input_size,
                          coords=self.settings.coords)  # the kernel loads here, not in the worker
         self.recognizer = recognizer
