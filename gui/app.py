@@ -11,10 +11,10 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from ezsr_live.runtime.display import DisplaySettings
@@ -100,13 +100,40 @@ class _RunLimits:
             log.info("screenshot saved to %s", self.screenshot)
 
 
+class ModelLoader(QObject):
+    """Runs ``load`` (the run's :meth:`~ezsr_live.runtime.live.LiveRun.load_model`) in a
+    thread of its own and hands the recogniser, or the error, to the GUI thread."""
+
+    loaded = Signal(object)
+    failed = Signal(object)
+
+    def __init__(self, load: Callable[[], Any]) -> None:
+        super().__init__()
+        self._load = load
+        self.thread = threading.Thread(target=self._run, name="ezsr-model-loader", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            recognizer = self._load()
+        except BaseException as exc:  # reported by the GUI thread, as if raised at start
+            self.failed.emit(exc)
+        else:
+            self.loaded.emit(recognizer)
+
+
 @dataclass(frozen=True)
 class WindowOutcome:
     """How a window's run ended: ``failure`` says what went wrong (None: nothing);
-    ``interrupted`` names the signal (SIGINT, SIGTERM) that closed the window."""
+    ``interrupted`` names the signal (SIGINT, SIGTERM) that closed the window;
+    ``refusal`` is the error that loading the model (in the background) raised: the
+    CLI reports it as it would have at start."""
 
     failure: str | None = None
     interrupted: str | None = None
+    refusal: BaseException | None = None
 
 
 def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome:
@@ -131,6 +158,18 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
         raise
     limits = _RunLimits(window, options)
     interrupted: list[int] = []
+    refusals: list[BaseException] = []
+    loader: ModelLoader | None = None
+    if run.model_loader is not None:
+        # the window paints the source's events meanwhile; recognition starts on attach
+        loader = ModelLoader(run.load_model)
+        loader.loaded.connect(window.attach_recognizer)
+
+        def refuse(exc: BaseException) -> None:
+            refusals.append(exc)
+            window.close()
+
+        loader.failed.connect(refuse)
 
     def interrupt(signum: int, _frame: Any) -> None:
         interrupted.append(signum)
@@ -149,6 +188,8 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
     try:
         window.show()
         window.start()
+        if loader is not None:
+            loader.start()
         log.info("window open on %s; close it or press Ctrl-C to stop", window.source_name)
         app.exec()
     finally:
@@ -158,6 +199,8 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
         run.close()
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
+    if refusals:
+        return WindowOutcome(refusal=refusals[0])
     # File → Open may have replaced a window's own pipeline
     failed = next((p for p in window.shown_pipelines if p.error is not None), None)
     if failed is not None:

@@ -192,6 +192,15 @@ class ControlPanel(QWidget):
         layout.addWidget(box)
 
     # -- reading -------------------------------------------------------------------
+    def set_model(self, device: str, *, knn_available: bool, knn_k: int | None = None) -> None:
+        """Show the recogniser once it has loaded: its device and whether k-NN is there."""
+        self.device_label.setText(device)
+        if knn_k is not None:
+            self.knn_k.setValue(knn_k)
+        self.knn_check.setEnabled(knn_available)
+        self.knn_k.setEnabled(knn_available)
+        self.knn_check.setToolTip("" if knn_available else "no pool loaded (--knn-pool)")
+
     @property
     def paused(self) -> bool:
         return self.pause_button.isChecked()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Collection
+from typing import TYPE_CHECKING, Any, Callable, Collection
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -21,7 +21,6 @@ from .bridge import FrameRenderer, ResultPoller
 from .controls import ControlPanel
 from .display_controls import DisplayPanel
 from .event_view import EventView
-from .label_editor import LabelEditor
 from .overlay_control import OverlayControl
 from .persistence import WindowPersistence
 from .rate_plot import RatePlotDock
@@ -33,6 +32,9 @@ from .source_switch import SourceSwitcher
 from .status_bar import build_status_bar, set_name_field, show_result_fields
 from .vocabulary_progress import VocabularyProgress
 
+if TYPE_CHECKING:
+    from .label_editor import LabelEditor
+
 log = logging.getLogger(__name__)
 
 #: the status bar is refreshed at this rate, not per result: it is text, not a gauge
@@ -43,6 +45,8 @@ POSITION_INTERVAL_MS = 50
 PAUSED_NOTE = "paused — Right steps one window"
 #: the overlay's note while a replay waits at the end of its recording
 ENDED_NOTE = "recording ended: Home replays it"
+#: the overlay's note and the model's field while the recogniser is still loading
+LOADING_NOTE = "loading model…"
 
 
 class MainWindow(QMainWindow):
@@ -81,13 +85,18 @@ class MainWindow(QMainWindow):
         geometry = pipeline.geometry
         self.event_view = EventView(geometry.width, geometry.height)
         self.overlay = self.event_view.overlay
-        vocabulary = recognizer.vocabulary
-        self.editor = LabelEditor(vocabulary.labels, vocabulary.templates, self._apply_vocabulary_edit)
-        knn = recognizer.knn
+        # built once the recogniser is there (attach_recognizer): a pipeline may come
+        # without one, so that the view shows events while the model loads
+        self.editor: LabelEditor | None = None
+        self.vocabulary_progress: VocabularyProgress | None = None
+        self._restore_vocabulary = restore_vocabulary
+        self._restore_labels_file = "labels_file" in restore_controls
+        self._window_restored = "window" in restore_controls
+        knn = recognizer.knn if recognizer is not None else None
         self.controls = ControlPanel(
             pipeline.settings.window,
             pipeline.settings.top_k,
-            device=str(recognizer.device),
+            device=str(recognizer.device) if recognizer is not None else LOADING_NOTE,
             knn_available=knn is not None,
             knn_enabled=pipeline.settings.knn_enabled,
             knn_k=int(knn.k if knn is not None else pipeline.settings.knn_k or KNN_K),
@@ -105,7 +114,10 @@ class MainWindow(QMainWindow):
         self.control_tabs.addTab(self.display_panel, "View")
         side_layout.addWidget(self.control_tabs)
         side_layout.addLayout(self._create_tools(pipeline))
-        side_layout.addWidget(self.editor, 1)
+        self._side_layout = side_layout
+        self._editor_slot = QLabel(LOADING_NOTE)
+        self._editor_slot.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        side_layout.addWidget(self._editor_slot, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.event_view)
         splitter.addWidget(side)
@@ -115,12 +127,10 @@ class MainWindow(QMainWindow):
         self.resize(1280, 720)
 
         self.message, self.status_fields = build_status_bar(self.statusBar())
-        self.vocabulary_progress = VocabularyProgress(vocabulary)
-        self.statusBar().addPermanentWidget(self.vocabulary_progress)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(lambda: self.message.set_full_text(""))
-        self._set_name_field("model", str(recognizer.model_id or "?"))
+        self._set_name_field("model", LOADING_NOTE)
         self._create_actions()
 
         self._attach(pipeline)
@@ -134,7 +144,6 @@ class MainWindow(QMainWindow):
         self.controls.knnChanged.connect(self._set_knn)
         self.controls.speedChanged.connect(self._set_speed)
         self.controls.seekRequested.connect(self._seek)
-        self.editor.vocabularyEdited.connect(self._vocabulary_edited)
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_INTERVAL_MS)
         self._status_timer.timeout.connect(self.refresh_status)
@@ -142,10 +151,54 @@ class MainWindow(QMainWindow):
         self._position_timer.setInterval(POSITION_INTERVAL_MS)
         self._position_timer.timeout.connect(self._show_position)
         self.persistence = WindowPersistence(self, self.settings_store)
-        self.persistence.restore_window(restore_vocabulary)
-        self.persistence.restore(restore_controls)
+        self.persistence.restore_window(False)
+        self.persistence.restore(set(restore_controls) - {"labels_file"})
         if self.aps_panel.track is None:
             self.aps_panel.hide()  # remembered open, but this recording has no frames
+        if recognizer is not None:
+            self._show_recognizer(recognizer)
+        else:
+            self.overlay.set_note(LOADING_NOTE)
+
+    # -- the recogniser ------------------------------------------------------------
+    @property
+    def model_attached(self) -> bool:
+        return self.editor is not None
+
+    def attach_recognizer(self, recognizer: Any) -> None:
+        """Show ``recognizer`` once it has loaded: attach it to the pipeline (unless it
+        is there already), then build the label editor and enable the model's controls."""
+        if self.editor is not None:
+            return
+        if not self.pipeline.has_recognizer:
+            self.pipeline.attach_recognizer(recognizer)
+        self._show_recognizer(recognizer)
+
+    def _show_recognizer(self, recognizer: Any) -> None:
+        # the editor's module imports the model stack (torch): only once the model is there
+        from .label_editor import LabelEditor
+
+        vocabulary = recognizer.vocabulary
+        self.editor = LabelEditor(vocabulary.labels, vocabulary.templates, self._apply_vocabulary_edit)
+        self._side_layout.replaceWidget(self._editor_slot, self.editor)
+        self._editor_slot.deleteLater()
+        self.editor.vocabularyEdited.connect(self._vocabulary_edited)
+        self.vocabulary_progress = VocabularyProgress(vocabulary)
+        self.statusBar().addPermanentWidget(self.vocabulary_progress)
+        self._set_name_field("model", str(recognizer.model_id or "?"))
+        knn = recognizer.knn
+        self.controls.set_model(str(recognizer.device), knn_available=knn is not None,
+                                knn_k=int(knn.k) if knn is not None else None)
+        self.load_action.setEnabled(True)
+        self.save_action.setEnabled(True)
+        if not self._window_restored:  # a deferred model brings its own window
+            self.controls.set_window_spec(self.pipeline.settings.window)
+        if self._restore_vocabulary:
+            self.persistence.restore_vocabulary()
+        if self._restore_labels_file:
+            self.persistence.restore({"labels_file"})
+        if self.overlay.shown_note() == LOADING_NOTE:
+            self.overlay.set_note("")
 
     def _create_tools(self, pipeline: Any) -> QHBoxLayout:
         """ROI, confidence threshold and Record, in one row under the controls."""
@@ -272,9 +325,11 @@ class MainWindow(QMainWindow):
     def _create_actions(self) -> None:
         self.screenshot_action = self._action("Save &screenshot…", "Ctrl+Shift+S", self._screenshot_clicked)
         self.load_action = self._action("&Load vocabulary…", QKeySequence.StandardKey.Open,
-                                        self.editor._load_clicked)
+                                        lambda: self.editor and self.editor._load_clicked())
         self.save_action = self._action("Save &vocabulary…", QKeySequence.StandardKey.Save,
-                                        self.editor._save_clicked)
+                                        lambda: self.editor and self.editor._save_clicked())
+        self.load_action.setEnabled(False)  # until the recogniser (and the editor) is there
+        self.save_action.setEnabled(False)
         self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
         self.pause_action = self._action("&Pause / resume", "Space", self.controls.toggle_pause)
         self.step_action = self._action("&Step one window", "Right", self.controls.request_step)

@@ -49,18 +49,24 @@ class WindowPersistence:
         if state is not None:
             w.restoreState(state)
         if restore_vocabulary:
-            labels = string_list(s, KEY_LABELS)
-            if labels:
-                w.editor.set_labels(labels, string_list(s, KEY_DISABLED))
+            self.restore_vocabulary()
+
+    def restore_vocabulary(self) -> None:
+        """The last session's labels, into the window's label editor."""
+        labels = string_list(self.settings, KEY_LABELS)
+        if labels and self.window.editor is not None:
+            self.window.editor.set_labels(labels, string_list(self.settings, KEY_DISABLED))
 
     def save(self) -> None:
         """Everything, written to the file at once."""
         w, s = self.window, self.settings
         s.setValue(KEY_GEOMETRY, w.saveGeometry())
         s.setValue(KEY_STATE, w.saveState())
-        entries = w.editor.entries()
-        s.setValue(KEY_LABELS, [label for label, _ in entries])
-        s.setValue(KEY_DISABLED, [label for label, enabled in entries if not enabled])
+        if w.editor is not None:  # closed before the model loaded: keep the last session's
+            entries = w.editor.entries()
+            s.setValue(KEY_LABELS, [label for label, _ in entries])
+            s.setValue(KEY_DISABLED, [label for label, enabled in entries if not enabled])
+            s.setValue("vocabulary/file", w.editor.last_file or "")
         s.setValue("controls/top_k", str(w.controls.top_k.value()))
         s.setValue("controls/threshold", f"{w.overlay_control.threshold:g}")
         roi = w.roi_control.roi
@@ -71,7 +77,6 @@ class WindowPersistence:
         s.setValue("overlay/visible", "true" if w.overlay_control.show_action.isChecked() else "false")
         pos = w.overlay.pos()
         s.setValue("overlay/position", f"{pos.x()},{pos.y()}")
-        s.setValue("vocabulary/file", w.editor.last_file or "")
         s.sync()
 
     def restore(self, keys: Collection[str]) -> None:
@@ -118,4 +123,5 @@ class WindowPersistence:
             w.overlay.move(QPoint(max(0, x), max(0, y)))  # the view is not laid out yet: no clamping
 
     def _restore_labels_file(self, text: str) -> None:
-        self.window.editor.last_file = text
+        if self.window.editor is not None:
+            self.window.editor.last_file = text

@@ -89,9 +89,10 @@ def live_options_from_args(args: argparse.Namespace) -> LiveOptions:
                        min_confidence=args.min_confidence)
 
 
-def build_run(args: argparse.Namespace) -> LiveRun:
-    """Open the source, the recogniser and the recorder that ``args`` describe."""
-    return build_live_run(live_options_from_args(args))
+def build_run(args: argparse.Namespace, *, defer_model: bool = False) -> LiveRun:
+    """Open the source, the recogniser and the recorder that ``args`` describe (with
+    ``defer_model``, the recogniser later: see :meth:`LiveRun.load_model`)."""
+    return build_live_run(live_options_from_args(args), defer_model=defer_model)
 
 
 def _emit(line: str, stream: IO[str] | None, extra: IO[str] | None) -> None:
@@ -264,7 +265,10 @@ def run_gui(args: argparse.Namespace) -> int:
                          restore_controls=remembered_controls(args),
                          display=display_settings_from_args(args))
     application()  # Qt's preflight refuses a broken display in one line, before the model loads
-    outcome = run_app(build_run(args), view)
+    # one window loads its model in the background, painting events meanwhile
+    outcome = run_app(build_run(args, defer_model=len(sources_from_args(args)) == 1), view)
+    if outcome.refusal is not None:
+        raise outcome.refusal  # reported as a refusal at start is (a bad model: exit 2)
     if outcome.failure is not None:
         print(f"ezsr-live: {outcome.failure}", file=sys.stderr)
         return EXIT_RUNTIME

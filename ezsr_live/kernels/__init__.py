@@ -10,7 +10,13 @@
 
 Every kernel releases the GIL and drops (and counts, see :class:`KernelStats`) events
 whose coordinates fall outside the sensor, so hostile input can never write out of bounds.
+
+Importing this package does not import torch (the live window paints its first frames
+while the model stack is still loading): :func:`ezsr_model_input_torch` is resolved on
+first use.
 """
+from typing import TYPE_CHECKING, Any
+
 from ._common import CLIP_MEAN, CLIP_STD, KernelStats
 from .colour_schemes import SCHEMES, SchemeRenderer, render_scheme
 from .display import DisplayAccumulator, DisplayColors, display_frame
@@ -21,9 +27,19 @@ from .histogram import (
     ezsr_model_input_batch,
     ezsr_model_input_columns,
 )
-from .histogram_torch import ezsr_model_input_torch
 from .time_surface import time_surface
 from .voxel_grid import voxel_grid
+
+if TYPE_CHECKING:
+    from .histogram_torch import ezsr_model_input_torch
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ezsr_model_input_torch":
+        from .histogram_torch import ezsr_model_input_torch
+
+        return ezsr_model_input_torch
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CLIP_MEAN",

@@ -27,16 +27,18 @@ events than half the bins) only ever visit the bins their events hit.
 """
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
-import torch
 from numba import njit
 
 from ezsr_live.events import EventPacket
 
 from ._common import CLIP_MEAN, CLIP_STD, GeometryLike, KernelStats, event_columns, record_stats, width_height
 from .sampling import direct_coordinate_lut, resize_crop_index_maps
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "CoordsMode",
@@ -427,4 +429,6 @@ def ezsr_model_input_batch(
         y = np.zeros(0, np.uint16)
         p = np.zeros(0, np.int8)
     batch = ezsr_model_input_columns(x, y, p, offsets, geometry, size=size, coords=coords, stats=stats)
+    import torch  # here, not at the top: the live view's first frame must not wait for torch
+
     return torch.from_numpy(batch)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from ezsr_live.errors import EzsrError
 from ezsr_live.events import Geometry, Roi
@@ -106,6 +106,21 @@ class LiveRun:
     pipeline: Pipeline
     recorder: Recorder | None = None
     more: list[Pipeline] = field(default_factory=list)
+    #: built with ``defer_model``: loads the recogniser and attaches it to every stream
+    #: (:meth:`load_model`); None once attached, or when it was loaded up front
+    model_loader: Callable[[], Any] | None = None
+
+    def load_model(self) -> Any:
+        """Load the recogniser of a run built with ``defer_model`` and attach it to every
+        pipeline (from any thread: the window calls it from a background one); returns it.
+        A bad model raises the same error that :func:`build_live_run` raises up front."""
+        if self.model_loader is None:
+            return self.pipeline.recognizer
+        recognizer, window = self.model_loader()
+        for pipeline in self.streams:
+            pipeline.attach_recognizer(recognizer, window=window)
+        self.model_loader = None
+        return recognizer
 
     @property
     def streams(self) -> list[Pipeline]:
@@ -130,9 +145,13 @@ class LiveRun:
         return stopped
 
 
-def build_live_run(options: LiveOptions) -> LiveRun:
+def build_live_run(options: LiveOptions, *, defer_model: bool = False) -> LiveRun:
     """Open the source, the recogniser and the recorder that ``options`` describe; on a
     failure whatever was opened is closed again.
+
+    With ``defer_model`` the pipelines are built without a recogniser and neither torch
+    nor the model is imported here: :meth:`LiveRun.load_model` does that later (the
+    window shows events meanwhile).
 
     The source is opened first and the model stack (torch, open_clip) imported only
     after: a wrong path or an absent camera is reported in a second, not after the
@@ -158,23 +177,19 @@ def build_live_run(options: LiveOptions) -> LiveRun:
         from ezsr_live import jit_notice
 
         jit_notice.install()  # a cold Numba cache compiles for many seconds: say so
-        from ezsr_live.model.factory import resolve_config
-        from ezsr_live.model.recognizer import Recognizer
         from ezsr_live.runtime.pipeline import Pipeline
         from ezsr_live.runtime.recorder import Recorder
         from ezsr_live.runtime.settings import RuntimeSettings
 
-        rcfg = resolve_config(**options.model)
-        window = window_spec(options.window_ms, options.window_events, rcfg.window)
-        if options.window_ms is None and options.window_events is None:
-            log.info("window: %s (%s)", window, "the model's own" if rcfg.window else "the default")
+        load = _model_loader(options, n_streams=len(sources))
+        loader: Callable[[], tuple[Any, WindowSpec | None]] | None = load if defer_model else None
+        recognizer: Any = None
+        window = window_spec(options.window_ms, options.window_events)
+        if not defer_model:
+            recognizer, model_window = load()
+            window = model_window or window
         settings = RuntimeSettings(window=window, top_k=options.top_k, coords=options.coords,
                                    roi=options.roi, min_confidence=options.min_confidence)
-        recognizer: Any = Recognizer.from_config(rcfg)
-        if len(sources) > 1:
-            from ezsr_live.runtime.batching import SharedRecognizer
-
-            recognizer = SharedRecognizer(recognizer)
         recorder = Recorder(options.record, source.geometry, source.info) if options.record else None
         pipelines = [Pipeline(opened, recognizer, dataclasses.replace(settings), tap=recorder if i == 0 else None,
                               lossless=source_options.lossless, stream=i)
@@ -185,4 +200,27 @@ def build_live_run(options: LiveOptions) -> LiveRun:
         if recorder is not None:
             recorder.close()
         raise
-    return LiveRun(pipelines[0], recorder, pipelines[1:])
+    return LiveRun(pipelines[0], recorder, pipelines[1:], model_loader=loader)
+
+
+def _model_loader(options: LiveOptions, *, n_streams: int) -> Callable[[], tuple[Any, WindowSpec | None]]:
+    """A function that imports the model stack and loads the recogniser ``options``
+    describe: (recogniser, the model's own window when the user chose none)."""
+
+    def load() -> tuple[Any, WindowSpec | None]:
+        from ezsr_live.model.factory import resolve_config
+        from ezsr_live.model.recognizer import Recognizer
+
+        rcfg = resolve_config(**options.model)
+        own_window = options.window_ms is None and options.window_events is None
+        if own_window:
+            window = window_spec(None, None, rcfg.window)
+            log.info("window: %s (%s)", window, "the model's own" if rcfg.window else "the default")
+        recognizer: Any = Recognizer.from_config(rcfg)
+        if n_streams > 1:
+            from ezsr_live.runtime.batching import SharedRecognizer
+
+            recognizer = SharedRecognizer(recognizer)
+        return recognizer, (window if own_window and rcfg.window else None)
+
+    return load

@@ -28,10 +28,9 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 import numpy as np
-import torch
 
 from ezsr_live.events import EVENT_DTYPE, Roi, as_event_packet
 from ezsr_live.kernels import ezsr_model_input
@@ -45,6 +44,9 @@ from ezsr_live.runtime.settings import RuntimeSettings, check_changes
 from ezsr_live.settings import RING_EVENTS
 from ezsr_live.sources import CountsOutOfBounds, Described, EventSourceLike, Pausable, Stoppable, WarmsUp
 from ezsr_live.windows import Window, WindowSpec
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ class Pipeline:
     def __init__(
         self,
         source: EventSourceLike,
-        recognizer: RecognizerLike,
+        recognizer: RecognizerLike | None,
         settings: RuntimeSettings | None = None,
         *,
         ring_events: int = DEFAULT_RING_EVENTS,
@@ -92,7 +94,10 @@ class Pipeline:
         self.lossless = bool(lossless)
         self.stream = int(stream)
         self.stream_name = stream_name or (source.info.name if isinstance(source, Described) else "") or ""
-        self.recognizer = recognizer
+        # None: attached later (:meth:`attach_recognizer`); the source and the ring run
+        # meanwhile, so that a window can show events while the model loads
+        self.recognizer: Any = recognizer
+        self._recognizer_ready = threading.Event()
         self.settings = settings or RuntimeSettings()
         self.geometry = source.geometry
         self._counts_out_of_bounds = isinstance(source, CountsOutOfBounds)
@@ -117,7 +122,9 @@ class Pipeline:
         #: ON/OFF events per bin of sensor time, counted as packets arrive
         self.rates = EventRateCounter()
         # the translator as configured, kept so that k-NN can be switched off and on again
-        self._knn = recognizer.knn
+        self._knn = recognizer.knn if recognizer is not None else None
+        if recognizer is not None:
+            self._recognizer_ready.set()
         self._clock = clock
         self._source_done = threading.Event()
         self._edits: collections.deque[Callable[[], None]] = collections.deque()
@@ -144,6 +151,26 @@ class Pipeline:
         self._worker_thread.start()
         return self
 
+    def attach_recognizer(self, recognizer: RecognizerLike, *, window: WindowSpec | None = None) -> None:
+        """Give a pipeline built without one its recogniser (from any thread, once); the
+        worker starts recognising at its next window, cut as ``window`` (the model's own)
+        if given."""
+        if self._recognizer_ready.is_set():
+            raise RuntimeError("the pipeline has a recogniser already")
+        if window is not None:
+            # the worker reads the settings only once the recogniser is there: safe to set
+            check_changes({"window": window}, self.ring.capacity)
+            self.settings = dataclasses.replace(self.settings, window=window)
+        ezsr_model_input(np.zeros(0, EVENT_DTYPE), self.geometry, size=recognizer.input_size,
+                         coords=self.settings.coords)  # the kernel loads here, not in the worker
+        self.recognizer = recognizer
+        self._knn = recognizer.knn
+        self._recognizer_ready.set()
+
+    @property
+    def has_recognizer(self) -> bool:
+        return self._recognizer_ready.is_set()
+
     def _warm_up(self) -> None:
         """Load the source's and the worker's Numba kernels here, before their threads
         start: there, the first call can take seconds (see ``EventSource.warm_up``)."""
@@ -153,7 +180,8 @@ class Pipeline:
             log.debug("source warm-up failed: %s", exc)
             sample = None
         events = sample if sample is not None else np.zeros(0, EVENT_DTYPE)
-        ezsr_model_input(events, self.geometry, size=self.recognizer.input_size, coords=self.settings.coords)
+        if self.recognizer is not None:
+            ezsr_model_input(events, self.geometry, size=self.recognizer.input_size, coords=self.settings.coords)
         crop_events(events, Roi(0, 0, 1, 1))
         self.rates.add(events)
         self.rates.clear()
@@ -359,6 +387,10 @@ class Pipeline:
         return max(0, advance // spec.span_us - 1)
 
     def _worker_loop(self) -> None:
+        while not self._recognizer_ready.wait(0.05):
+            if self._stop.is_set():
+                self.results.close()
+                return
         join, leave = getattr(self.recognizer, "join", None), getattr(self.recognizer, "leave", None)
         if join is not None:
             join()
@@ -439,6 +471,8 @@ class Pipeline:
         if s.roi is not None:
             events, geometry = crop_events(events, s.roi), s.roi.geometry
         frame = ezsr_model_input(events, geometry, size=self.recognizer.input_size, coords=s.coords)
+        import torch  # imported once the model is used: the window paints before torch loads
+
         predictions = self.recognizer.recognize(torch.from_numpy(frame)[None], k=s.top_k)[0]
         done = self._clock()
         latency_ms = (done - arrived) * 1e3

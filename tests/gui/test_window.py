@@ -370,8 +370,9 @@ def test_run_app_restores_the_last_vocabulary_unless_labels_are_given(qtbot, tin
     original = app_module.MainWindow
 
     class Spy(original):  # type: ignore[misc, valid-type]
-        def __init__(self, *a, **kw):
-            super().__init__(*a, **kw)
+        # the editor is built once the model (loaded in the background) is attached
+        def attach_recognizer(self, recognizer):
+            super().attach_recognizer(recognizer)
             seen["labels"] = self.editor.active_labels()
 
     app_module.MainWindow = Spy

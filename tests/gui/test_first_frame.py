@@ -1,0 +1,108 @@
+"""The window paints the source's events before the model stack (torch) has loaded.
+
+The model loads in the background (``LiveRun.load_model``) and is attached to the running
+window; a bad model still ends the run with one line and exit code 2.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+
+from tests.gui.conftest import DEMO, LABELS, model_args
+
+from ezsr_live.cli.live import build_parser, build_run  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_first_frame_is_painted_without_importing_torch(tmp_path: Path) -> None:
+    # a fresh interpreter: the window, built on a run whose model is deferred, paints
+    # real frames of the demo recording while torch is still absent from sys.modules
+    script = textwrap.dedent(f"""
+        import sys, time
+        from ezsr_live.cli.live import build_parser, build_run
+        from ezsr_live.gui.app import application
+        from ezsr_live.gui.main_window import MainWindow
+        args = build_parser().parse_args(["--replay", {str(DEMO)!r}, "--loop", "--device", "cpu"])
+        run = build_run(args, defer_model=True)
+        app = application()
+        window = MainWindow(run.pipeline)
+        window.show()
+        window.start()
+        deadline = time.monotonic() + 60
+        while window.event_view.frames_painted < 3 and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        print("frames", window.event_view.frames_painted, "torch", "torch" in sys.modules,
+              "open_clip", "open_clip" in sys.modules, "note", window.overlay.shown_note())
+        window.shutdown()
+        run.close()
+    """)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    words = proc.stdout.split()
+    assert int(words[words.index("frames") + 1]) >= 3
+    assert words[words.index("torch") + 1] == "False"
+    assert words[words.index("open_clip") + 1] == "False"
+    assert "loading model" in proc.stdout
+
+
+def test_frames_before_the_model_results_after(qtbot, tiny_model_name) -> None:
+    from ezsr_live.gui.app import ModelLoader
+    from ezsr_live.gui.main_window import MainWindow
+
+    args = build_parser().parse_args(["--replay", str(DEMO), "--loop", *model_args(tiny_model_name),
+                                      "--labels", LABELS])
+    run = build_run(args, defer_model=True)
+    assert run.pipeline.recognizer is None and run.model_loader is not None
+    release = threading.Event()
+    real_loader = run.model_loader
+
+    def slow_loader():
+        assert release.wait(60)  # held until the window has painted without a model
+        return real_loader()
+
+    run.model_loader = slow_loader
+    window = MainWindow(run.pipeline)
+    qtbot.addWidget(window)
+    loader = ModelLoader(run.load_model)
+    loader.loaded.connect(window.attach_recognizer)
+    window.show()
+    window.start()
+    loader.start()
+    try:
+        qtbot.waitUntil(lambda: window.event_view.frames_painted >= 5, timeout=30_000)
+        assert window.n_results == 0 and not window.model_attached
+        assert window.overlay.shown_note() == "loading model…"
+        assert not window.load_action.isEnabled()
+        assert run.pipeline.ring.total_pushed > 0  # the replay runs while the model loads
+        release.set()
+        qtbot.waitUntil(lambda: window.n_results >= 2, timeout=60_000)
+        assert window.model_attached and window.load_action.isEnabled()
+        assert window.editor is not None and window.editor.active_labels() == LABELS.split(",")
+        assert window.overlay.shown_note() != "loading model…"
+        assert window.last_result.topk[0][0] in LABELS.split(",")
+    finally:
+        release.set()
+        window.shutdown()
+        run.close()
+
+
+def test_bad_event_weights_exit_2_with_one_line(tmp_path: Path, tiny_model_name) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "ezsr_live.cli.live", "--replay", str(DEMO),
+                           *model_args(tiny_model_name), "--event-weights", str(bad), "--duration-s", "60"],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("ezsr-live: ") and str(bad) in line]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
