@@ -39,6 +39,13 @@ def test_every_package_directory_is_installed():
     assert config["package-dir"] == {k: v.name for k, v in {**PACKAGE_ROOTS, **DATA_PACKAGES}.items()}
     assert not [p for root in DATA_PACKAGES.values() for p in root.rglob("*.py")], "data packages hold no code"
     found = set(DATA_PACKAGES)
+    # setuptools installs no data-only folders: each importable-named folder of a data
+    # package is a package of its own (ezsr_live.weights.demo); others are its data
+    for top, root in DATA_PACKAGES.items():
+        for folder in root.rglob("*"):
+            parts = folder.relative_to(root).parts
+            if folder.is_dir() and folder.name != "__pycache__" and all(part.isidentifier() for part in parts):
+                found.add(".".join((top, *parts)))
     for top, root in PACKAGE_ROOTS.items():
         for init in root.rglob("__init__.py"):
             rel = init.parent.relative_to(root).parts
