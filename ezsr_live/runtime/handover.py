@@ -64,10 +64,12 @@ class PacketBuffer:
                 return None
             packet = self._queue.popleft()
             self._n_events -= len(packet)
+            self._cond.notify_all()  # a producer waiting for room (PacketFeed)
             return packet
 
     def close(self) -> None:
-        """No more packets will come; a waiting consumer wakes up."""
+        """No more packets will come; a waiting consumer wakes up (what is buffered stays
+        readable)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
@@ -212,24 +214,19 @@ def wait_until(predicate: Callable[[], bool], timeout: float, poll: float = 0.01
     return predicate()
 
 
-class PacketFeed:
-    """Bounded FIFO of event packets with back-pressure, for one producer and one consumer:
-    :meth:`put` waits while more than ``max_events`` are buffered (the newest packet is
-    always accepted into an empty feed, however large). ``stopped`` is polled while
-    waiting, so that a stop never leaves the producer blocked."""
+class PacketFeed(PacketBuffer):
+    """:class:`PacketBuffer` with back-pressure instead of dropping: :meth:`put` waits
+    while more than ``max_events`` are buffered (the newest packet is always accepted into
+    an empty feed, however large). ``stopped`` is polled while waiting, so that a stop
+    never leaves the producer blocked."""
 
     def __init__(self, max_events: int, stopped: Callable[[], bool]) -> None:
-        self.max_events = max(1, int(max_events))
+        super().__init__(max_events=max(1, int(max_events)))
         self._stopped = stopped
-        self._queue: collections.deque[EventPacket] = collections.deque()
-        self._n_events = 0
-        self._cond = threading.Condition()
-        self._closed = False
-        self.events_in = 0
         #: seconds the producer spent waiting for the consumer (the back-pressure applied)
         self.wait_s = 0.0
 
-    def put(self, packet: EventPacket) -> bool:
+    def put(self, packet: EventPacket) -> bool:  # type: ignore[override]  # says whether it was taken
         """Append ``packet``, waiting while the feed is full; False once stopped or closed."""
         with self._cond:
             t0 = None
@@ -247,33 +244,6 @@ class PacketFeed:
             self.events_in += len(packet)
             self._cond.notify_all()
             return True
-
-    def get(self, timeout: float | None = None) -> EventPacket | None:
-        """Oldest packet; None on timeout or once closed and drained."""
-        with self._cond:
-            if not self._queue and not self._closed:
-                self._cond.wait(timeout)
-            if not self._queue:
-                return None
-            packet = self._queue.popleft()
-            self._n_events -= len(packet)
-            self._cond.notify_all()
-            return packet
-
-    def close(self) -> None:
-        """No more packets will come (the source ended); what is buffered stays readable."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def drained(self) -> bool:
-        with self._cond:
-            return self._closed and not self._queue
-
-    @property
-    def buffered_events(self) -> int:
-        return self._n_events
 
 
 class ResultQueue:
