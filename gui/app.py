@@ -148,7 +148,7 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
 
             window = StreamWindow(run.streams, smooth=max(1, options.smooth),
                                   restore_vocabulary=options.restore_vocabulary,
-                                  restore_controls=options.restore_controls)
+                                  restore_controls=options.restore_controls, display=options.display)
         else:
             window = MainWindow(run.pipeline, smooth=max(1, options.smooth),
                                 restore_vocabulary=options.restore_vocabulary,

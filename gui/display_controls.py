@@ -101,6 +101,27 @@ class DisplayPanel(QWidget):
     def settings(self) -> DisplaySettings:
         return self._settings
 
+    def set_settings(self, settings: DisplaySettings) -> None:
+        """Show ``settings`` in the controls and apply them (one change, not one per field)."""
+        widgets = (self.mode_combo, self.length_ms, self.length_events, self.fps, self.scheme_combo,
+                   self.decay_ms, self.saturation)
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            by_events = settings.accumulation_events is not None
+            self.mode_combo.setCurrentText(_BY_EVENTS if by_events else _BY_TIME)
+            self.length_ms.setValue(settings.accumulation_ms)
+            if by_events:
+                self.length_events.setValue(settings.accumulation_events)
+            self.fps.setValue(settings.fps)
+            self.scheme_combo.setCurrentIndex(self.scheme_combo.findData(settings.scheme))
+            self.decay_ms.setValue(settings.decay_ms)
+            self.saturation.setValue(settings.saturation)
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self._edited()
+
     def _read(self) -> DisplaySettings:
         by_events = self.mode_combo.currentText() == _BY_EVENTS
         return self._settings.replace(

@@ -20,7 +20,8 @@ from .settings import KEY_DISABLED, KEY_GEOMETRY, KEY_LABELS, KEY_STATE, string_
 log = logging.getLogger(__name__)
 
 #: every control that can be remembered, and the keys they are stored under
-RESTORABLE = ("top_k", "threshold", "roi", "window", "speed", "overlay", "labels_file")
+RESTORABLE = ("top_k", "threshold", "roi", "window", "speed", "overlay", "labels_file",
+              "accumulation", "fps", "scheme", "decay_ms", "saturation")
 
 
 def _window_text(spec: WindowSpec) -> str:
@@ -30,6 +31,13 @@ def _window_text(spec: WindowSpec) -> str:
 def _window_parse(text: str) -> WindowSpec:
     kind, value = text.split(":", 1)
     return WindowSpec.by_events(int(value)) if kind == "events" else WindowSpec.by_time_ms(float(value))
+
+
+def _accumulation(spec: WindowSpec) -> dict[str, Any]:
+    """The view's accumulation fields for ``spec`` (the other length stays as it is)."""
+    if spec.n_events is not None:
+        return {"accumulation_events": spec.n_events}
+    return {"accumulation_ms": spec.duration_us / 1000, "accumulation_events": None}
 
 
 class WindowPersistence:
@@ -77,6 +85,12 @@ class WindowPersistence:
         s.setValue("overlay/visible", "true" if w.overlay_control.show_action.isChecked() else "false")
         pos = w.overlay.pos()
         s.setValue("overlay/position", f"{pos.x()},{pos.y()}")
+        view = w.display_panel.settings
+        s.setValue("view/accumulation", _window_text(view.accumulation))
+        s.setValue("view/fps", f"{view.fps:g}")
+        s.setValue("view/scheme", view.scheme)
+        s.setValue("view/decay_ms", f"{view.decay_ms:g}")
+        s.setValue("view/saturation", str(view.saturation))
         s.sync()
 
     def restore(self, keys: Collection[str]) -> None:
@@ -99,6 +113,11 @@ class WindowPersistence:
             "speed": ("controls/speed", self._restore_speed),
             "overlay": ("overlay/visible", self._restore_overlay),
             "labels_file": ("vocabulary/file", self._restore_labels_file),
+            "accumulation": ("view/accumulation", lambda t: self._restore_view(**_accumulation(_window_parse(t)))),
+            "fps": ("view/fps", lambda t: self._restore_view(fps=float(t))),
+            "scheme": ("view/scheme", lambda t: self._restore_view(scheme=t)),
+            "decay_ms": ("view/decay_ms", lambda t: self._restore_view(decay_ms=float(t))),
+            "saturation": ("view/saturation", lambda t: self._restore_view(saturation=int(t))),
         }
         name, apply = steps[key]
         text = self._text(name)
@@ -108,6 +127,10 @@ class WindowPersistence:
             apply(text)
         except (ValueError, TypeError) as exc:  # a stale or foreign value: keep the default
             log.debug("remembered %s=%r not restored: %s", name, text, exc)
+
+    def _restore_view(self, **changes: Any) -> None:
+        panel = self.window.display_panel
+        panel.set_settings(panel.settings.replace(**changes))  # checked there: a bad value raises
 
     def _restore_speed(self, text: str) -> None:
         controls = self.window.controls

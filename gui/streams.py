@@ -15,6 +15,8 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
 
+from ezsr_live.runtime.display import DisplaySettings
+
 from .main_window import MainWindow
 
 
@@ -36,7 +38,8 @@ class StreamWindow(QMainWindow):
     streamChanged = Signal(int)
 
     def __init__(self, pipelines: Sequence[Any], *, smooth: int = 1, restore_vocabulary: bool = False,
-                 restore_controls: Collection[str] = frozenset(), parent: QWidget | None = None) -> None:
+                 restore_controls: Collection[str] = frozenset(), display: DisplaySettings | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -44,7 +47,7 @@ class StreamWindow(QMainWindow):
         self._ended: set[int] = set()
         for i, pipeline in enumerate(pipelines):
             view = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary and i == 0,
-                              restore_controls=restore_controls if i == 0 else frozenset())
+                              restore_controls=restore_controls if i == 0 else frozenset(), display=display)
             view.setWindowFlags(Qt.WindowType.Widget)  # a page of the tabs, not a window of its own
             view.resultShown.connect(self.resultShown)
             view.pipelineEnded.connect(lambda message, i=i: self._stream_ended(i, message))

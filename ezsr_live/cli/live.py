@@ -238,6 +238,8 @@ def display_available() -> bool:
 _CONTROL_OPTIONS: dict[str, tuple[str, ...]] = {
     "top_k": ("top_k",), "threshold": ("min_confidence",), "roi": ("roi",), "window": ("window_ms", "window_events"),
     "speed": ("speed",), "overlay": (), "labels_file": (),
+    "accumulation": ("accumulation_ms", "accumulation_events"), "fps": ("fps",), "scheme": ("scheme",),
+    "decay_ms": ("decay_ms",), "saturation": ("saturation",),
 }
 
 

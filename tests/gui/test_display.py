@@ -123,3 +123,41 @@ def test_a_large_vocabulary_shows_its_encoding_progress_and_switches_whole(qtbot
              for r in results[start:]]
     assert "mixed" not in kinds and kinds == sorted(kinds, key=["old", "new"].index)
     assert kinds.count("old") >= 3  # results kept coming while it encoded
+
+
+def test_the_view_controls_are_remembered_and_the_command_line_wins(qtbot, make_window):
+    from ezsr_live.cli.live import build_parser, remembered_controls
+    from ezsr_live.gui.persistence import RESTORABLE
+
+    window = make_window()
+    panel = window.display_panel
+    panel.scheme_combo.setCurrentIndex(panel.scheme_combo.findData("event_count"))
+    panel.saturation.setValue(20)
+    panel.decay_ms.setValue(4.5)
+    panel.fps.setValue(30.0)
+    panel.mode_combo.setCurrentText("events")
+    panel.length_events.setValue(5000)
+    chosen = panel.settings
+    assert (chosen.scheme, chosen.saturation, chosen.decay_ms, chosen.fps, chosen.accumulation_events) == (
+        "event_count", 20, 4.5, 30.0, 5000)
+    window.close()
+
+    again = make_window(restore_controls=RESTORABLE)
+    assert again.display_panel.settings == chosen == again.renderer.settings
+    assert again.display_panel.scheme_combo.currentData() == "event_count"
+    assert not again.display_panel.length_events.isHidden() and again.display_panel.length_events.value() == 5000
+    view = again.event_view
+    qtbot.waitUntil(lambda: view.shown_frame is not None and view.shown_frame.scheme == "event_count"
+                    and view.shown_frame.n_events == 5000, timeout=WAIT_MS)
+    again.close()
+
+    # an option on the command line wins over what was remembered; the rest comes back
+    extra = ("--colours", "time_surface", "--view-ms", "7")
+    args = build_parser().parse_args(["--replay", "x.raw", *extra])
+    keys = remembered_controls(args)
+    assert {"fps", "saturation", "decay_ms"} <= keys and not {"scheme", "accumulation"} & keys
+    third = make_window(*extra, restore_controls=keys)
+    shown = third.display_panel.settings
+    assert (shown.scheme, shown.accumulation, shown.fps, shown.saturation, shown.decay_ms) == (
+        "time_surface", WindowSpec.by_time_ms(7.0), 30.0, 20, 4.5)
+    assert third.renderer.settings == shown
