@@ -44,7 +44,7 @@ _TEMPLATE_CHOICES = ("photo", "simple", "openai")
 class LabelEditor(QWidget):
     """Vocabulary and prompt-template editor; see the module docstring."""
 
-    #: emitted after every accepted edit, with the active (enabled) labels
+    #: emitted after every accepted edit (labels or templates), with the active labels
     vocabularyEdited = Signal(list)
 
     def __init__(
@@ -58,6 +58,8 @@ class LabelEditor(QWidget):
         self._apply_edit = apply_edit
         self._entries: list[list[Any]] = [[label, True] for label in dict.fromkeys(labels)]
         self._syncing = False
+        #: the templates last accepted (the box may hold an edit not applied yet)
+        self.templates: tuple[str, ...] = tuple(templates.templates)
         #: the label file last loaded or saved (remembered between runs)
         self.last_file: str | None = None
 
@@ -264,7 +266,19 @@ class LabelEditor(QWidget):
             return False
         self._say("")
         self._apply_edit(lambda v: v.set_templates(templates))
+        self.templates = tuple(templates.templates)
+        self.vocabularyEdited.emit(self.active_labels())
         return True
+
+    def mirror(self, other: "LabelEditor") -> None:
+        """Show what ``other`` shows (labels, their switches, templates) without sending
+        anything: for an editor over a vocabulary that ``other`` has just edited."""
+        self._entries = [list(entry) for entry in other._entries]
+        if other.templates != self.templates:
+            self.templates = other.templates
+            self.templates_edit.setPlainText("\n".join(self.templates))
+        self._say("")
+        self._rebuild_list()
 
     # -- widget slots --------------------------------------------------------------
     @Slot()

@@ -493,3 +493,10 @@ class MainWindow(QMainWindow):
     def _vocabulary_edited(self, labels: list) -> None:
         # results computed with the old vocabulary must not linger in the smoothing
         self.smoother.clear()
+
+    def show_vocabulary_of(self, editor: LabelEditor) -> None:
+        """Show the vocabulary as ``editor`` (another stream's, over the same shared
+        recogniser) has just edited it; nothing is sent to the engine again."""
+        if self.editor is not None and editor is not self.editor:
+            self.editor.mirror(editor)
+            self.smoother.clear()

@@ -4,7 +4,8 @@ Every tab holds a :class:`~ezsr_live.gui.main_window.MainWindow` around one stre
 pipeline (its events, its top-k, its controls and status); the tab bar is the stream
 selector. Only the shown tab's shortcuts are live (Qt ignores those of hidden widgets),
 and closing the window stops every stream. The streams share one recogniser, so a
-vocabulary or k-NN change made in one tab applies to all of them.
+vocabulary or k-NN change made in one tab applies to all of them; every tab's label
+list follows a vocabulary edit made in another.
 """
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ class StreamWindow(QMainWindow):
             view.pipelineEnded.connect(lambda message, i=i: self._stream_ended(i, message))
             self.tabs.addTab(view, stream_title(pipeline))
             self.views.append(view)
+        self._editors_linked = False
+        if all(view.model_attached for view in self.views):
+            self._link_editors()
         self.tabs.currentChanged.connect(self._current_changed)
         self.setCentralWidget(self.tabs)
         self.source_name = ", ".join(v.source_name for v in self.views)
@@ -101,6 +105,21 @@ class StreamWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
         self.shutdown()
         super().closeEvent(event)
+
+    def _link_editors(self) -> None:
+        """Every tab's label list shows the one shared vocabulary: the first tab's now
+        (it restored the last session's), then whichever tab edits it."""
+        if self._editors_linked:
+            return
+        self._editors_linked = True
+        first = self.views[0]
+        for view in self.views:
+            view.show_vocabulary_of(first.editor)
+            view.editor.vocabularyEdited.connect(lambda _labels, edited=view: self._vocabulary_edited(edited))
+
+    def _vocabulary_edited(self, edited: MainWindow) -> None:
+        for view in self.views:
+            view.show_vocabulary_of(edited.editor)
 
     @Slot(int)
     def _current_changed(self, index: int) -> None:

@@ -51,3 +51,48 @@ def test_switching_streams_shows_each_streams_own_events_and_labels(qtbot, tiny_
     finally:
         window.close()
     assert not pipeline_threads()
+
+
+def _shown(editor) -> list[tuple[str, bool]]:
+    """What the editor's list widget shows: each row's text and tick."""
+    rows = [editor.list.item(i) for i in range(editor.list.count())]
+    return [(row.text(), row.checkState() == Qt.CheckState.Checked) for row in rows]
+
+
+def test_a_label_edit_in_one_tab_shows_in_every_tabs_list(qtbot, tiny_model_name):
+    args = build_parser().parse_args(["--replay", str(DEMO), "--replay", str(DEMO_SHAPES), "--loop", "--top-k", "10",
+                                      *model_args(tiny_model_name), "--labels", LABELS])
+    run = build_run(args)
+    window = StreamWindow(run.streams)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    try:
+        first, second = window.views
+        qtbot.waitUntil(lambda: first.n_results >= 1 and second.n_results >= 1, timeout=WAIT_MS)
+        window.select(1)
+        editor = second.editor
+        assert editor.add_text("kite") == ["kite"]
+        assert editor.set_enabled("bar", False)
+        assert editor.rename("ring", "hoop")
+        expected = [("disc", True), ("square", True), ("bar", False), ("hoop", True), ("star", True),
+                    ("kite", True)]
+        assert editor.entries() == expected == first.editor.entries()
+        assert _shown(first.editor) == expected == _shown(editor)
+        assert first.editor.count.text() == "5 of 6 labels enabled"
+        # the vocabulary is the engine's, shared: the first stream's results use it
+        active = {label for label, enabled in expected if enabled}
+        qtbot.waitUntil(lambda: set(run.streams[0].recognizer.vocabulary.labels) == active, timeout=WAIT_MS)
+        n = first.n_results
+        qtbot.waitUntil(lambda: first.n_results >= n + 2 and {r for r, _ in first.last_result.topk} == active,
+                        timeout=WAIT_MS)
+
+        assert editor.set_templates_text("a {} on a screen.")
+        assert first.editor.templates_edit.toPlainText() == "a {} on a screen."
+        window.select(0)
+        assert first.editor.set_enabled("bar", True) and first.editor.remove(["kite"])
+        assert second.editor.entries() == _shown(second.editor) == [
+            ("disc", True), ("square", True), ("bar", True), ("hoop", True), ("star", True)]
+    finally:
+        window.close()
+    assert not pipeline_threads()
