@@ -152,7 +152,8 @@ def run_app(run: LiveRun, options: WindowOptions | None = None) -> WindowOutcome
         else:
             window = MainWindow(run.pipeline, smooth=max(1, options.smooth),
                                 restore_vocabulary=options.restore_vocabulary,
-                                restore_controls=options.restore_controls, display=options.display)
+                                restore_controls=options.restore_controls, display=options.display,
+                                recording=run.recorder)
     except BaseException:
         run.close()
         raise

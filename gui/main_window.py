@@ -47,6 +47,8 @@ PAUSED_NOTE = "paused — Right steps one window"
 ENDED_NOTE = "recording ended: Home replays it"
 #: the overlay's note and the model's field while the recogniser is still loading
 LOADING_NOTE = "loading model…"
+#: why a recording ends when File → Open replaces the source
+SWITCH_STOPS_RECORDING = "another source was opened; it cannot go on into the same file"
 
 
 class MainWindow(QMainWindow):
@@ -71,6 +73,7 @@ class MainWindow(QMainWindow):
         restore_vocabulary: bool = False,
         restore_controls: Collection[str] = (),
         display: DisplaySettings | None = None,
+        recording: Any = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -153,6 +156,8 @@ class MainWindow(QMainWindow):
         self.persistence = WindowPersistence(self, self.settings_store)
         self.persistence.restore_window(False)
         self.persistence.restore(set(restore_controls) - {"labels_file"})
+        if recording is not None:  # --record: the Record button shows it and can stop it
+            self.recording.adopt(recording)
         if self.aps_panel.track is None:
             self.aps_panel.hide()  # remembered open, but this recording has no frames
         if recognizer is not None:
@@ -244,14 +249,19 @@ class MainWindow(QMainWindow):
         self.replay_action.setEnabled(isinstance(source, Seekable))
         self.aps_panel.attach(pipeline)
 
-    def detach_pipeline(self) -> None:
-        """Stop showing (and stop) the current pipeline, before another replaces it."""
-        self.recording.stop()
+    def detach_pipeline(self) -> str | None:
+        """Stop showing (and stop) the current pipeline, before another replaces it. A
+        recording of it ends too (the next source may have another sensor size), once the
+        source has stopped: the file holds every event it delivered. Returns what the
+        status bar was told about that recording (None: there was none)."""
         self.poller.stop()
         self.renderer.stop()
         self.pipeline.stop()
         self.poller.deleteLater()
         self.renderer.deleteLater()
+        if self.recording.stop(reason=SWITCH_STOPS_RECORDING) is None:
+            return None
+        return self.recording.last_message
 
     def replace_pipeline(self, pipeline: Any) -> None:
         """Show and start ``pipeline`` (another source) in place of the detached one."""
@@ -297,11 +307,11 @@ class MainWindow(QMainWindow):
         self.poller.stop()
         self.rate_dock.stop()
         self.aps_panel.stop()
-        self.recording.stop()
         self._status_timer.stop()
         self._position_timer.stop()
         renderer_done = self.renderer.stop(timeout_s) if self.renderer.isRunning() else True
         pipeline_done = self.pipeline.stop(timeout=timeout_s)
+        self.recording.stop()  # after the source: the file holds every event it delivered
         if not (renderer_done and pipeline_done):
             log.warning("a thread did not stop within %.1f s", timeout_s)
         self.persistence.save()

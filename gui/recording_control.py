@@ -2,8 +2,14 @@
 
 The same machinery as ``--record`` (:class:`~ezsr_live.runtime.recorder.Recorder`: a
 writer thread behind a bounded backlog, format by extension), attached to the running
-pipeline as one more tap while recording. The tap swallows nothing: a failing writer
-stops the recording with one line in the status bar, never the source.
+pipeline as one more tap while recording. A failing writer stops the recording with
+one line in the status bar, never the source.
+
+A recording started with ``--record`` is shown here too (:meth:`RecordingControl.adopt`):
+the button says it is running and stops it. It keeps the command line's rule that a
+failing writer fails the run (exit 1), as without a window. Either kind ends when
+another source replaces the pipeline (its sensor may differ, so it cannot go on into
+the same file): the file is finished then, and the status bar says so.
 """
 from __future__ import annotations
 
@@ -29,8 +35,10 @@ class _RecordingTap:
     """Hands packets to a recorder until :meth:`finish`; after that, none (a lock keeps
     the source thread from writing into a closing file)."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: Recorder, *, fails_source: bool = False) -> None:
         self.recorder = recorder
+        #: a write error is raised to the source thread too (``--record``'s rule)
+        self.fails_source = fails_source
         self.error: BaseException | None = None
         self._lock = threading.Lock()
         self._open = True
@@ -41,8 +49,10 @@ class _RecordingTap:
                 return
             try:
                 self.recorder.write(packet)
-            except BaseException as exc:  # the source goes on; the GUI reports it
+            except BaseException as exc:  # reported by the GUI; the source goes on unless --record's
                 self.error = exc
+                if self.fails_source:
+                    raise
 
     def finish(self) -> None:
         with self._lock:
@@ -63,6 +73,8 @@ class RecordingControl(QObject):
         self._tap: _RecordingTap | None = None
         self._owner: Any = None
         self.path: str | None = None
+        #: what the status bar was told when the last recording stopped
+        self.last_message: str | None = None
         #: asks for the file to record into ("" cancels); tests replace it
         self.choose_path: Callable[[], str] = self._ask_path
         self.button = QPushButton("Record")
@@ -100,16 +112,32 @@ class RecordingControl(QObject):
             self._message(f"cannot record: {exc}")
             self._show(False)
             return False
-        self._tap, self._owner, self.path = _RecordingTap(recorder), pipeline, os.fspath(path)
+        self._begin(_RecordingTap(recorder), pipeline)
         pipeline.add_tap(self._tap)
+        return True
+
+    def adopt(self, recorder: Recorder) -> None:
+        """Show ``recorder`` (``--record``: the current pipeline's own tap, from its first
+        packet) as this control's recording; stopping it finishes the file."""
+        if self._tap is not None:
+            self.stop()
+        pipeline = self._pipeline()
+        tap = _RecordingTap(recorder, fails_source=True)
+        # one reference swap: each packet goes to the recorder directly or through the tap, once
+        pipeline.tap = tap
+        self._begin(tap, pipeline)
+
+    def _begin(self, tap: _RecordingTap, pipeline: Any) -> None:
+        self._tap, self._owner, self.path = tap, pipeline, tap.recorder.path
         self._watch.start()
         self._show(True)
         self._message(f"recording to {self.path}")
         self.recordingChanged.emit(True)
-        return True
 
-    def stop(self) -> int | None:
-        """Finish the recording; the number of events written (None: none was running)."""
+    def stop(self, reason: str | None = None) -> int | None:
+        """Finish the recording (the file is complete once this returns); the number of
+        events written (None: none was running). ``reason`` says in the status bar why it
+        stopped, when not by the user (:attr:`last_message` keeps what was said)."""
         tap = self._tap
         if tap is None:
             return None
@@ -121,12 +149,17 @@ class RecordingControl(QObject):
             tap.finish()
         except BaseException as exc:
             error = error or exc
+            if tap.fails_source and self._owner.error is None:
+                self._owner.error = exc  # --record's rule: the run failed (exit 1)
         self._show(False)
         written = tap.recorder.n_written
         if error is not None:
-            self._message(f"recording to {self.path} failed: {error}")
+            self.last_message = f"recording to {self.path} failed: {error}"
+        elif reason is not None:
+            self.last_message = f"recording stopped ({reason}): {written:,} events saved to {self.path}"
         else:
-            self._message(f"recorded {written:,} events to {self.path}")
+            self.last_message = f"recorded {written:,} events to {self.path}"
+        self._message(self.last_message)
         self.recordingChanged.emit(False)
         return written
 

@@ -3,7 +3,9 @@
 The new source is opened first; if that fails, one line says why in the status bar and
 the old source keeps running. Otherwise the old pipeline is stopped (its worker owns the
 recogniser until then) and a new one, with the same recogniser and settings, takes its
-place in the window (:meth:`MainWindow.replace_pipeline`).
+place in the window (:meth:`MainWindow.replace_pipeline`). A recording of the old source
+(the Record button's or ``--record``'s) is finished with it, and the status bar says
+where it was saved and why it stopped.
 """
 from __future__ import annotations
 
@@ -60,19 +62,21 @@ class SourceSwitcher(QObject):
             window.show_message(f"cannot open {spec}: {_one_line(exc)}")
             log.debug("opening %s failed", spec, exc_info=exc)
             return False
+        recording: str | None = None  # what became of a recording of the old source
         try:
             settings = dataclasses.replace(old.settings, paused=False, roi=_fitting(old.settings.roi, source.geometry))
-            window.detach_pipeline()
+            recording = window.detach_pipeline()
             recognizer = old.recognizer
             recognizer.set_knn(old.configured_knn)  # the new pipeline may switch it off and on again
             pipeline = Pipeline(source, recognizer, settings)
             pipeline.update(knn_enabled=settings.knn_enabled)
         except Exception as exc:
-            window.show_message(f"cannot open {spec}: {_one_line(exc)}")
+            window.show_message(_joined(f"cannot open {spec}: {_one_line(exc)}", recording))
             log.debug("switching to %s failed", spec, exc_info=exc)
             return False
         window.replace_pipeline(pipeline)
-        window.show_message(f"opened {spec}", 4000)
+        # where the recording went stays on screen until the next message
+        window.show_message(_joined(f"opened {spec}", recording), 0 if recording else 4000)
         return True
 
     def _ask_recording(self) -> str:
@@ -93,6 +97,10 @@ def _fitting(roi: Any, geometry: Any) -> Any:
     if roi is None or roi.x + roi.width > geometry.width or roi.y + roi.height > geometry.height:
         return None
     return roi
+
+
+def _joined(text: str, recording: str | None) -> str:
+    return f"{text}; {recording}" if recording else text
 
 
 def _one_line(exc: BaseException) -> str:

@@ -262,8 +262,10 @@ class Pipeline:
         self._taps = (*self._taps, tap)
 
     def remove_tap(self, tap: Callable[[np.ndarray], Any]) -> None:
-        """Stop handing packets to ``tap``; once this returns, it sees at most the packet
-        being handed over right now."""
+        """Stop handing packets to ``tap`` (one added, or the one given at construction);
+        once this returns, it sees at most the packet being handed over right now."""
+        if self.tap is tap:
+            self.tap = None
         self._taps = tuple(t for t in self._taps if t is not tap)
 
     def step(self) -> None:

@@ -184,6 +184,106 @@ def test_open_recording_switches_the_running_window_to_another_file(qtbot, make_
     assert pipeline_threads() == []
 
 
+SWITCHED_TO = "dvxplorer_320x240.aedat4"
+
+
+def _switch_and_check_the_recording(qtbot, window, path, delivered: list, samples_dir) -> None:
+    """Open another recording; the running one must be finished then: button off, the
+    status bar saying where it went and why, the file holding exactly what was delivered."""
+    second = str(samples_dir / SWITCHED_TO)
+    assert window.switcher.open(second, replay=True)
+    button = window.recording.button
+    assert not window.recording.recording and not button.isChecked() and button.text() == "Record"
+    sent = np.concatenate(delivered)
+    assert len(sent) > 1000
+    assert window.message.full_text() == (
+        f"opened {second}; recording stopped (another source was opened; it cannot go on into the same file): "
+        f"{len(sent):,} events saved to {path}")
+    with open_reader(path) as reader:  # complete now, while the window runs on
+        assert (reader.geometry.width, reader.geometry.height) == (346, 260)
+        recorded = np.concatenate(list(reader))
+    for name in ("t", "x", "y", "p"):
+        assert np.array_equal(recorded[name], sent[name]), name
+    size = path.stat().st_size
+    new = window.pipeline
+    qtbot.waitUntil(lambda: new.events_in > 10_000, timeout=WAIT_MS)
+    assert path.stat().st_size == size  # the new source's events go nowhere
+    assert window.message.full_text().endswith(f"saved to {path}")  # no timeout took the message away
+
+
+def test_opening_another_source_finishes_the_command_line_recording(qtbot, tiny_model_name, tmp_path,
+                                                                     samples_dir):
+    from ezsr_live.cli.live import build_parser, build_run
+    from ezsr_live.gui.main_window import MainWindow
+
+    from .conftest import LABELS, model_args
+
+    path = tmp_path / "recorded.aedat4"
+    args = build_parser().parse_args(["--replay", str(DEMO), "--loop", *model_args(tiny_model_name),
+                                      "--labels", LABELS, "--record", str(path)])
+    run = build_run(args)
+    delivered: list[np.ndarray] = []
+    run.pipeline.add_tap(lambda packet: delivered.append(packet.copy()))  # from the first packet, as --record
+    window = MainWindow(run.pipeline, recording=run.recorder)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    try:
+        button = window.recording.button
+        assert window.recording.recording and button.isChecked() and button.text() == "Stop recording"
+        qtbot.waitUntil(lambda: window.n_results >= 2, timeout=WAIT_MS)
+        assert not window.switcher.open(str(samples_dir / "no_such_file.raw"), replay=True)
+        assert window.recording.recording  # nothing replaced, nothing stopped
+        _switch_and_check_the_recording(qtbot, window, path, delivered, samples_dir)
+    finally:
+        window.close()
+        run.close()
+    assert run.pipeline.error is None
+
+
+def test_the_window_shows_a_command_line_recording_on_its_record_button(qtbot, tiny_model_name, tmp_path):
+    import ezsr_live.gui.app as app_module
+    from ezsr_live.cli.live import build_parser, run_gui
+
+    from .conftest import LABELS, model_args
+
+    path = tmp_path / "recorded.aedat4"
+    args = build_parser().parse_args(["--replay", str(DEMO), *model_args(tiny_model_name), "--labels", LABELS,
+                                      "--record", str(path), "--max-results", "3"])
+    seen = {}
+    original = app_module.MainWindow
+
+    class Spy(original):  # type: ignore[misc, valid-type]
+        def start(self):
+            super().start()
+            seen["button"] = (self.recording.recording, self.recording.button.text())
+
+    app_module.MainWindow = Spy
+    try:
+        assert run_gui(args) == 0
+    finally:
+        app_module.MainWindow = original
+    assert seen["button"] == (True, "Stop recording")
+    with open_reader(path) as reader:  # finished when the window closed
+        assert sum(len(packet) for packet in reader) > 1000
+
+
+def test_opening_another_source_finishes_the_record_buttons_recording(qtbot, make_window, tmp_path, samples_dir):
+    window = make_window()
+    results = _record_results(window)
+    qtbot.waitUntil(lambda: len(results) >= 2, timeout=WAIT_MS)
+    _pause(qtbot, window)
+    delivered: list[np.ndarray] = []
+    window.pipeline.add_tap(lambda packet: delivered.append(packet.copy()))
+    path = tmp_path / "clip.aedat4"
+    window.recording.choose_path = lambda: str(path)
+    qtbot.mouseClick(window.recording.button, Qt.MouseButton.LeftButton)
+    assert window.recording.recording
+    for _ in range(2):
+        _step(qtbot, window, results)
+    _switch_and_check_the_recording(qtbot, window, path, delivered, samples_dir)
+
+
 def test_overlay_threshold_says_none_of_these_and_the_overlay_moves_and_hides(qtbot, make_window):
     window = make_window("--threshold", "0.99")
     overlay, control = window.overlay, window.overlay_control
