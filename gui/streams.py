@@ -5,7 +5,9 @@ pipeline (its events, its top-k, its controls and status); the tab bar is the st
 selector. Only the shown tab's shortcuts are live (Qt ignores those of hidden widgets),
 and closing the window stops every stream. The streams share one recogniser, so a
 vocabulary or k-NN change made in one tab applies to all of them; every tab's label
-list follows a vocabulary edit made in another.
+list follows a vocabulary edit made in another. As the single-stream window does, the
+tabs paint their streams' events while the recogniser loads (each says "loading
+model…") and show results once :meth:`StreamWindow.attach_recognizer` hands it over.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ class StreamWindow(QMainWindow):
             self.tabs.addTab(view, stream_title(pipeline))
             self.views.append(view)
         self._editors_linked = False
-        if all(view.model_attached for view in self.views):
+        if self.model_attached:  # else once the recogniser has loaded (attach_recognizer)
             self._link_editors()
         self.tabs.currentChanged.connect(self._current_changed)
         self.setCentralWidget(self.tabs)
@@ -80,6 +82,17 @@ class StreamWindow(QMainWindow):
     @property
     def event_view(self) -> Any:
         return self.current.event_view
+
+    @property
+    def model_attached(self) -> bool:
+        return all(view.model_attached for view in self.views)
+
+    def attach_recognizer(self, recognizer: Any) -> None:
+        """Show the shared recogniser in every tab once it has loaded (the tabs paint
+        their streams' events meanwhile, saying "loading model…")."""
+        for view in self.views:
+            view.attach_recognizer(recognizer)
+        self._link_editors()
 
     def select(self, index: int) -> None:
         """Show stream ``index``."""

@@ -267,8 +267,8 @@ def run_gui(args: argparse.Namespace) -> int:
                          restore_controls=remembered_controls(args),
                          display=display_settings_from_args(args))
     application()  # Qt's preflight refuses a broken display in one line, before the model loads
-    # one window loads its model in the background, painting events meanwhile
-    outcome = run_app(build_run(args, defer_model=len(sources_from_args(args)) == 1), view)
+    # the window loads the model in the background, painting every stream's events meanwhile
+    outcome = run_app(build_run(args, defer_model=True), view)
     if outcome.refusal is not None:
         raise outcome.refusal  # reported as a refusal at start is (a bad model: exit 2)
     if outcome.failure is not None:
