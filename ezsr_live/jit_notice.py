@@ -12,37 +12,55 @@ open, so that a usage error or a missing file is still reported at once.
 """
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import threading
 from typing import IO, Any
 
-#: what a cold start compiles, measured (replaying a RAW file through the whole live
-#: pipeline on a 2-core machine); the notice quotes it
+#: what a cold start of the live pipeline compiles, measured (replaying a RAW file
+#: through it on a 2-core machine); ``ezsr-live``'s notice quotes it
 EXPECTED_COMPILE_S = 20
 _PACKAGE = "ezsr_live"
 
+#: a measured figure: seconds, or the (fastest, slowest) of the cases measured
+Expected = float | tuple[float, float] | None
+
 _lock = threading.Lock()
-_installed: set[str] = set()
+_notices: dict[str, Any] = {}
 
 
-def _notice_listener(prog: str, stream: IO[str] | None) -> Any:
+def notice_text(prog: str, expected_s: Expected) -> str:
+    """The notice's line: ``PROG: compiling event kernels (first run only, about N s)…``
+    (``about N-M s`` for a range), without a figure when nobody measured one."""
+    if isinstance(expected_s, tuple):
+        about = f", about {expected_s[0]:g}–{expected_s[1]:g} s"
+    else:
+        about = f", about {expected_s:g} s" if expected_s is not None else ""
+    return f"{prog}: compiling event kernels (first run only{about})…"
+
+
+def _notice_listener(text: str, stream: IO[str] | None) -> Any:
     from numba.core import event
 
+    # shared memory, inherited by forked children (a DataLoader's workers compile the
+    # synthesis kernels each): one notice for the whole family, not one per process
+    said = multiprocessing.get_context("fork").Value("b", 0)
+
     class Notice(event.Listener):
-        said = False
+        def __init__(self) -> None:
+            self.text = text
 
         def on_start(self, ev: event.Event) -> None:
             dispatcher = (ev.data or {}).get("dispatcher")
             module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
-            if self.said or not (module == _PACKAGE or module.startswith(_PACKAGE + ".")):
+            if said.value or not (module == _PACKAGE or module.startswith(_PACKAGE + ".")):
                 return
-            with _lock:
-                if self.said:
+            with said.get_lock():
+                if said.value:
                     return
-                self.said = True
+                said.value = 1
             out = stream if stream is not None else sys.stderr
-            print(f"{prog}: compiling event kernels (first run only, about {EXPECTED_COMPILE_S} s)…",
-                  file=out, flush=True)
+            print(self.text, file=out, flush=True)
 
         def on_end(self, ev: event.Event) -> None:
             pass
@@ -50,14 +68,21 @@ def _notice_listener(prog: str, stream: IO[str] | None) -> Any:
     return Notice()
 
 
-def install(prog: str = "ezsr-live", stream: IO[str] | None = None) -> None:
-    """Print ``prog: compiling event kernels …`` once when Numba first compiles one of
-    this package's kernels (never when they load from the cache). Installing again
-    under the same ``prog`` does nothing."""
+def install(prog: str = "ezsr-live", stream: IO[str] | None = None,
+            expected_s: Expected = EXPECTED_COMPILE_S) -> None:
+    """Print :func:`notice_text` once when Numba first compiles one of this package's
+    kernels (never when they load from the cache), in this process or a child forked
+    from it. ``expected_s``: the measured cold compile of what the caller runs (None:
+    no figure). Installing again under the same ``prog`` only updates the figure: a
+    process that runs several commands (``ezsr``'s ``main`` called in turn) announces
+    once, with the figure of the command that compiles."""
+    text = notice_text(prog, expected_s)
     with _lock:
-        if prog in _installed:
+        notice = _notices.get(prog)
+        if notice is not None:
+            notice.text = text
             return
-        _installed.add(prog)
-    from numba.core import event
+        from numba.core import event
 
-    event.register("numba:compile", _notice_listener(prog, stream))
+        notice = _notices[prog] = _notice_listener(text, stream)
+        event.register("numba:compile", notice)

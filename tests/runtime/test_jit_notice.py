@@ -59,7 +59,7 @@ def test_a_cold_cache_is_announced_once_and_a_warm_one_not_at_all(samples_dir: P
 
 def test_only_this_packages_kernels_count(monkeypatch: pytest.MonkeyPatch) -> None:
     stream = io.StringIO()
-    monkeypatch.setattr(jit_notice, "_installed", set())
+    monkeypatch.setattr(jit_notice, "_notices", {})
     jit_notice.install("probe", stream)
 
     @njit
@@ -74,3 +74,41 @@ def test_only_this_packages_kernels_count(monkeypatch: pytest.MonkeyPatch) -> No
     inside(np.arange(3))
     inside(np.arange(3.0))  # a second compile: still one notice
     assert stream.getvalue().count("probe: compiling event kernels") == 1
+
+
+_FORKED_COMPILES = """
+import multiprocessing, sys
+import numpy as np
+from numba import njit
+from ezsr_live import jit_notice
+from ezsr_live.drivers._formats_codec import atis_max_xy
+
+jit_notice.install("probe", expected_s=1)
+
+def child():
+    # a fresh dispatcher of one of our kernels: each child compiles it (none shares a cache)
+    njit(atis_max_xy.py_func)(np.zeros(10, np.uint8))
+
+ctx = multiprocessing.get_context("fork")
+children = [ctx.Process(target=child) for _ in range(3)]
+for c in children:
+    c.start()
+for c in children:
+    c.join()
+sys.exit(max(c.exitcode for c in children))
+"""
+
+
+def test_forked_children_compiling_side_by_side_announce_once(tmp_path: Path) -> None:
+    """A DataLoader's forked workers each compile the synthesis kernels on a cold cache:
+    one notice for all of them, not one per worker."""
+    proc = subprocess.run([sys.executable, "-c", _FORKED_COMPILES], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba")))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [jit_notice.notice_text("probe", 1)]
+
+
+def test_the_notice_quotes_the_measured_figure_or_range() -> None:
+    assert jit_notice.notice_text("ezsr", 10) == "ezsr: compiling event kernels (first run only, about 10 s)…"
+    assert jit_notice.notice_text("ezsr", (1, 9)) == "ezsr: compiling event kernels (first run only, about 1–9 s)…"
+    assert jit_notice.notice_text("ezsr", None) == "ezsr: compiling event kernels (first run only)…"
