@@ -4,6 +4,7 @@ Installed as ``ezsr_live.drivers``; no Qt here.
 """
 from .base import Chunk, EventReader, EventWriter, ReaderStats
 from .registry import (
+    check_writable,
     open_reader,
     open_writer,
     reader_extensions,
@@ -18,6 +19,7 @@ __all__ = [
     "EventReader",
     "EventWriter",
     "ReaderStats",
+    "check_writable",
     "open_reader",
     "open_writer",
     "reader_extensions",

@@ -8,7 +8,7 @@ from ezsr_live.errors import FormatError, StorageError
 from ezsr_live.events import Geometry
 from ezsr_live.fileio import atomic_path
 
-from .registry import open_writer, open_reader
+from .registry import check_writable, open_writer, open_reader
 from .reorder import DEFAULT_REORDER_WINDOW_US
 
 
@@ -29,6 +29,7 @@ def convert(
     src, dst = os.fspath(src), os.fspath(dst)
     if os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
         raise FormatError(dst, "output is the input file")
+    check_writable(dst)  # before reading: a wrong output is refused at once, under its own name
     reader = open_reader(src, geometry=geometry)
     try:
         with atomic_path(dst) as tmp:

@@ -115,6 +115,28 @@ def open_reader(
     return cls(path, geometry=geometry, chunk_events=chunk_events)
 
 
+def check_writable(path: str | os.PathLike, *, recording: bool = False) -> type[EventWriter]:
+    """The writer class for ``path``, or :class:`FormatError` naming it: an extension
+    nobody writes, a folder that does not exist, or (``recording``) a format a crash
+    would lose. :func:`open_writer` checks this too; a command that reads before it
+    writes calls it first, so that a wrong output is refused before the input is read."""
+    _load()
+    path = os.fspath(path)
+    ext = _extension(path)
+    cls = _WRITERS.get(ext)
+    if cls is None:
+        raise FormatError(path, f"cannot write {ext!r} files; writable: {', '.join(sorted(_WRITERS))}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FormatError(path, f"cannot create it: the folder {folder} does not exist")
+    if recording and not cls.crash_safe:
+        safe = ", ".join(recording_extensions())
+        raise FormatError(path, f"{ext} cannot record a live source: the file is readable only once "
+                          f"complete, so a crash would lose all of it; record to {safe} and "
+                          f"convert afterwards (ezsr convert)")
+    return cls
+
+
 def open_writer(
     path: str | os.PathLike,
     geometry: Geometry,
@@ -134,20 +156,8 @@ def open_writer(
     ``recording=True`` is for live recordings, which a crash can cut: only crash-safe
     formats are accepted, and a file cut by a full disk is kept (it reads back).
     """
-    _load()
     path = os.fspath(path)
-    ext = _extension(path)
-    cls = _WRITERS.get(ext)
-    if cls is None:
-        raise FormatError(path, f"cannot write {ext!r} files; writable: {', '.join(sorted(_WRITERS))}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FormatError(path, f"cannot create it: the folder {folder} does not exist")
-    if recording and not cls.crash_safe:
-        safe = ", ".join(recording_extensions())
-        raise FormatError(path, f"{ext} cannot record a live source: the file is readable only once "
-                          f"complete, so a crash would lose all of it; record to {safe} and "
-                          f"convert afterwards (ezsr convert)")
+    cls = check_writable(path, recording=recording)
     try:
         writer: EventWriter = IsolatedWriter(cls, path, geometry, **kwargs) if cls.isolated else cls(path, geometry, **kwargs)
     except OSError as exc:
