@@ -11,6 +11,9 @@ from ezsr_live.cli import options as types
 
 NAME = "convert"
 HELP = "Convert a recording between formats (chosen by extension), streaming in constant memory."
+#: a cold Numba cache compiles a decoder and an encoder: 1.1-1.6 s from RAW to .npz or .aedat4,
+#: 7.7-9.1 s from .aedat4 to RAW, measured on 2 cores
+COMPILE_S = (1, 9)
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,9 @@ from ezsr_live.cli import options as types
 
 NAME = "demo"
 HELP = "rebuild the bundled demo model, recording and ablation from scratch (see docs/results.md)"
+#: a cold Numba cache compiles synthesis, representation, decoders and encoders: 19-20 s
+#: (``--quick``; the full build runs the same kernels), measured on 2 cores
+COMPILE_S = 20
 
 #: name under which the registry holds the demo
 REGISTRY_ENTRY = "ezsr-demo"

@@ -2,7 +2,9 @@
 
 Each subcommand is one module in this package that defines ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``; listing it in ``SUBCOMMANDS`` is
-all it takes to register it.
+all it takes to register it. A module whose work compiles Numba kernels also defines
+``COMPILE_S``: its cold-cache compile time, measured, which the notice on a first run
+quotes (:mod:`ezsr_live.jit_notice`).
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         _accept_verbose(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _compile_s=getattr(module, "COMPILE_S", None))
     return parser
 
 
@@ -65,7 +67,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         # SIGTERM ends a command like Ctrl-C: partial outputs are removed, exit 130
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-    return run_guarded("ezsr", lambda: args._run(args))
+    return run_guarded("ezsr", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ezsr_live import jit_notice
+
+    # after argparse's refusals; the notice fires only when a kernel first compiles, which
+    # is once the command has opened and checked its inputs: a missing file stays silent.
+    # Numba is loaded already (the parser imports the synthesis options), so this is free
+    jit_notice.install("ezsr", expected_s=args._compile_s)
+    return int(args._run(args) or 0)
 
 
 def entry() -> None:
