@@ -158,6 +158,11 @@ def build_live_run(options: LiveOptions, *, defer_model: bool = False) -> LiveRu
     seconds those imports take."""
     if options.record and options.extra_sources:
         raise ValueError("--record takes one source")
+    if options.record:
+        from ezsr_live.drivers import check_writable
+
+        # a wrong output is refused before the source is read or the model loads
+        check_writable(options.record, recording=True)
     sources: list[EventSource] = []
     try:
         for source_options in options.sources:

@@ -241,6 +241,23 @@ def test_a_missing_recording_is_reported_before_the_model_stack_loads():
     assert "/nonexistent/recording.raw" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("record", ["out.npz", "no_such_folder/out.aedat4", "out.xyz"])
+def test_a_wrong_record_output_is_refused_before_the_source_and_the_model(tmp_path, record):
+    """``--record`` is checked first: no kernel compiles, no torch import, no file left."""
+    target = tmp_path / record
+    code = ("import sys; from ezsr_live.cli.live import main; "
+            f"rc = main(['--replay', {str(DEMO)!r}, '--headless', '--record', {str(target)!r}]); "
+            "print(rc, 'torch' in sys.modules, 'open_clip' in sys.modules)")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ezsr-live: ") and str(target) in lines[0], lines
+    assert "compiling" not in proc.stderr
+    assert not list((tmp_path / "numba-cache").rglob("*.nbi"))  # nothing was compiled
+    assert not target.exists()
+
+
 def test_the_console_entry_flushes_every_result_before_its_prompt_exit(tmp_path):
     out = tmp_path / "results.jsonl"
     proc = subprocess.run([sys.executable, "-m", "ezsr_live.cli.live", "--replay", str(DEMO), "--headless", *MODEL,
