@@ -5,7 +5,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Callable, NoReturn
+from typing import Any, Callable, NoReturn, Sequence
 
 from ezsr_live.errors import EzsrError
 
@@ -42,6 +42,54 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         prog = self.prog.split()[0]
         self.exit(EXIT_USAGE, f"{prog}: {message} (see {self.prog} --help)\n")
+
+
+#: the namespace attribute of :class:`GivenOptionsParser`: the dests of the options given
+GIVEN_OPTIONS = "given_options"
+
+
+class GivenOptionsParser(ArgumentParser):
+    """A parser whose namespace also says which options the user gave
+    (``args.given_options``, a frozenset of dests), whatever their values: an option
+    typed with its default value is given, as is a value from a config file
+    (:meth:`set_given_defaults`). What the window remembered yields to exactly these.
+
+    ``args`` is parsed again with every default suppressed (argparse's SUPPRESS), so
+    that only what was typed lands in that namespace: one rule for every option, and
+    the defaults that ``--help`` shows and the first parse fills in stay the real ones.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._given_defaults: set[str] = set()
+
+    def set_given_defaults(self, **values: Any) -> None:
+        """Defaults that count as given (a config file's values: the user wrote them)."""
+        self.set_defaults(**values)
+        self._given_defaults.update(values)
+
+    # (typeshed overloads it by the namespace's type; this one keeps argparse's behaviour)
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        setattr(parsed, GIVEN_OPTIONS, self._typed(args) | frozenset(self._given_defaults))
+        return parsed, extras
+
+    def _typed(self, args: Sequence[str] | None) -> frozenset[str]:
+        """The dests of the options ``args`` gives (it parsed once already: no refusal here)."""
+        actions = self._actions  # argparse has no public list of its actions
+        saved = [action.default for action in actions]
+        saved_parser_defaults = self._defaults
+        try:
+            for action in actions:
+                action.default = argparse.SUPPRESS
+            self._defaults = {}
+            typed, _ = super().parse_known_args(args, None)
+        finally:
+            for action, default in zip(actions, saved):
+                action.default = default
+            self._defaults = saved_parser_defaults
+        return frozenset(vars(typed)) & {action.dest for action in actions}
 
 
 def add_version_option(parser: argparse.ArgumentParser) -> None:

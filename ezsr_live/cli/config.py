@@ -2,6 +2,9 @@
 
 A key is an option's name without the dashes (``window-ms = 30`` or ``window_ms = 30``);
 values from the file become the parser's defaults, so the command line still wins.
+A value in the file counts as given, as one typed on the command line does (the user
+wrote it): it wins over what the window remembered from the last run
+(:class:`~ezsr_live.cli.common.GivenOptionsParser`), even when it equals the default.
 Values keep their TOML types and are checked by the same validators as the command
 line (:mod:`ezsr_live.settings`): ``top-k = true`` or ``record = 5`` are refused, not
 converted.
@@ -12,6 +15,7 @@ import argparse
 import os
 from typing import Any, Sequence
 
+from ezsr_live.cli.common import GivenOptionsParser
 from ezsr_live.errors import EzsrError
 from ezsr_live.fileio import parse_toml
 from ezsr_live.settings import SettingError, all_settings, shown
@@ -41,8 +45,9 @@ def read_config(path: str) -> dict[str, Any]:
         raise EzsrError(f"{path}: not valid TOML ({exc})") from None
 
 
-def apply_config_file(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> str | None:
-    """Read ``--config`` from ``argv`` (if any) and install its values as defaults."""
+def apply_config_file(parser: GivenOptionsParser, argv: Sequence[str] | None) -> str | None:
+    """Read ``--config`` from ``argv`` (if any) and install its values as defaults that
+    count as given; the file's path, or None."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
@@ -60,7 +65,7 @@ def apply_config_file(parser: argparse.ArgumentParser, argv: Sequence[str] | Non
             defaults[action.dest] = _convert(key, action, value)
         except SettingError as exc:
             raise EzsrError(f"{path}: {exc}") from None
-    parser.set_defaults(**defaults)
+    parser.set_given_defaults(**defaults)
     return os.fspath(path)
 
 

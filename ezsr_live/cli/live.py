@@ -23,7 +23,7 @@ from ezsr_live.cli.common import (
     EXIT_OK,
     EXIT_RUNTIME,
     EXIT_USAGE,
-    ArgumentParser,
+    GivenOptionsParser,
     add_version_option,
     configure_logging,
     run_guarded,
@@ -40,10 +40,11 @@ from ezsr_live.settings import OutputSettings, WindowSettings, settings_of
 log = logging.getLogger("ezsr_live")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> GivenOptionsParser:
     from ezsr_live.cli.model_options import add_model_arguments
 
-    parser = ArgumentParser(
+    # its namespaces say which options were given: those win over the window's remembered controls
+    parser = GivenOptionsParser(
         prog="ezsr-live",
         description="Real-time zero-shot object recognition for event cameras: live top-k labels for "
         "whatever vocabulary you type, from a camera, a network stream or a recording.",
@@ -67,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages on stderr")
     add_version_option(parser)
     return parser
+
+
+def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``argv`` as ``ezsr-live`` reads it: the ``--config`` file's values, then the command
+    line's over them; ``args.given_options`` names the options either gave (see
+    :class:`~ezsr_live.cli.common.GivenOptionsParser`). A bad config file raises
+    :class:`EzsrError`; a bad option exits 2 in one line, as argparse does."""
+    parser = build_parser()
+    apply_config_file(parser, argv)
+    return parser.parse_args(argv)
 
 
 def _roi(text: str):
@@ -234,7 +245,7 @@ def display_available() -> bool:
     return True
 
 
-#: the window's remembered controls, each with the options that, when given, override it
+#: the window's remembered controls, each with the options (dests) that, when given, override it
 _CONTROL_OPTIONS: dict[str, tuple[str, ...]] = {
     "top_k": ("top_k",), "threshold": ("min_confidence",), "roi": ("roi",), "window": ("window_ms", "window_events"),
     "speed": ("speed",), "overlay": (), "labels_file": (),
@@ -244,11 +255,11 @@ _CONTROL_OPTIONS: dict[str, tuple[str, ...]] = {
 
 
 def remembered_controls(args: argparse.Namespace) -> frozenset[str]:
-    """The window controls to bring back from the last session: those whose options were
-    left at their defaults (a value typed on the command line, or in --config, wins)."""
-    defaults = build_parser()
-    return frozenset(control for control, names in _CONTROL_OPTIONS.items()
-                     if all(getattr(args, name) == defaults.get_default(name) for name in names))
+    """The window controls to bring back from the last session: those none of whose
+    options was given, on the command line or in --config, whatever the value (an
+    option given with its default value wins too)."""
+    given = args.given_options  # GivenOptionsParser's
+    return frozenset(control for control, names in _CONTROL_OPTIONS.items() if given.isdisjoint(names))
 
 
 def run_gui(args: argparse.Namespace) -> int:
@@ -263,7 +274,7 @@ def run_gui(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     # the remembered vocabulary comes back unless --labels (or the config file) chose one
     view = WindowOptions(smooth=args.smooth, screenshot=args.screenshot, max_results=args.max_results,
-                         duration_s=args.duration_s, restore_vocabulary=args.labels is None,
+                         duration_s=args.duration_s, restore_vocabulary="labels" not in args.given_options,
                          restore_controls=remembered_controls(args),
                          display=display_settings_from_args(args))
     application()  # Qt's preflight refuses a broken display in one line, before the model loads
@@ -290,16 +301,14 @@ def _stream_refusal(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     try:
-        apply_config_file(parser, argv)
+        args = parse_command_line(argv)
     except EzsrError as exc:
         print(f"ezsr-live: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    args = parser.parse_args(argv)
     configure_logging("ezsr-live", args.verbose)
     if not (args.camera or args.replay):
-        parser.print_usage(sys.stderr)
+        build_parser().print_usage(sys.stderr)
         print("ezsr-live: give a source: --camera CAMERA or --replay FILE", file=sys.stderr)
         return EXIT_USAGE
     refusal = _stream_refusal(args)

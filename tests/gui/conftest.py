@@ -10,7 +10,7 @@ pytest.importorskip("pytestqt")
 
 from tests.helpers import DEMO_DISC
 from ezsr_live.cli.display_options import display_settings_from_args  # noqa: E402
-from ezsr_live.cli.live import build_parser, build_run  # noqa: E402
+from ezsr_live.cli.live import build_run, parse_command_line, remembered_controls  # noqa: E402
 
 from tests.conftest import TINY_MODEL_CONFIG  # noqa: E402
 
@@ -40,14 +40,18 @@ def private_settings(tmp_path: Path):
 
 @pytest.fixture
 def make_window(qtbot, tiny_model_name):
-    """make_window(*extra_args) -> a started MainWindow replaying the demo recording in a loop."""
+    """make_window(*extra_args) -> a started MainWindow replaying the demo recording in a loop;
+    the arguments are read as ezsr-live reads them (``--config`` too); with ``remembered``
+    it restores the controls that ezsr-live would (those no option given chose)."""
     from ezsr_live.gui.main_window import MainWindow
 
     windows = []
 
     def make(*extra: str, smooth: int = 1, restore_vocabulary: bool = False, restore_controls=(),
-             source: tuple[str, ...] = ("--replay", str(DEMO), "--loop")):
-        args = build_parser().parse_args([*source, *model_args(tiny_model_name), "--labels", LABELS, *extra])
+             remembered: bool = False, source: tuple[str, ...] = ("--replay", str(DEMO), "--loop")):
+        args = parse_command_line([*source, *model_args(tiny_model_name), "--labels", LABELS, *extra])
+        if remembered:
+            restore_controls = remembered_controls(args)
         pipeline = build_run(args).pipeline
         window = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary,
                             restore_controls=restore_controls, display=display_settings_from_args(args))

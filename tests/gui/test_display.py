@@ -161,3 +161,44 @@ def test_the_view_controls_are_remembered_and_the_command_line_wins(qtbot, make_
     assert (shown.scheme, shown.accumulation, shown.fps, shown.saturation, shown.decay_ms) == (
         "time_surface", WindowSpec.by_time_ms(7.0), 30.0, 20, 4.5)
     assert third.renderer.settings == shown
+
+
+def _remember_time_surface_at_30_fps_and_a_threshold(make_window) -> None:
+    """One run whose controls differ from their defaults, closed: the next run remembers them."""
+    window = make_window()
+    panel = window.display_panel
+    panel.scheme_combo.setCurrentIndex(panel.scheme_combo.findData("time_surface"))
+    panel.fps.setValue(30.0)
+    window.overlay_control.threshold_spin.setValue(0.35)
+    window.close()
+
+
+def _shown(window) -> tuple[str, float, float]:
+    assert window.renderer.settings == window.display_panel.settings
+    return window.display_panel.settings.scheme, window.display_panel.settings.fps, window.overlay_control.threshold
+
+
+def test_an_option_given_with_its_default_value_wins_over_the_remembered_one(qtbot, make_window, tmp_path):
+    _remember_time_surface_at_30_fps_and_a_threshold(make_window)
+    again = make_window(remembered=True)  # nothing given: what was remembered comes back
+    assert _shown(again) == ("time_surface", 30.0, 0.35)
+    again.close()
+
+    # typed with the values that are also the defaults: given all the same, so they win
+    typed = make_window("--colours", "polarity", "--view-fps", "60", "--threshold", "0", remembered=True)
+    assert _shown(typed) == ("polarity", 60.0, 0.0)
+    qtbot.waitUntil(lambda: typed.event_view.shown_frame is not None
+                    and typed.event_view.shown_frame.scheme == "polarity", timeout=WAIT_MS)
+    assert typed.pipeline.settings.min_confidence == 0.0
+    typed.close()
+
+    # a --config file's value counts as given too (the user wrote it), at the default or not
+    _remember_time_surface_at_30_fps_and_a_threshold(make_window)
+    config = tmp_path / "ezsr.toml"
+    config.write_text('colours = "polarity"\nview-fps = 60.0\n')
+    configured = make_window("--config", str(config), remembered=True)
+    assert _shown(configured) == ("polarity", 60.0, 0.35)  # the threshold was not in the file
+    configured.close()
+    # and the command line wins over the file
+    both = make_window("--config", str(config), "--colours", "event_count", remembered=True)
+    assert _shown(both) == ("event_count", 60.0, 0.35)

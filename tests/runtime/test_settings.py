@@ -236,3 +236,41 @@ def test_every_front_end_takes_its_defaults_from_the_declarations():
         assert getattr(source, name) == declared[name]
     assert LiveOptions(source).coords == declared["coords"]
     assert DEFAULT_RING_EVENTS == RING_EVENTS == WINDOW_EVENTS.range.hi
+
+
+def _typed_default(s) -> str:
+    return f"{s.default:g}" if isinstance(s.default, float) else str(s.default)
+
+
+#: every declared setting with a default one can type (not a flag, not "not given")
+TYPABLE = [s for s in all_settings().values() if s.kind is not bool and s.default is not None]
+
+
+def test_an_option_given_with_its_default_value_is_given(tmp_path):
+    from ezsr_live.cli.live import parse_command_line
+
+    assert len(TYPABLE) >= 10
+    untouched = parse_command_line(["--replay", DEMO])
+    assert untouched.given_options == {"replay"}
+    for s in TYPABLE:
+        args = parse_command_line(["--replay", DEMO, s.flag, _typed_default(s)])
+        assert getattr(args, s.name) == s.default, s.flag
+        assert args.given_options == {"replay", s.name}, s.flag
+    assert parse_command_line(["--replay", DEMO, "--loop"]).given_options == {"replay", "loop"}
+
+    # a config file's values are given as well: the user wrote them, defaults or not
+    config = tmp_path / "ezsr.toml"
+    config.write_text("".join(f"{s.toml} = {s.default!r}\n".replace("'", '"') for s in TYPABLE) + "loop = false\n")
+    args = parse_command_line(["--config", str(config), "--replay", DEMO])
+    assert args.given_options == {"config", "replay", "loop"} | {s.name for s in TYPABLE}
+    assert all(getattr(args, s.name) == s.default for s in TYPABLE) and args.loop is False
+
+
+def test_the_help_still_shows_the_real_defaults_after_a_parse():
+    parser = build_parser()
+    before = parser.format_help()
+    parser.parse_args(["--replay", DEMO, "--view-fps", "30", "--colours", "time_surface"])
+    assert parser.format_help() == before
+    flat = " ".join(before.split())
+    assert "(default: 60)" in flat and "(default: polarity)" in flat and "(default: 5)" in flat
+    assert parser.parse_args(["--replay", DEMO]).fps == 60.0  # and the next parse the real defaults
