@@ -56,7 +56,8 @@ class MainWindow(QMainWindow):
 
     :meth:`start` starts the pipeline, the result poller and the display renderer;
     closing the window (or :meth:`shutdown`) stops all of them and remembers the window's
-    geometry, docks, vocabulary and controls (:mod:`.persistence`).
+    geometry, docks, vocabulary and controls (:mod:`.persistence`). With ``stream`` it is
+    the page of that stream in a window of several (:mod:`.streams`), which owns the geometry.
     """
 
     #: emitted in the GUI thread after each result has been shown
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         restore_controls: Collection[str] = (),
         display: DisplaySettings | None = None,
         recording: Any = None,
+        stream: int | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -153,7 +155,8 @@ class MainWindow(QMainWindow):
         self._position_timer = QTimer(self)
         self._position_timer.setInterval(POSITION_INTERVAL_MS)
         self._position_timer.timeout.connect(self._show_position)
-        self.persistence = WindowPersistence(self, self.settings_store)
+        # a page of several streams' window (stream: its index) keeps its controls under that stream's keys
+        self.persistence = WindowPersistence(self, self.settings_store, stream)
         self.persistence.restore_window(False)
         self.persistence.restore(set(restore_controls) - {"labels_file"})
         if recording is not None:  # --record: the Record button shows it and can stop it

@@ -4,6 +4,11 @@ Window geometry, docks and the vocabulary are restored as before; the controls b
 come back unless the command line chose them (the CLI passes which to restore). Stored
 as text, so that the INI file stays readable and a value from an older or newer
 version that no longer parses is skipped, never fatal.
+
+In a window of several streams each tab (a MainWindow page) keeps its controls and docks
+under its stream's keys (:func:`stream_prefix`: the first stream's are the single-stream
+window's own); the vocabulary, shared by the tabs, is the first tab's; the window's
+geometry is the outer window's, saved once by it (``KEY_STREAMS_GEOMETRY``).
 """
 from __future__ import annotations
 
@@ -24,6 +29,12 @@ RESTORABLE = ("top_k", "threshold", "roi", "window", "speed", "overlay", "labels
               "accumulation", "fps", "scheme", "decay_ms", "saturation")
 
 
+def stream_prefix(stream: int | None) -> str:
+    """Where stream ``stream``'s controls are kept: the first stream's (and a window of
+    one stream's) at the top, stream i's under ``stream<i>/``."""
+    return f"stream{stream}/" if stream else ""
+
+
 def _window_text(spec: WindowSpec) -> str:
     return f"events:{spec.n_events}" if spec.n_events is not None else f"ms:{spec.duration_us / 1000:g}"
 
@@ -41,19 +52,34 @@ def _accumulation(spec: WindowSpec) -> dict[str, Any]:
 
 
 class WindowPersistence:
-    """Saves and restores the controls of one MainWindow."""
+    """Saves and restores the controls of one MainWindow; with ``stream``, of the page
+    that shows that stream in a window of several (its geometry is the outer window's)."""
 
-    def __init__(self, window: Any, settings: QSettings) -> None:
+    def __init__(self, window: Any, settings: QSettings, stream: int | None = None) -> None:
         self.window = window
         self.settings = settings
+        self.stream = stream
+        self._prefix = stream_prefix(stream)
+
+    def _key(self, name: str) -> str:
+        return self._prefix + name
+
+    @property
+    def _owns_geometry(self) -> bool:
+        return self.stream is None
+
+    @property
+    def _owns_vocabulary(self) -> bool:
+        # the tabs share one recogniser; the first tab's list is the one restored
+        return not self.stream
 
     def restore_window(self, restore_vocabulary: bool) -> None:
         """Geometry and docks, and the vocabulary if asked."""
         w, s = self.window, self.settings
-        geometry = s.value(KEY_GEOMETRY)
+        geometry = s.value(KEY_GEOMETRY) if self._owns_geometry else None
         if geometry is not None:
             w.restoreGeometry(geometry)
-        state = s.value(KEY_STATE)
+        state = s.value(self._key(KEY_STATE))
         if state is not None:
             w.restoreState(state)
         if restore_vocabulary:
@@ -66,31 +92,33 @@ class WindowPersistence:
             self.window.editor.set_labels(labels, string_list(self.settings, KEY_DISABLED))
 
     def save(self) -> None:
-        """Everything, written to the file at once."""
-        w, s = self.window, self.settings
-        s.setValue(KEY_GEOMETRY, w.saveGeometry())
-        s.setValue(KEY_STATE, w.saveState())
+        """Everything this window owns, written to the file at once."""
+        w, s, key = self.window, self.settings, self._key
+        if self._owns_geometry:
+            s.setValue(KEY_GEOMETRY, w.saveGeometry())
+        s.setValue(key(KEY_STATE), w.saveState())
         if w.editor is not None:  # closed before the model loaded: keep the last session's
-            entries = w.editor.entries()
-            s.setValue(KEY_LABELS, [label for label, _ in entries])
-            s.setValue(KEY_DISABLED, [label for label, enabled in entries if not enabled])
-            s.setValue("vocabulary/file", w.editor.last_file or "")
-        s.setValue("controls/top_k", str(w.controls.top_k.value()))
-        s.setValue("controls/threshold", f"{w.overlay_control.threshold:g}")
+            if self._owns_vocabulary:
+                entries = w.editor.entries()
+                s.setValue(KEY_LABELS, [label for label, _ in entries])
+                s.setValue(KEY_DISABLED, [label for label, enabled in entries if not enabled])
+            s.setValue(key("vocabulary/file"), w.editor.last_file or "")
+        s.setValue(key("controls/top_k"), str(w.controls.top_k.value()))
+        s.setValue(key("controls/threshold"), f"{w.overlay_control.threshold:g}")
         roi = w.roi_control.roi
-        s.setValue("controls/roi", str(roi) if roi is not None else "")
-        s.setValue("controls/window", _window_text(w.controls.window_spec()))
+        s.setValue(key("controls/roi"), str(roi) if roi is not None else "")
+        s.setValue(key("controls/window"), _window_text(w.controls.window_spec()))
         speed = w.controls.speed_combo.currentData()
-        s.setValue("controls/speed", "max" if speed is None else f"{speed:g}")
-        s.setValue("overlay/visible", "true" if w.overlay_control.show_action.isChecked() else "false")
+        s.setValue(key("controls/speed"), "max" if speed is None else f"{speed:g}")
+        s.setValue(key("overlay/visible"), "true" if w.overlay_control.show_action.isChecked() else "false")
         pos = w.overlay.pos()
-        s.setValue("overlay/position", f"{pos.x()},{pos.y()}")
+        s.setValue(key("overlay/position"), f"{pos.x()},{pos.y()}")
         view = w.display_panel.settings
-        s.setValue("view/accumulation", _window_text(view.accumulation))
-        s.setValue("view/fps", f"{view.fps:g}")
-        s.setValue("view/scheme", view.scheme)
-        s.setValue("view/decay_ms", f"{view.decay_ms:g}")
-        s.setValue("view/saturation", str(view.saturation))
+        s.setValue(key("view/accumulation"), _window_text(view.accumulation))
+        s.setValue(key("view/fps"), f"{view.fps:g}")
+        s.setValue(key("view/scheme"), view.scheme)
+        s.setValue(key("view/decay_ms"), f"{view.decay_ms:g}")
+        s.setValue(key("view/saturation"), str(view.saturation))
         s.sync()
 
     def restore(self, keys: Collection[str]) -> None:
@@ -120,6 +148,7 @@ class WindowPersistence:
             "saturation": ("view/saturation", lambda t: self._restore_view(saturation=int(t))),
         }
         name, apply = steps[key]
+        name = self._key(name)
         text = self._text(name)
         if text is None:
             return
@@ -140,7 +169,7 @@ class WindowPersistence:
     def _restore_overlay(self, text: str) -> None:
         w = self.window
         w.overlay_control.set_visible(text == "true")
-        position = self._text("overlay/position")
+        position = self._text(self._key("overlay/position"))
         if position is not None:
             x, y = (int(v) for v in position.split(","))
             w.overlay.move(QPoint(max(0, x), max(0, y)))  # the view is not laid out yet: no clamping

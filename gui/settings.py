@@ -7,6 +7,8 @@ ORGANIZATION = "ezsr-live"
 APPLICATION = "ezsr-live"
 
 KEY_GEOMETRY = "window/geometry"
+#: the window of several streams: its own size and place (its tabs' controls: persistence.stream_prefix)
+KEY_STREAMS_GEOMETRY = "streams/geometry"
 KEY_STATE = "window/state"
 KEY_LABELS = "vocabulary/labels"
 KEY_DISABLED = "vocabulary/disabled"

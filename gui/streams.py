@@ -8,19 +8,22 @@ vocabulary or k-NN change made in one tab applies to all of them; every tab's la
 list follows a vocabulary edit made in another. As the single-stream window does, the
 tabs paint their streams' events while the recogniser loads (each says "loading
 model…") and show results once :meth:`StreamWindow.attach_recognizer` hands it over.
+Between runs every tab remembers its own controls (by stream index), the first tab the
+shared vocabulary, and the window its geometry (:mod:`.persistence`).
 """
 from __future__ import annotations
 
 import os
 from typing import Any, Collection, Sequence
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
 
 from ezsr_live.runtime.display import DisplaySettings
 
 from .main_window import MainWindow
+from .settings import KEY_STREAMS_GEOMETRY, app_settings
 
 
 def stream_title(pipeline: Any) -> str:
@@ -42,15 +45,19 @@ class StreamWindow(QMainWindow):
 
     def __init__(self, pipelines: Sequence[Any], *, smooth: int = 1, restore_vocabulary: bool = False,
                  restore_controls: Collection[str] = frozenset(), display: DisplaySettings | None = None,
-                 parent: QWidget | None = None) -> None:
+                 settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.settings_store = settings if settings is not None else app_settings()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.views: list[MainWindow] = []
         self._ended: set[int] = set()
+        self._saved = False
         for i, pipeline in enumerate(pipelines):
+            # each tab its own remembered controls; the vocabulary is shared: the first tab's
             view = MainWindow(pipeline, smooth=smooth, restore_vocabulary=restore_vocabulary and i == 0,
-                              restore_controls=restore_controls if i == 0 else frozenset(), display=display)
+                              restore_controls=restore_controls, display=display, settings=self.settings_store,
+                              stream=i)
             view.setWindowFlags(Qt.WindowType.Widget)  # a page of the tabs, not a window of its own
             view.resultShown.connect(self.resultShown)
             view.pipelineEnded.connect(lambda message, i=i: self._stream_ended(i, message))
@@ -64,6 +71,9 @@ class StreamWindow(QMainWindow):
         self.source_name = ", ".join(v.source_name for v in self.views)
         self.setWindowTitle(f"ezsr-live — {len(self.views)} streams")
         self.resize(1280, 760)
+        geometry = self.settings_store.value(KEY_STREAMS_GEOMETRY)
+        if geometry is not None:
+            self.restoreGeometry(geometry)
 
     # what the run's limits read
     @property
@@ -110,9 +120,14 @@ class StreamWindow(QMainWindow):
             view.start()
 
     def shutdown(self, timeout_s: float = 2.0) -> bool:
+        """Stop every stream; each tab saves its controls, and the window its geometry, once."""
         done = True
         for view in self.views:
             done = view.shutdown(timeout_s) and done
+        if not self._saved:
+            self._saved = True
+            self.settings_store.setValue(KEY_STREAMS_GEOMETRY, self.saveGeometry())
+            self.settings_store.sync()
         return done
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)

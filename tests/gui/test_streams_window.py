@@ -96,3 +96,66 @@ def test_a_label_edit_in_one_tab_shows_in_every_tabs_list(qtbot, tiny_model_name
     finally:
         window.close()
     assert not pipeline_threads()
+
+
+def test_each_tab_remembers_its_own_controls_and_the_window_its_geometry_once(qtbot, tiny_model_name,
+                                                                             private_settings):
+    import configparser
+
+    from ezsr_live.cli.live import parse_command_line, remembered_controls
+    from ezsr_live.gui.main_window import MainWindow
+
+    argv = ["--replay", str(DEMO), "--replay", str(DEMO_SHAPES), "--loop", *model_args(tiny_model_name),
+            "--labels", LABELS]
+
+    def open_window() -> StreamWindow:
+        args = parse_command_line(argv)
+        window = StreamWindow(build_run(args).streams, restore_vocabulary=True,
+                              restore_controls=remembered_controls(args))
+        qtbot.addWidget(window)
+        window.show()
+        window.start()
+        return window
+
+    def choose(view, scheme: str, threshold: float) -> None:
+        panel = view.display_panel
+        panel.scheme_combo.setCurrentIndex(panel.scheme_combo.findData(scheme))
+        view.overlay_control.threshold_spin.setValue(threshold)
+
+    def shown(view) -> tuple[str, float]:
+        return view.display_panel.settings.scheme, view.overlay_control.threshold
+
+    window = open_window()
+    try:
+        first, second = window.views
+        choose(first, "event_count", 0.35)  # the first tab is changed, and closed before the second
+        choose(second, "time_surface", 0.6)
+        assert second.editor.add_text("kite") == ["kite"]  # one vocabulary, edited in the second tab
+        window.resize(700, 500)  # (Qt's offscreen screen is 800x600: the height comes back as the screen allows)
+        assert window.width() == 700
+    finally:
+        window.close()
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(next(private_settings.rglob("*.ini")))
+    geometry = [f"{section}/{key}" for section in ini.sections() for key in ini[section] if "geometry" in key]
+    assert geometry == ["streams/geometry"]  # the window's, once; its pages wrote none
+
+    window = open_window()
+    try:
+        first, second = window.views
+        assert shown(first) == ("event_count", 0.35) and shown(second) == ("time_surface", 0.6)
+        assert first.renderer.settings.scheme == "event_count" and second.renderer.settings.scheme == "time_surface"
+        assert window.width() == 700  # not the default 1280, nor a page's width
+        assert "kite" in first.editor.active_labels() and "kite" in second.editor.active_labels()
+    finally:
+        window.close()
+
+    # a window of one stream is the first stream's: it comes back with the first tab's controls
+    args = parse_command_line(argv[:2] + argv[5:])
+    single = MainWindow(build_run(args).pipeline, restore_controls=remembered_controls(args))
+    qtbot.addWidget(single)
+    try:
+        assert shown(single) == ("event_count", 0.35)
+    finally:
+        single.close()
+    assert not pipeline_threads()
