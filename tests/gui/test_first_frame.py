@@ -57,28 +57,16 @@ def test_first_frame_is_painted_without_importing_torch(tmp_path: Path) -> None:
 
 
 def test_frames_before_the_model_results_after(qtbot, tiny_model_name) -> None:
-    from ezsr_live.gui.app import ModelLoader
     from ezsr_live.gui.main_window import MainWindow
 
     args = build_parser().parse_args(["--replay", str(DEMO), "--loop", *model_args(tiny_model_name),
                                       "--labels", LABELS])
     run = build_run(args, defer_model=True)
     assert run.pipeline.recognizer is None and run.model_loader is not None
-    release = threading.Event()
-    real_loader = run.model_loader
-
-    def slow_loader():
-        assert release.wait(60)  # held until the window has painted without a model
-        return real_loader()
-
-    run.model_loader = slow_loader
+    release = _hold_the_model(run)
     window = MainWindow(run.pipeline)
     qtbot.addWidget(window)
-    loader = ModelLoader(run.load_model)
-    loader.loaded.connect(window.attach_recognizer)
-    window.show()
-    window.start()
-    loader.start()
+    _start_loading_the_model(window, run)
     try:
         qtbot.waitUntil(lambda: window.event_view.frames_painted >= 5, timeout=30_000)
         assert window.n_results == 0 and not window.model_attached
@@ -111,28 +99,16 @@ def test_bad_event_weights_exit_2_with_one_line(tmp_path: Path, tiny_model_name)
 
 
 def test_several_streams_paint_their_frames_before_the_model_results_after(qtbot, tiny_model_name) -> None:
-    from ezsr_live.gui.app import ModelLoader
     from ezsr_live.gui.streams import StreamWindow
 
     args = build_parser().parse_args(["--replay", str(DEMO), "--replay", str(DEMO_SHAPES), "--loop",
                                       *model_args(tiny_model_name), "--labels", LABELS])
     run = build_run(args, defer_model=True)
     assert all(p.recognizer is None for p in run.streams) and run.model_loader is not None
-    release = threading.Event()
-    real_loader = run.model_loader
-
-    def slow_loader():
-        assert release.wait(60)  # held until every tab has painted without a model
-        return real_loader()
-
-    run.model_loader = slow_loader
+    release = _hold_the_model(run)
     window = StreamWindow(run.streams)
     qtbot.addWidget(window)
-    loader = ModelLoader(run.load_model)
-    loader.loaded.connect(window.attach_recognizer)
-    window.show()
-    window.start()
-    loader.start()
+    _start_loading_the_model(window, run)
     views = window.views
     try:
         for i, view in enumerate(views):
@@ -209,3 +185,29 @@ def test_several_streams_refuse_bad_input_in_one_line_with_exit_2(tmp_path: Path
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.startswith("ezsr-live: ") and str(bad) in line]
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def _hold_the_model(run) -> threading.Event:
+    """Make ``run``'s model loader wait until the returned event is set (the window must
+    paint without a model meanwhile)."""
+    release = threading.Event()
+    real_loader = run.model_loader
+
+    def held_loader():
+        assert release.wait(60)
+        return real_loader()
+
+    run.model_loader = held_loader
+    return release
+
+
+def _start_loading_the_model(window, run) -> None:
+    """Show and start ``window`` and load the model in the background, as the app does."""
+    from ezsr_live.gui.app import ModelLoader
+
+    loader = ModelLoader(run.load_model)
+    loader.loaded.connect(window.attach_recognizer)
+    window._test_model_loader = loader  # kept alive with the window
+    window.show()
+    window.start()
+    loader.start()

@@ -13,13 +13,7 @@ WAIT_MS = 30_000  # generous: the CPU is shared; nothing here measures speed
 
 
 def test_switching_streams_shows_each_streams_own_events_and_labels(qtbot, tiny_model_name):
-    args = build_parser().parse_args(["--replay", str(DEMO), "--replay", str(DEMO_SHAPES), "--loop",
-                                      *model_args(tiny_model_name), "--labels", LABELS])
-    run = build_run(args)
-    window = StreamWindow(run.streams)
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
+    run, window = _two_streams_window(qtbot, tiny_model_name)
     try:
         seen: dict[int, int] = {0: 0, 1: 0}
         window.resultShown.connect(lambda r: seen.__setitem__(r.stream, seen[r.stream] + 1))
@@ -60,13 +54,7 @@ def _shown(editor) -> list[tuple[str, bool]]:
 
 
 def test_a_label_edit_in_one_tab_shows_in_every_tabs_list(qtbot, tiny_model_name):
-    args = build_parser().parse_args(["--replay", str(DEMO), "--replay", str(DEMO_SHAPES), "--loop", "--top-k", "10",
-                                      *model_args(tiny_model_name), "--labels", LABELS])
-    run = build_run(args)
-    window = StreamWindow(run.streams)
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
+    run, window = _two_streams_window(qtbot, tiny_model_name, "--top-k", "10")
     try:
         first, second = window.views
         qtbot.waitUntil(lambda: first.n_results >= 1 and second.n_results >= 1, timeout=WAIT_MS)
@@ -159,3 +147,15 @@ def test_each_tab_remembers_its_own_controls_and_the_window_its_geometry_once(qt
     finally:
         single.close()
     assert not pipeline_threads()
+
+
+def _two_streams_window(qtbot, tiny_model_name, *options: str):
+    """The two demo recordings, looped, in one started window: (run, window)."""
+    args = build_parser().parse_args(["--replay", str(DEMO), "--replay", str(DEMO_SHAPES), "--loop", *options,
+                                      *model_args(tiny_model_name), "--labels", LABELS])
+    run = build_run(args)
+    window = StreamWindow(run.streams)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    return run, window
