@@ -79,6 +79,10 @@ CAPTION_TEMPLATES: tuple[str, ...] = (
 )
 
 
+#: zero-shot prompts: class only (no colour, size or background words); ``{a}`` is the article
+ZERO_SHOT_TEMPLATES: tuple[str, ...] = ("{a} {c}", "{a} {c} shape", "a drawing of {a} {c}", "a photo of {a} {c}")
+
+
 @dataclass(frozen=True)
 class ShapesConfig:
     """What the generator draws. Radii are fractions of the image side."""
@@ -117,6 +121,20 @@ class ShapesConfig:
         if min(self.max_distractors, self.pixel_noise, self.min_contrast, self.min_luma_contrast) < 0:
             raise ValueError("max_distractors, pixel_noise, min_contrast and min_luma_contrast "
                              "must be non-negative")
+
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The label of each class index, in order."""
+        return self.classes
+
+    @property
+    def zero_shot_templates(self) -> tuple[str, ...]:
+        return ZERO_SHOT_TEMPLATES
+
+    def generator(self, seed: int = 0) -> "ShapeGenerator":
+        """The generator of this configuration's images."""
+        return ShapeGenerator(self, seed)
 
 
 @dataclass
@@ -284,6 +302,20 @@ class ShapeGenerator:
             angle = float(rng.uniform(-np.pi, np.pi))
         else:
             angle = float(rng.uniform(-0.7, 0.7))
+        background, bg_colours, colour_name, rgb = self._draw_backdrop_and_colour(rng)
+        bg_period = float(rng.uniform(0.08, 0.22) * s)
+        bg_angle = float(rng.uniform(0, np.pi))
+        distractors = self._draw_distractor_params(rng)
+        template = CAPTION_TEMPLATES[int(rng.integers(len(CAPTION_TEMPLATES)))]
+        bg_word_choices = BACKGROUND_WORDS[background]
+        bg_word = bg_word_choices[int(rng.integers(len(bg_word_choices)))]
+        caption = _fill(template, class_name, colour_name, size_word, bg_word)
+        return ShapeSample(index, class_name, class_index, colour_name, rgb, size_word, radius, (cx, cy),
+                           angle, background, bg_colours, bg_period, bg_angle, caption, distractors)
+
+    def _draw_backdrop_and_colour(self, rng: np.random.Generator) -> tuple[str, np.ndarray, str, np.ndarray]:
+        """Background kind, its two colours, and the shape's colour name and jittered RGB."""
+        cfg = self.config
         background = cfg.backgrounds[int(rng.integers(len(cfg.backgrounds)))]
         names = list(COLOURS)
         # two background colours: muted, so that saturated shape colours stand out
@@ -307,23 +339,19 @@ class ShapeGenerator:
         else:
             colour_name = names[order[0]]
         rgb = np.clip(np.asarray(COLOURS[colour_name], float) + rng.normal(0, 10, 3), 0, 255)
-        bg_period = float(rng.uniform(0.08, 0.22) * s)
-        bg_angle = float(rng.uniform(0, np.pi))
-        k = int(rng.integers(cfg.max_distractors + 1))
+        return background, bg_colours, colour_name, rgb
+
+    def _draw_distractor_params(self, rng: np.random.Generator) -> np.ndarray:
+        """``(k, 8)`` thin strokes and tiny dots, far below the smallest shape."""
+        s = self.config.image_size
+        k = int(rng.integers(self.config.max_distractors + 1))
         ends = rng.uniform(0, s, (k, 4))
-        # distractors are thin strokes and tiny dots, far below the smallest shape
         half_width = rng.uniform(0.4, 1.2, (k, 1)) * s / 64
         dots = rng.random(k) < 0.4
         ends[dots, 2:] = ends[dots, :2]
         half_width[dots] *= 2.0
         colours = rng.uniform(0, 255, (k, 3))
-        distractors = np.concatenate([ends, half_width, colours], axis=1)
-        template = CAPTION_TEMPLATES[int(rng.integers(len(CAPTION_TEMPLATES)))]
-        bg_word_choices = BACKGROUND_WORDS[background]
-        bg_word = bg_word_choices[int(rng.integers(len(bg_word_choices)))]
-        caption = _fill(template, class_name, colour_name, size_word, bg_word)
-        return ShapeSample(index, class_name, class_index, colour_name, rgb, size_word, radius, (cx, cy),
-                           angle, background, bg_colours, bg_period, bg_angle, caption, distractors)
+        return np.concatenate([ends, half_width, colours], axis=1)
 
     # ---- pixels
     def render(self, indices: Sequence[int] | np.ndarray) -> tuple[np.ndarray, list[ShapeSample]]:
@@ -346,13 +374,7 @@ class ShapeGenerator:
             idx = np.flatnonzero(kinds == kind)
             canvas[idx] = self._background(kind, [samples[i] for i in idx])
         self._draw_distractors(canvas, samples)
-        names = np.array([smp.class_name for smp in samples])
-        for name in set(names.tolist()):
-            idx = np.flatnonzero(names == name)
-            alpha, shade = self._shape_coverage(name, [samples[i] for i in idx])
-            rgb = np.stack([samples[i].rgb for i in idx]).astype(np.float32)[:, None, None, :] * shade[..., None]
-            a = alpha[..., None]
-            canvas[idx] = canvas[idx] * (1.0 - a) + rgb * a
+        self._composite_shapes(canvas, samples)
         if self.config.pixel_noise > 0:
             for i, smp in enumerate(samples):
                 rng = np.random.default_rng([self.seed, smp.index, 1])
@@ -418,17 +440,33 @@ class ShapeGenerator:
         colour = np.take_along_axis(seg[:, :, 5:8], top.reshape(len(samples), -1, 1), axis=1)
         canvas += a * (colour.reshape(canvas.shape) - canvas)
 
+    def _composite_shapes(self, canvas: np.ndarray, samples: Sequence[ShapeSample]) -> None:
+        """Paint each sample's shape over ``canvas`` in place, vectorised per class."""
+        names = np.array([smp.class_name for smp in samples])
+        for name in set(names.tolist()):
+            idx = np.flatnonzero(names == name)
+            alpha, shade = self._shape_coverage(name, [samples[i] for i in idx])
+            rgb = np.stack([samples[i].rgb for i in idx]).astype(np.float32)[:, None, None, :] * shade[..., None]
+            a = alpha[..., None]
+            canvas[idx] = canvas[idx] * (1.0 - a) + rgb * a
+
+    def _shape_field(self, shape: str, cx: np.ndarray, cy: np.ndarray, r: np.ndarray,
+                     ang: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Signed distance in pixels and the shape-frame coordinates ``u, v``, each
+        ``(n, S, S)``, for ``n`` placements (each argument ``(n, 1, 1)``)."""
+        dx, dy = self._xs[None] - cx, cy - self._ys[None]  # y up in the shape's frame
+        c, s_ = np.cos(ang), np.sin(ang)
+        u = (dx * c + dy * s_) / r
+        v = (-dx * s_ + dy * c) / r
+        return SHAPE_SDFS[shape](u, v) * r, u, v
+
     def _shape_coverage(self, name: str, samples: list[ShapeSample]) -> tuple[np.ndarray, np.ndarray]:
         """Anti-aliased coverage ``(n, S, S)`` in [0, 1] and a gentle shading factor."""
         cx = np.array([smp.centre[0] for smp in samples], dtype=np.float32)[:, None, None]
         cy = np.array([smp.centre[1] for smp in samples], dtype=np.float32)[:, None, None]
         r = np.array([smp.radius for smp in samples], dtype=np.float32)[:, None, None]
         ang = np.array([smp.angle for smp in samples], dtype=np.float32)[:, None, None]
-        dx, dy = self._xs[None] - cx, cy - self._ys[None]  # y up in the shape's frame
-        c, s_ = np.cos(ang), np.sin(ang)
-        u = (dx * c + dy * s_) / r
-        v = (-dx * s_ + dy * c) / r
-        sdf_px = SHAPE_SDFS[name](u, v) * r
+        sdf_px, _u, v = self._shape_field(name, cx, cy, r, ang)
         alpha = np.clip(0.5 - sdf_px, 0.0, 1.0)
         shade = 1.0 + 0.12 * np.clip(v, -1.0, 1.0)  # light from above
         return alpha, shade
