@@ -19,7 +19,8 @@ from ezsr_live.fileio import atomic_path, atomic_write_text, sha256_file
 from ezsr_live.cli import options as types
 
 NAME = "demo"
-HELP = "rebuild the bundled demo model, recording and ablation from scratch (see docs/results.md)"
+HELP = ("rebuild the bundled demo model, recording and ablation from scratch (see docs/results.md), or train "
+        "a demo teacher alone")
 #: a cold Numba cache compiles synthesis, representation, decoders and encoders: 19-20 s
 #: (``--quick``; the full build runs the same kernels), measured on 2 cores
 COMPILE_S = 20
@@ -51,6 +52,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--threads", type=types.threads, default=2, help="torch threads of the teacher (default 2)")
     t.add_argument("--quick", action="store_true", help="tiny counts: a smoke test of every stage (numbers mean "
                                                         "nothing; --install then needs EZSR_WEIGHTS_DIR elsewhere)")
+    _add_teacher_action(sub)
+
+
+def _add_teacher_action(sub: Any) -> None:
+    from ezsr_live.recipes.demo.domains import DOMAINS
+
+    t = sub.add_parser("teacher", help="train a demo teacher alone, on one of the generated domains",
+                       description="Train a small CLIP from scratch on generated image-caption pairs of one "
+                                   "domain: " + "; ".join(f"{k}: {d.description}" for k, d in DOMAINS.items())
+                                   + ". Writes OUT/teacher.safetensors (+ .json), OUT/run.json, OUT/labels.txt, "
+                                     "OUT/templates.txt and, with --pool-images, a labelled pool OUT/pool of the "
+                                     "teacher's embeddings of fresh images (for 'ezsr geometry').")
+    t.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
+    t.add_argument("--domain", choices=sorted(DOMAINS), default="shapes", help="generated domain (default shapes)")
+    t.add_argument("--steps", type=types.count, default=2500, help="optimiser steps (default 2500)")
+    t.add_argument("--batch-size", type=types.count, default=128, help="image-caption pairs per step (default 128)")
+    t.add_argument("--eval-images", type=types.count, default=2000,
+                   help="fresh images of the final zero-shot evaluation (default 2000)")
+    t.add_argument("--pool-images", type=types.non_negative_count, default=0,
+                   help="fresh images embedded into the labelled pool OUT/pool (default 0: no pool)")
+    t.add_argument("--threads", type=types.threads, default=2, help="torch threads (default 2)")
+    t.add_argument("--workers", type=types.non_negative_count, default=1,
+                   help="processes rendering batches ahead (default 1)")
+    t.add_argument("--seed", type=types.seed, default=0)
+
+
+def _run_teacher(args: argparse.Namespace) -> int:
+    from ezsr_live.model.clip_loader import model_identity
+    from ezsr_live.recipes.demo.domains import DOMAINS
+    from ezsr_live.recipes.demo.teacher import (TeacherConfig, load_teacher, train_and_save, write_image_pool,
+                                                write_vocabulary)
+
+    domain = DOMAINS[args.domain]
+    out = Path(args.output)
+    cfg = TeacherConfig(model_name=domain.model_name, shapes=domain.config(), steps=args.steps,
+                        batch_size=max(2, args.batch_size), eval_images=args.eval_images,
+                        eval_every=max(1, min(250, args.steps)), warmup_steps=min(100, args.steps // 4),
+                        threads=args.threads, workers=args.workers, seed=args.seed)
+    weights, summary = train_and_save(cfg, out)
+    labels, templates = write_vocabulary(cfg.shapes, out)
+    print(f"teacher: {weights} (zero-shot top-1 {summary['final_top1']:.3f} over {len(cfg.shapes.class_names)} "
+          f"classes on {args.eval_images} generated images; labels {labels}, templates {templates})")
+    if args.pool_images:
+        clip = load_teacher(weights)
+        pool = write_image_pool(clip.model, cfg.shapes, out / "pool", model_identity(domain.model_name, str(weights)),
+                                args.pool_images)
+        print(f"pool: {pool} ({args.pool_images} images); geometry: ezsr geometry {pool} --model "
+              f"{domain.model_name} --pretrained {weights} --templates {templates}")
+    return 0
 
 
 def _train_teacher(args: argparse.Namespace, out: Path) -> Path:
@@ -135,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
     from ezsr_live.model.registry import DEFAULT_WEIGHTS_DIR, weights_dir
 
     logging.getLogger("ezsr_live").setLevel(logging.INFO)
+    if args.demo_command == "teacher":
+        return _run_teacher(args)
     if args.quick and args.install and weights_dir().resolve() == DEFAULT_WEIGHTS_DIR.resolve():
         raise EzsrError(f"--quick builds are smoke tests: refusing to install one over the shipped demo in "
                         f"{weights_dir()} (set EZSR_WEIGHTS_DIR to install it elsewhere)")

@@ -32,14 +32,21 @@ import numpy as np
 import torch
 
 from ezsr_live.fileio import sha256_file
-from ezsr_live.recipes.demo.shapes import SHAPE_CLASSES, ShapeGenerator, ShapesConfig, article, to_tensor
+from ezsr_live.recipes.demo.domains import DOMAINS, domain_of
+from ezsr_live.recipes.demo.shapes import (
+    SHAPE_CLASSES,
+    ZERO_SHOT_TEMPLATES,
+    ShapeGenerator,
+    ShapesConfig,
+    article,
+    to_tensor,
+)
 
 log = logging.getLogger(__name__)
 
-DEMO_MODEL = "ezsr-demo"
+DEMO_MODEL = DOMAINS["shapes"].model_name
 
-#: zero-shot prompts: class only (no colour, size or background words); ``{a}`` is the article
-ZERO_SHOT_TEMPLATES: tuple[str, ...] = ("{a} {c}", "{a} {c} shape", "a drawing of {a} {c}", "a photo of {a} {c}")
+__all__ = ["ZERO_SHOT_TEMPLATES"]  # re-exported: the shapes domain's prompts
 
 #: seed of the evaluation images; training seeds are small integers, so they never meet
 EVAL_SEED = 1_000_003
@@ -74,10 +81,8 @@ class TeacherConfig:
             raise ValueError("warmup_steps must be non-negative, lr positive, min_lr_ratio in [0, 1]")
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["shapes"]["radius_range"] = list(self.shapes.radius_range)
-        d["shapes"]["classes"] = list(self.shapes.classes)
-        d["shapes"]["backgrounds"] = list(self.shapes.backgrounds)
+        d = json.loads(json.dumps(asdict(self)))  # tuples become lists
+        d["domain"] = domain_of(self.shapes)
         return d
 
 
@@ -185,12 +190,11 @@ class TeacherBatches(torch.utils.data.Dataset):
 def class_embeddings(model: torch.nn.Module, tokenizer: Callable, classes: Sequence[str],
                      templates: Sequence[str] = ZERO_SHOT_TEMPLATES) -> torch.Tensor:
     """``(C, D)`` L2-normalised text classifiers: each class's prompt embeddings averaged."""
-    rows = []
-    for c in classes:
-        prompts = [t.format(a=article(c), c=c) for t in templates]
-        emb = torch.nn.functional.normalize(model.encode_text(tokenizer(prompts)).float(), dim=-1)
-        rows.append(torch.nn.functional.normalize(emb.mean(0), dim=-1))
-    return torch.stack(rows)
+    prompts = [t.format(a=article(c), c=c) for c in classes for t in templates]
+    # a few large batches: one text forward per class is slow with hundreds of classes
+    emb = torch.cat([model.encode_text(tokenizer(prompts[i:i + 512])).float() for i in range(0, len(prompts), 512)])
+    emb = torch.nn.functional.normalize(emb, dim=-1).view(len(classes), len(templates), -1)
+    return torch.nn.functional.normalize(emb.mean(1), dim=-1)
 
 
 @torch.no_grad()
@@ -200,9 +204,9 @@ def zero_shot_eval(model: torch.nn.Module, tokenizer: Callable, shapes: ShapesCo
     shapes = shapes or ShapesConfig()
     was_training = model.training
     model.eval()
-    classes = shapes.classes
-    text = class_embeddings(model, tokenizer, classes)
-    gen = ShapeGenerator(shapes, seed)
+    classes = shapes.class_names
+    text = class_embeddings(model, tokenizer, classes, shapes.zero_shot_templates)
+    gen = shapes.generator(seed)
     confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
     for start in range(0, n_images, batch_size):
         images, samples = gen.render(range(start, min(n_images, start + batch_size)))
@@ -227,7 +231,7 @@ def train_teacher(cfg: TeacherConfig, on_record: Callable[[TrainingRecord], None
     model.train()
     optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     loss_fn = ClipLoss()
-    batches = TeacherBatches(ShapeGenerator(cfg.shapes, cfg.seed), cfg.batch_size, tokenizer, cfg.steps)
+    batches = TeacherBatches(cfg.shapes.generator(cfg.seed), cfg.batch_size, tokenizer, cfg.steps)
     loader = torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False, num_workers=cfg.workers,
                                          prefetch_factor=4 if cfg.workers else None)
     history: list[TrainingRecord] = []
@@ -281,7 +285,8 @@ def train_teacher(cfg: TeacherConfig, on_record: Callable[[TrainingRecord], None
 
 def save_teacher(model: torch.nn.Module, path: str | Path, *, model_name: str = DEMO_MODEL,
                  classes: Sequence[str] = SHAPE_CLASSES, fp16: bool = True,
-                 config: TeacherConfig | None = None, metrics: dict[str, Any] | None = None) -> Path:
+                 config: TeacherConfig | None = None, metrics: dict[str, Any] | None = None,
+                 templates: Sequence[str] = ZERO_SHOT_TEMPLATES) -> Path:
     """Write ``path`` (safetensors; fp16 halves the size) and its ``.json`` sidecar;
     returns the sidecar's path."""
     from safetensors.torch import save_file
@@ -302,7 +307,7 @@ def save_teacher(model: torch.nn.Module, path: str | Path, *, model_name: str = 
         "dtype": "float16" if fp16 else "float32",
         "parameters": int(sum(t.numel() for t in tensors.values())),
         "labels": list(classes),
-        "zero_shot_templates": list(ZERO_SHOT_TEMPLATES),
+        "zero_shot_templates": list(templates),
         "training": config.to_json() if config else None,
         "metrics": metrics or {},
     }
@@ -347,9 +352,49 @@ def train_and_save(cfg: TeacherConfig, out: Path, fp16: bool = True) -> tuple[Pa
     summary = _summary(run)
     out.mkdir(parents=True, exist_ok=True)
     weights = out / "teacher.safetensors"
-    save_teacher(run.model, weights, fp16=fp16, config=cfg,
+    save_teacher(run.model, weights, model_name=cfg.model_name, classes=cfg.shapes.class_names,
+                 templates=cfg.shapes.zero_shot_templates, fp16=fp16, config=cfg,
                  metrics={k: summary[k] for k in ("final_top1", "per_class_top1", "train_images_per_s",
                                                   "step_images_per_s")})
     (out / "run.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return weights, summary
 
+
+
+#: seed of the images a teacher's labelled pool embeds (neither training nor evaluation images)
+POOL_SEED = 2_000_003
+
+
+def write_vocabulary(shapes: ShapesConfig, out: Path) -> tuple[Path, Path]:
+    """``out/labels.txt`` (the class names) and ``out/templates.txt`` (the zero-shot
+    prompts in the ``{}`` form of ``--templates``); returns both paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    labels, templates = out / "labels.txt", out / "templates.txt"
+    labels.write_text("\n".join(shapes.class_names) + "\n", encoding="utf-8")
+    # "{a} {c}" prompts need the article of each label: the vocabulary's "{}" form cannot
+    # say it, so those templates keep the article of the first class
+    first = shapes.class_names[0]
+    lines = [t.replace("{a}", article(first)).replace("{c}", "{}") for t in shapes.zero_shot_templates]
+    templates.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return labels, templates
+
+
+@torch.no_grad()
+def write_image_pool(model: torch.nn.Module, shapes: ShapesConfig, path: Path, model_id: str, n_images: int,
+                     seed: int = POOL_SEED, batch: int = 500) -> Path:
+    """A labelled k-NN pool of the teacher's embeddings of ``n_images`` fresh generated
+    images (what ``ezsr geometry`` and the k-NN translation read)."""
+    from ezsr_live.model.knn import create_pool
+
+    gen = shapes.generator(seed)
+    model.eval()
+    feats: list[np.ndarray] = []
+    labels: list[int] = []
+    for start in range(0, n_images, batch):
+        images, samples = gen.render(range(start, min(n_images, start + batch)))
+        feats.append(model.encode_image(to_tensor(images)).float().numpy())
+        labels.extend(s.class_index for s in samples)
+    create_pool(path, np.concatenate(feats), model_id, kind="flat",
+                source=f"generated {domain_of(shapes)} images, seed {seed}",
+                label_names=shapes.class_names, label_ids=np.asarray(labels, dtype=np.int32))
+    return path
