@@ -84,8 +84,14 @@ def _run_teacher(args: argparse.Namespace) -> int:
     from ezsr_live.recipes.demo.teacher import (TeacherConfig, load_teacher, train_and_save, write_image_pool,
                                                 write_vocabulary)
 
+    from ezsr_live.errors import EzsrError
+
     domain = DOMAINS[args.domain]
     out = Path(args.output)
+    try:  # before training: an unwritable folder must not cost a run
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EzsrError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
     cfg = TeacherConfig(model_name=domain.model_name, shapes=domain.config(), steps=args.steps,
                         batch_size=max(2, args.batch_size), eval_images=args.eval_images,
                         eval_every=max(1, min(250, args.steps)), warmup_steps=min(100, args.steps // 4),

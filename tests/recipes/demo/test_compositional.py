@@ -138,3 +138,11 @@ def test_ezsr_demo_teacher_trains_a_compositional_teacher_that_ezsr_geometry_rea
                  str(out / "teacher.safetensors"), "--templates", str(out / "templates.txt"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert doc["dim"] == 128 and doc["classes"] == 165 and doc["images"] == 40
+
+
+def test_ezsr_demo_teacher_refuses_an_output_it_cannot_create_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    assert ezsr(["demo", "teacher", "--domain", "compositional", "-o", str(blocker / "out"), "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ezsr: ") and str(blocker / "out") in err[0]
