@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import argparse
 
-from ezsr_live.cli.settings_args import add_setting, add_settings
+from ezsr_live.cli.settings_args import add_settings_one_of
 from ezsr_live.runtime.display import DisplaySettings
 from ezsr_live.settings import ViewSettings, settings_of
 
 
 def add_display_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("view (window only; what is shown, not what is recognised)")
-    view = {s.name: s for s in settings_of(ViewSettings)}
-    mode = group.add_mutually_exclusive_group()
-    add_setting(mode, view.pop("accumulation_ms"))
-    add_setting(mode, view.pop("accumulation_events"))
-    add_settings(group, view.values())
+    add_settings_one_of(group, settings_of(ViewSettings), ("accumulation_ms", "accumulation_events"))
 
 
 def display_settings_from_args(args: argparse.Namespace) -> DisplaySettings:

@@ -31,7 +31,7 @@ from ezsr_live.cli.common import (
 from ezsr_live.cli.config import apply_config_file
 from ezsr_live.cli.display_options import add_display_options, display_settings_from_args
 from ezsr_live.cli.options import add_source_options, source_options_from_args, sources_from_args
-from ezsr_live.cli.settings_args import add_setting, add_settings
+from ezsr_live.cli.settings_args import add_settings, add_settings_one_of
 from ezsr_live.errors import EzsrError
 from ezsr_live.runtime.live import LiveOptions, LiveRun, build_live_run
 from ezsr_live.sources import Described
@@ -55,11 +55,7 @@ def build_parser() -> GivenOptionsParser:
     add_source_options(parser, several=True)
     add_model_arguments(parser)
     w = parser.add_argument_group("windows")
-    window = {s.name: s for s in settings_of(WindowSettings)}
-    mode = w.add_mutually_exclusive_group()
-    add_setting(mode, window.pop("window_ms"))
-    add_setting(mode, window.pop("window_events"))
-    add_settings(w, window.values())
+    add_settings_one_of(w, settings_of(WindowSettings), ("window_ms", "window_events"))
     w.add_argument("--roi", type=_roi, default=None, metavar="X,Y,W,H",
                    help="recognise only the events inside this box of the sensor (pixels; it is cropped and "
                         "resized to the model's input as the whole sensor would be); the window can draw one")

@@ -64,3 +64,14 @@ def add_settings(container: Container, settings: Iterable[Setting], *, skip: Ite
     for s in settings:
         if s.name not in skipped:
             add_setting(container, s)
+
+
+def add_settings_one_of(group: argparse._ArgumentGroup, settings: Iterable[Setting],
+                        exclusive: tuple[str, str]) -> None:
+    """One option per setting, the two named in ``exclusive`` first and mutually
+    exclusive (a window in ms or in events: one or the other)."""
+    declared = {s.name: s for s in settings}
+    mode = group.add_mutually_exclusive_group()
+    for name in exclusive:
+        add_setting(mode, declared.pop(name))
+    add_settings(group, declared.values())
