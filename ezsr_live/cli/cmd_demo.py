@@ -53,6 +53,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--quick", action="store_true", help="tiny counts: a smoke test of every stage (numbers mean "
                                                         "nothing; --install then needs EZSR_WEIGHTS_DIR elsewhere)")
     _add_teacher_action(sub)
+    _add_study_action(sub)
+
+
+def _add_study_action(sub: Any) -> None:
+    from ezsr_live.recipes.demo.study_plan import PROTOCOLS, STUDENTS, StudyConfig
+
+    d = StudyConfig(teacher="", out="")
+    t = sub.add_parser("study", help="compare the distillation losses over seeds and protocols",
+                       description="Distil every student (" + ", ".join(STUDENTS) + ") from the demo teacher "
+                                   "once per seed and protocol (" + ", ".join(PROTOCOLS) + "), score each without "
+                                   "and with k-NN translation (alpha 0 and 0.5), and write OUT/study.json and "
+                                   "OUT/study.md (mean and standard deviation over seeds). Resumable: a rerun "
+                                   "keeps the finished runs. About an hour with the defaults on 2 CPU cores.")
+    t.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (OUT/work keeps the runs)")
+    t.add_argument("--teacher", metavar="SAFETENSORS", help="teacher weights (default: the shipped demo teacher)")
+    t.add_argument("--seeds", type=types.batch_size, default=len(d.seeds), help=f"seeds 0..N-1 (default {len(d.seeds)})")
+    t.add_argument("--students", type=_names(STUDENTS), default=d.students, metavar="A,B",
+                   help="students to train (default: all)")
+    t.add_argument("--protocols", type=_names(PROTOCOLS), default=d.protocols, metavar="A,B",
+                   help="protocols (default: all)")
+    t.add_argument("--steps", type=types.count, default=d.steps, help=f"optimiser steps per run (default {d.steps})")
+    t.add_argument("--batch-size", type=types.count, default=d.batch_size, help=f"default {d.batch_size}")
+    t.add_argument("--lr", type=types.learning_rate, default=d.lr, help=f"default {d.lr:g}")
+    t.add_argument("--train-images", type=types.count, help="images per (protocol, seed) (default: steps x batch)")
+    t.add_argument("--test-images", type=types.count, default=d.test_images, help=f"default {d.test_images}")
+    t.add_argument("--pool-images", type=types.count, default=d.pool_images, help=f"default {d.pool_images}")
+    t.add_argument("--jobs", type=types.workers, default=d.jobs,
+                   help=f"training processes at once, one torch thread each (default {d.jobs})")
+
+
+def _names(known: Any) -> Any:
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"{', '.join(unknown) or text!r}: choose from {', '.join(known)}")
+        return names
+    return parse
+
+
+def _run_study(args: argparse.Namespace) -> int:
+    from ezsr_live.errors import EzsrError
+    from ezsr_live.model.registry import weights_dir
+    from ezsr_live.recipes.demo.study import StudyConfig, run_study
+
+    teacher = Path(args.teacher) if args.teacher else weights_dir() / DEMO_FOLDER / TEACHER_FILE
+    if not teacher.is_file() or not teacher.with_suffix(".json").is_file():
+        raise EzsrError(f"{teacher}: no such teacher (a .safetensors with its .json sidecar)")
+    out = Path(args.output)
+    try:  # before training: an unwritable folder must not cost a run
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EzsrError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
+    cfg = StudyConfig(teacher=str(teacher), out=str(out), seeds=tuple(range(args.seeds)), students=args.students,
+                      protocols=args.protocols, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                      warmup_steps=min(20, args.steps // 4), train_images=args.train_images,
+                      test_images=args.test_images, pool_images=args.pool_images, jobs=args.jobs,
+                      teacher_name=teacher.name)
+    doc = run_study(cfg, command="ezsr " + " ".join(shlex.quote(a) for a in args._argv))
+    print(f"study: {out / 'study.md'} ({len(doc['runs'])} runs; training {doc['train_seconds']:.0f} s)")
+    return 0
 
 
 def _add_teacher_action(sub: Any) -> None:
@@ -193,6 +254,8 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("ezsr_live").setLevel(logging.INFO)
     if args.demo_command == "teacher":
         return _run_teacher(args)
+    if args.demo_command == "study":
+        return _run_study(args)
     if args.quick and args.install and weights_dir().resolve() == DEFAULT_WEIGHTS_DIR.resolve():
         raise EzsrError(f"--quick builds are smoke tests: refusing to install one over the shipped demo in "
                         f"{weights_dir()} (set EZSR_WEIGHTS_DIR to install it elsewhere)")

@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lo.add_argument("--learn-modulation", action="store_true",
                     help="learn a per-dimension affine (gamma, beta) of the event embedding; folded into the "
                          "saved tower, so inference applies it with no extra code")
+    lo.add_argument("--learn-temperature", action="store_true",
+                    help="learn InfoNCE's logit scale, starting from the teacher's (default: the teacher's, "
+                         "fixed); needs --loss infonce or --infonce-weight > 0")
     r = parser.add_argument_group("run")
     r.add_argument("--workers", type=types.workers, default=d.workers, help="DataLoader synthesis processes per rank")
     r.add_argument("--threads", type=types.threads, default=None,
@@ -98,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         raise EzsrError("--steps, --batch-size, --accum, --checkpoint-every and --log-every must be >= 1")
     try:
         loss = LossConfig(args.loss, args.metric, not args.no_normalize, args.reduction, args.infonce_weight,
-                          args.learn_modulation)
+                          args.learn_modulation, args.learn_temperature)
     except ValueError as exc:
         raise EzsrError(str(exc)) from None
     if args.events and args.geometry is not None:

@@ -72,7 +72,7 @@ def _optimizer_join(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> d
 def save_checkpoint(root: Path, step: int, *, student: torch.nn.Module, modulation: torch.nn.Module | None,
                     optimizer: torch.optim.Optimizer, scaler_state: dict[str, Any] | None,
                     run_config: dict[str, Any], base_model: str, input_size: int, run_name: str,
-                    metrics: dict[str, float]) -> Path:
+                    metrics: dict[str, float], temperature: torch.nn.Module | None = None) -> Path:
     """Write one checkpoint folder and point ``latest`` at it; returns the folder."""
     from safetensors.torch import save_file
 
@@ -83,6 +83,8 @@ def save_checkpoint(root: Path, step: int, *, student: torch.nn.Module, modulati
     tensors = {f"student.{k}": v.detach().contiguous().cpu() for k, v in student.state_dict().items()}
     if modulation is not None:
         tensors.update({f"modulation.{k}": v.detach().contiguous().cpu() for k, v in modulation.state_dict().items()})
+    if temperature is not None:
+        tensors.update({f"temperature.{k}": v.detach().contiguous().cpu() for k, v in temperature.state_dict().items()})
     opt_tensors, opt_meta = _optimizer_split(optimizer.state_dict())
     tensors.update(opt_tensors)
     save_file(tensors, str(folder / TRAINER_FILE))
@@ -110,8 +112,9 @@ def resolve_resume(spec: str, checkpoints: Path) -> Path | None:
 
 
 def load_checkpoint(folder: Path, *, student: torch.nn.Module, modulation: torch.nn.Module | None,
-                    optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Restore model, modulation and optimiser in place; returns the JSON metadata."""
+                    optimizer: torch.optim.Optimizer, temperature: torch.nn.Module | None = None) -> dict[str, Any]:
+    """Restore model, modulation, learnt temperature and optimiser in place; returns the
+    JSON metadata."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -128,6 +131,11 @@ def load_checkpoint(folder: Path, *, student: torch.nn.Module, modulation: torch
             modulation.load_state_dict(mod_state, strict=True)
         elif mod_state:
             raise EzsrError(f"{folder}: checkpoint has a learnt modulation; resume with --learn-modulation")
+        temp_state = {k[len("temperature."):]: v for k, v in tensors.items() if k.startswith("temperature.")}
+        if temperature is not None:
+            temperature.load_state_dict(temp_state, strict=True)
+        elif temp_state:
+            raise EzsrError(f"{folder}: checkpoint has a learnt temperature; resume with --learn-temperature")
         optimizer.load_state_dict(_optimizer_join(tensors, meta["optimizer"]))
     except (RuntimeError, KeyError, ValueError) as exc:
         raise EzsrError(f"{folder}: checkpoint does not fit this run: {exc}") from None

@@ -20,6 +20,10 @@ class LossConfig:
     reduction: str = "sum"
     infonce_weight: float = 0.0  # lambda of the added InfoNCE term (kind="modulation")
     learn_modulation: bool = False  # a learnable (gamma, beta), folded into the tower when saved
+    #: learn InfoNCE's logit scale (from the teacher's, clamped at CLIP's 100) instead of
+    #: keeping the teacher's fixed: CLIP itself learns it, and a fixed one tuned for
+    #: image-text pairs need not suit event-image pairs
+    learn_temperature: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in LOSS_KINDS:
@@ -28,6 +32,12 @@ class LossConfig:
             raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
         if self.infonce_weight < 0:
             raise ValueError("infonce weight must be non-negative")
+        if self.learn_temperature and not self.uses_infonce:
+            raise ValueError("a learnt temperature needs an InfoNCE term (--loss infonce or --infonce-weight > 0)")
+
+    @property
+    def uses_infonce(self) -> bool:
+        return self.kind == "infonce" or self.infonce_weight > 0
 
 
 

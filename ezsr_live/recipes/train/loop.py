@@ -33,7 +33,7 @@ from .event_folder import event_files_for, read_manifest
 from .freeze import freeze_tower, train_mode
 from .distributed import DistEnv, barrier, mean_across_ranks, setup, teardown
 from .config import TrainConfig
-from .losses import AffineModulation, distillation_loss
+from .losses import AffineModulation, LearntLogitScale, distillation_loss
 from .runlog import append_log, plot_log, read_log, tensorboard_scalars, write_log
 from .validation import Validator, tensorboard_writer, validation_set
 
@@ -101,6 +101,16 @@ def _param_groups(module: torch.nn.Module, weight_decay: float) -> list[dict[str
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def _optimizer(cfg: TrainConfig, student: torch.nn.Module, temperature: torch.nn.Module | None,
+               device: torch.device) -> torch.optim.Optimizer:
+    """AdamW over the student and, when learnt, the temperature (never decayed)."""
+    groups = _param_groups(student, cfg.weight_decay)
+    if temperature is not None:
+        temperature.to(device)
+        groups.append({"params": list(temperature.parameters()), "weight_decay": 0.0})
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+
+
 def _amp_settings(amp: str, device: torch.device) -> tuple[bool, torch.dtype]:
     if amp not in ("auto", "off", "bf16", "fp16"):
         raise EzsrError(f"--amp must be auto, off, bf16 or fp16, got {amp!r}")
@@ -139,15 +149,16 @@ def train(cfg: TrainConfig, env: DistEnv | None = None) -> TrainResult:
 
 
 def _resume(cfg: TrainConfig, checkpoints: Path, env: DistEnv, tower: torch.nn.Module,
-            modulation: torch.nn.Module | None, optimizer: torch.optim.Optimizer,
-            scaler: torch.amp.GradScaler) -> int:
+            modulation: torch.nn.Module | None, temperature: torch.nn.Module | None,
+            optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> int:
     """Load the checkpoint ``cfg.resume`` names into the run; the step to continue from."""
     resume_from = ckpt.resolve_resume(cfg.resume, checkpoints) if cfg.resume else None
     if resume_from is None:
         if cfg.resume and cfg.resume != "auto":
             raise EzsrError(f"{cfg.resume}: no checkpoint to resume from")
         return 0
-    meta = ckpt.load_checkpoint(resume_from, student=tower, modulation=modulation, optimizer=optimizer)
+    meta = ckpt.load_checkpoint(resume_from, student=tower, modulation=modulation, optimizer=optimizer,
+                                temperature=temperature)
     _check_same_schedule(resume_from, meta.get("config") or {}, cfg)
     start_step = int(meta["step"])
     if meta.get("scaler") and scaler.is_enabled():
@@ -160,7 +171,7 @@ def _resume(cfg: TrainConfig, checkpoints: Path, env: DistEnv, tower: torch.nn.M
 def _optimizer_step(cfg: TrainConfig, env: DistEnv, device: torch.device, model: torch.nn.Module,
                     teacher: torch.nn.Module, batches: Iterator[Any], optimizer: torch.optim.Optimizer,
                     scaler: torch.amp.GradScaler, autocast: Callable[[], Any],
-                    logit_scale: float) -> tuple[dict[str, float], float, int]:
+                    logit_scale: float, temperature: torch.nn.Module | None) -> tuple[dict[str, float], float, int]:
     """One optimiser step over ``cfg.accum`` micro-batches (gradients synchronised across
     ranks on the last one only); the mean loss parts, the gradient norm and the samples seen."""
     sums: dict[str, float] = {}
@@ -175,12 +186,16 @@ def _optimizer_step(cfg: TrainConfig, env: DistEnv, device: torch.device, model:
                 with torch.no_grad():
                     target = teacher(images)
                 emb = model(frames)
-            loss, parts = distillation_loss(emb.float(), target.float(), cfg.loss, logit_scale)
+            scale = temperature() if temperature is not None else logit_scale
+            loss, parts = distillation_loss(emb.float(), target.float(), cfg.loss, scale)
             scaler.scale(loss / cfg.accum).backward()
         parts["loss"] = float(loss.detach())
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v / cfg.accum
         n_samples += frames.shape[0] * env.world_size
+    if temperature is not None and env.distributed:
+        # outside DDP's wrapper: average its gradient by hand, or the ranks' scales drift apart
+        _all_reduce_mean_grads(temperature, env)
     scaler.unscale_(optimizer)
     params = [p for g in optimizer.param_groups for p in g["params"]]
     if cfg.clip_grad > 0:
@@ -192,6 +207,15 @@ def _optimizer_step(cfg: TrainConfig, env: DistEnv, device: torch.device, model:
     scaler.update()
     optimizer.zero_grad(set_to_none=True)
     return sums, grad_norm, n_samples
+
+
+def _all_reduce_mean_grads(module: torch.nn.Module, env: DistEnv) -> None:
+    import torch.distributed as dist
+
+    for p in module.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad.div_(env.world_size)
 
 
 def _inputs(cfg: TrainConfig) -> tuple[list[Path], list[Path] | None]:
@@ -220,11 +244,12 @@ def _data(cfg: TrainConfig, env: DistEnv, inputs: tuple[list[Path], list[Path] |
 
 
 def _save_checkpoint(cfg: TrainConfig, checkpoints: Path, step: int, tower: torch.nn.Module,
-                     modulation: torch.nn.Module | None, optimizer: torch.optim.Optimizer,
+                     modulation: torch.nn.Module | None, temperature: torch.nn.Module | None,
+                     optimizer: torch.optim.Optimizer,
                      scaler: torch.amp.GradScaler, input_size: int, run_name: str,
                      history: list[dict[str, float]]) -> None:
     folder = ckpt.save_checkpoint(
-        checkpoints, step, student=tower, modulation=modulation, optimizer=optimizer,
+        checkpoints, step, student=tower, modulation=modulation, optimizer=optimizer, temperature=temperature,
         scaler_state=scaler.state_dict() if scaler.is_enabled() else None,
         run_config=cfg.to_json(), base_model=cfg.model, input_size=input_size,
         run_name=run_name, metrics=history[-1] if history else {})
@@ -322,13 +347,14 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
     del clip  # the text tower is not needed beyond the validation classes' embeddings
     modulation = AffineModulation(embed_dim) if cfg.loss.learn_modulation else None
     student = _Student(tower, modulation)
+    temperature = LearntLogitScale(logit_scale) if cfg.loss.learn_temperature else None
     teacher.to(device)
     student.to(device)
-    optimizer = torch.optim.AdamW(_param_groups(student, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    optimizer = _optimizer(cfg, student, temperature, device)
     use_amp, amp_dtype = _amp_settings(cfg.amp, device)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
-    start_step = _resume(cfg, checkpoints, env, tower, modulation, optimizer, scaler)
+    start_step = _resume(cfg, checkpoints, env, tower, modulation, temperature, optimizer, scaler)
 
     model: torch.nn.Module = student
     if env.distributed:
@@ -368,7 +394,7 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             sums, grad_norm, n_samples = _optimizer_step(
-                cfg, env, device, model, teacher, batches, optimizer, scaler, autocast, logit_scale)
+                cfg, env, device, model, teacher, batches, optimizer, scaler, autocast, logit_scale, temperature)
             window_samples += n_samples
             step += 1
 
@@ -389,16 +415,17 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device) -> TrainResult:
             bar.update(1)
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 if env.is_main:
-                    _save_checkpoint(cfg, checkpoints, step, tower, modulation, optimizer, scaler, input_size,
-                                     run_name, history)
+                    _save_checkpoint(cfg, checkpoints, step, tower, modulation, temperature, optimizer, scaler,
+                                     input_size, run_name, history)
                     plot_log(out, rows)
                 barrier()
         del batches
     bar.close()
     _close(board)
     if env.is_main:
+        learnt = {"learnt_logit_scale": float(temperature().detach())} if temperature is not None else {}
         encoder_path = ckpt.save_encoder(tower, modulation, out / ckpt.ENCODER_FILE, cfg.model, input_size,
-                                         run_name, step=step, loss=dataclasses.asdict(cfg.loss),
+                                         run_name, step=step, loss=dataclasses.asdict(cfg.loss), **learnt,
                                          pretrained=_pretrained_name(cfg.pretrained),
                                          quick_gelu=uses_quick_gelu(cfg.model, cfg.pretrained))
         plot_log(out, rows)

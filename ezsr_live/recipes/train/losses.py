@@ -22,6 +22,24 @@ import torch.nn.functional as F
 from .config import METRICS, LossConfig
 
 
+#: CLIP clamps its learnt logit scale here (temperature 0.01); so does a learnt one here
+MAX_LOGIT_SCALE = 100.0
+
+
+class LearntLogitScale(torch.nn.Module):
+    """InfoNCE's logit scale as a learnt log-parameter, started at ``initial`` (already
+    exponentiated, as open_clip reports it) and clamped at :data:`MAX_LOGIT_SCALE`."""
+
+    def __init__(self, initial: float):
+        super().__init__()
+        if not 0 < initial <= MAX_LOGIT_SCALE:
+            raise ValueError(f"initial logit scale must be in (0, {MAX_LOGIT_SCALE:g}], got {initial}")
+        self.log_scale = torch.nn.Parameter(torch.tensor(float(initial)).log())
+
+    def forward(self) -> torch.Tensor:
+        return self.log_scale.clamp(max=torch.log(torch.tensor(MAX_LOGIT_SCALE)).item()).exp()
+
+
 class AffineModulation(torch.nn.Module):
     """Per-dimension ``gamma * e + beta``, initialised to the identity."""
 
@@ -67,10 +85,12 @@ def modulation_loss(
 
 def info_nce(student: torch.Tensor, teacher: torch.Tensor, logit_scale: float | torch.Tensor) -> torch.Tensor:
     """CLIP's symmetric contrastive loss between normalised student and teacher embeddings,
-    with the teacher's logit scale (already exponentiated). Batch-local negatives."""
+    with a logit scale (already exponentiated): the teacher's as a float, or a learnt one
+    as a tensor (the gradient reaches it). Batch-local negatives."""
     s = F.normalize(student.float(), dim=-1)
     t = F.normalize(teacher.float(), dim=-1)
-    logits = float(logit_scale) * s @ t.T
+    scale = logit_scale.float() if isinstance(logit_scale, torch.Tensor) else float(logit_scale)
+    logits = scale * s @ t.T
     target = torch.arange(s.shape[0], device=s.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
@@ -79,9 +99,10 @@ def distillation_loss(
     student: torch.Tensor,
     teacher: torch.Tensor,
     config: LossConfig,
-    logit_scale: float,
+    logit_scale: float | torch.Tensor,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """(total loss, its components as floats) for student embeddings already modulated."""
+    """(total loss, its components as floats) for student embeddings already modulated;
+    ``logit_scale`` is the teacher's (a float) or a learnt one (a tensor)."""
     parts: dict[str, torch.Tensor] = {}
     if config.kind == "infonce":
         parts["infonce"] = info_nce(student, teacher, logit_scale)
@@ -95,4 +116,7 @@ def distillation_loss(
     # cosine is reported whatever the loss: it is what zero-shot accuracy depends on
     with torch.no_grad():
         cos = F.cosine_similarity(student.float(), teacher.float(), dim=-1).mean()
-    return total, {**{k: float(v.detach()) for k, v in parts.items()}, "cosine": float(cos)}
+    figures = {**{k: float(v.detach()) for k, v in parts.items()}, "cosine": float(cos)}
+    if isinstance(logit_scale, torch.Tensor):
+        figures["logit_scale"] = float(logit_scale.detach())
+    return total, figures

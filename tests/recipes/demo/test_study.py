@@ -1,0 +1,142 @@
+"""``ezsr demo study``: students x seeds x protocols, scored with and without k-NN.
+
+The figures are checked on constructed embeddings where every answer is known; the
+command runs once for real (the shipped demo teacher, two students, two seeds, both
+protocols, a few steps: the numbers mean nothing, the bookkeeping is checked), and a
+rerun must keep every finished run.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ezsr_live.cli.toolbox import main as ezsr
+from ezsr_live.recipes.demo.build import HELD_OUT
+from ezsr_live.recipes.demo.shapes import SHAPE_CLASSES
+from ezsr_live.recipes.demo.study import STUDENTS, harmonic_mean, scores, summarise
+
+STUDY_STUDENTS = ("infonce-learnt-t", "raw-l2")
+
+
+def test_scores_on_embeddings_whose_predictions_are_known():
+    text = torch.eye(4)  # class k's text embedding is axis k
+    targets = np.array([0, 0, 1, 2, 3, 3])
+    # predictions: 0, 3, 1, 2, 3, 2 -> seen windows 0,0,1,2 right 3 of 4; held-out (class 3) right 1 of 2
+    emb = torch.tensor([[1, 0, 0, 0], [0, 0, 0.1, 1], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 1, 0.9]],
+                       dtype=torch.float32)
+    s = scores(emb, text, targets, held_out=[3], reference=emb.clone())
+    assert s["top1"] == pytest.approx(4 / 6)
+    assert s["seen"] == pytest.approx(3 / 4) and s["held_out"] == pytest.approx(1 / 2)
+    assert s["harmonic"] == pytest.approx(2 * 0.75 * 0.5 / 1.25)
+    assert s["seen_as_held_out"] == pytest.approx(1 / 4)  # the second window of class 0
+    assert s["held_out_restricted"] == 1.0  # among class 3 alone, every class-3 window is right
+    assert s["predicted"] == [1, 1, 2, 2]
+    assert s["cosine_to_teacher"] == pytest.approx(1.0)
+    unit = torch.nn.functional.normalize(emb, dim=-1)
+    assert s["mean_norm"] == pytest.approx(float(unit.mean(0).norm()))
+    # no held-out class: the protocol-(a) figures only
+    assert set(scores(emb, text, targets, held_out=[])) == {"top1", "predicted", "mean_norm"}
+
+
+def test_summaries_are_the_mean_and_sample_deviation_over_seeds():
+    values = [0.51, 0.47, 0.62]
+    s = summarise(values + [None])
+    assert s["mean"] == pytest.approx(statistics.mean(values))
+    assert s["sd"] == pytest.approx(statistics.stdev(values))
+    assert (s["min"], s["max"], s["n"]) == (0.47, 0.62, 3)
+    assert summarise([None])["mean"] is None
+    assert harmonic_mean(0.0, 0.0) == 0.0 and harmonic_mean(1.0, 0.5) == pytest.approx(2 / 3)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("study")
+    threads = torch.get_num_threads()
+    try:
+        rc = ezsr(["demo", "study", "-o", str(out), "--seeds", "2", "--students", ",".join(STUDY_STUDENTS),
+                   "--steps", "3", "--batch-size", "8", "--test-images", "24", "--pool-images", "48", "--jobs", "2"])
+    finally:
+        torch.set_num_threads(threads)
+    assert rc == 0
+    return out, json.loads((out / "study.json").read_text(encoding="utf-8"))
+
+
+def test_every_student_seed_and_protocol_is_trained_and_scored_with_and_without_knn(study):
+    out, doc = study
+    runs = {(r["protocol"], r["student"], r["seed"]) for r in doc["runs"]}
+    assert runs == {(p, s, k) for p in ("paper", "held-out-shapes") for s in STUDY_STUDENTS for k in (0, 1)}
+    for run in doc["runs"]:
+        variants = set(run["scores"])
+        alphas = {"all pool, alpha 0", "all pool, alpha 0.5"}
+        if run["protocol"] == "paper":
+            assert variants == {"none"} | alphas
+        else:  # a pool without the held-out classes matters only where classes were held out
+            assert variants == {"none"} | alphas | {"seen pool, alpha 0", "seen pool, alpha 0.5"}
+            assert sum(run["scores"]["none"]["synthetic"]["predicted"]) == doc["test_windows"]["synthetic"]
+    learnt = [r for r in doc["runs"] if r["student"] == "infonce-learnt-t"]
+    assert all(r["training"]["final_logit_scale"] is not None for r in learnt)
+
+
+def test_summary_means_and_knn_deltas_are_taken_over_the_runs_seeds(study):
+    _, doc = study
+    runs = [r for r in doc["runs"] if r["protocol"] == "held-out-shapes" and r["student"] == "raw-l2"]
+    entry = doc["summary"]["held-out-shapes"]["raw-l2"]
+    held = [r["scores"]["none"]["synthetic"]["held_out"] for r in runs]
+    assert entry["variants"]["none"]["synthetic"]["held_out"]["mean"] == pytest.approx(np.mean(held))
+    assert entry["variants"]["none"]["synthetic"]["held_out"]["sd"] == pytest.approx(statistics.stdev(held))
+    delta = [r["scores"]["all pool, alpha 0"]["synthetic"]["top1"] - r["scores"]["none"]["synthetic"]["top1"]
+             for r in runs]
+    assert entry["knn_delta"]["all pool, alpha 0"]["synthetic"]["top1"]["values"] == pytest.approx(delta)
+
+
+def test_students_of_a_seed_share_one_event_set_and_held_out_sets_lack_the_held_out_classes(study):
+    out, _ = study
+    data = out / "work" / "data"
+    assert sorted(p.name for p in data.iterdir()) == ["held-out-shapes-seed0", "held-out-shapes-seed1",
+                                                       "paper-seed0", "paper-seed1"]
+    held = {p.name for p in (data / "held-out-shapes-seed0" / "events").iterdir() if p.is_dir()}
+    assert held and not held & set(HELD_OUT)
+    every = {p.name for p in (data / "paper-seed0" / "events").iterdir() if p.is_dir()}
+    assert every <= set(SHAPE_CLASSES) and every & set(HELD_OUT)
+    config = json.loads((out / "work" / "runs" / "paper" / "raw-l2" / "seed0" / "config.json").read_text())
+    assert config["events"] == str(data / "paper-seed0" / "events")
+    assert config["loss"]["normalize"] is False and config["loss"]["metric"] == "l2"
+
+
+def test_the_report_has_both_protocols_tables_and_its_command(study):
+    out, _ = study
+    md = (out / "study.md").read_text(encoding="utf-8")
+    assert "## (a) The paper's protocol" in md and "## (b) Held-out shapes" in md
+    assert STUDENTS["raw-l2"].label in md and "± " in md
+    assert "ezsr demo study -o" in md
+
+
+def test_a_rerun_keeps_every_finished_run(study, capsys):
+    out, doc = study
+    encoder = out / "work" / "runs" / "paper" / "raw-l2" / "seed1" / "event_encoder.safetensors"
+    before = encoder.stat().st_mtime_ns
+    rc = ezsr(["demo", "study", "-o", str(out), "--seeds", "2", "--students", ",".join(STUDY_STUDENTS),
+               "--steps", "3", "--batch-size", "8", "--test-images", "24", "--pool-images", "48", "--jobs", "1"])
+    assert rc == 0 and encoder.stat().st_mtime_ns == before
+    again = json.loads((out / "study.json").read_text(encoding="utf-8"))
+    assert [r["scores"] for r in again["runs"]] == [r["scores"] for r in doc["runs"]]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--students", "infonce,nope"], "nope"),
+    (["--protocols", "zero"], "zero"),
+    (["--teacher", "/nonexistent/t.safetensors"], "t.safetensors"),
+])
+def test_bad_study_options_are_refused_in_one_line(tmp_path, capsys, args, needle):
+    try:
+        rc = ezsr(["demo", "study", "-o", str(tmp_path / "s"), *args])
+    except SystemExit as exc:  # argparse's refusal: usage + one error line
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2 and needle in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert not (tmp_path / "s" / "work").exists()  # nothing trained
