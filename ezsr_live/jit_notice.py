@@ -12,7 +12,9 @@ open, so that a usage error or a missing file is still reported at once.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import sys
 import threading
 from typing import IO, Any
@@ -39,7 +41,7 @@ def notice_text(prog: str, expected_s: Expected) -> str:
     return f"{prog}: compiling event kernels (first run only{about})…"
 
 
-def _notice_listener(text: str, stream: IO[str] | None) -> Any:
+def _notice_listener(text: str, stream: IO[str] | None, marker: str | None = None) -> Any:
     from numba.core import event
 
     # shared memory, inherited by forked children (a DataLoader's workers compile the
@@ -49,16 +51,32 @@ def _notice_listener(text: str, stream: IO[str] | None) -> Any:
     class Notice(event.Listener):
         def __init__(self) -> None:
             self.text = text
+            self.said = said
+            #: a file whose creation claims the notice, once spawned children share it
+            self.marker = marker
+
+        def claim(self) -> bool:
+            if self.said.value:
+                return False
+            with self.said.get_lock():
+                if self.said.value:
+                    return False
+                if self.marker is not None:
+                    try:  # O_EXCL: exactly one process of the family creates it
+                        os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                    except FileExistsError:
+                        self.said.value = 1
+                        return False
+                    except OSError:
+                        pass  # no temporary folder: announce rather than stay silent
+                self.said.value = 1
+                return True
 
         def on_start(self, ev: event.Event) -> None:
             dispatcher = (ev.data or {}).get("dispatcher")
             module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
-            if said.value or not (module == _PACKAGE or module.startswith(_PACKAGE + ".")):
+            if not (module == _PACKAGE or module.startswith(_PACKAGE + ".")) or not self.claim():
                 return
-            with said.get_lock():
-                if said.value:
-                    return
-                said.value = 1
             out = stream if stream is not None else sys.stderr
             print(self.text, file=out, flush=True)
 
@@ -66,6 +84,51 @@ def _notice_listener(text: str, stream: IO[str] | None) -> Any:
             pass
 
     return Notice()
+
+
+def child_initializer() -> tuple[Any, tuple[Any, ...]]:
+    """``(initializer, initargs)`` for a pool of *spawned* processes (``ezsr synth
+    --workers``, the study's trainers): a spawned child inherits no listener, so without
+    this its first compile is silent while the parent waits. The family still says it
+    once: from here on, the process that creates a marker file first announces. Nothing
+    is installed in the children when this process has no notice or has said it."""
+    with _lock:
+        notice = next(iter(_notices.values()), None)
+        if notice is None or notice.said.value:
+            return _no_notice, ()
+        if notice.marker is None:
+            import atexit
+            import tempfile
+
+            fd, notice.marker = tempfile.mkstemp(prefix="ezsr-jit-notice-")
+            os.close(fd)
+            os.unlink(notice.marker)  # its creation is the claim
+            atexit.register(cleanup)
+        return _install_in_child, (notice.text, notice.marker)
+
+
+def cleanup() -> None:
+    """Remove the marker files of :func:`child_initializer` (at exit; ``exit_now``, which
+    skips the interpreter's teardown, calls it itself)."""
+    with _lock:
+        for key, notice in _notices.items():
+            if key == "child" or notice.marker is None:
+                continue  # a child leaves the family's marker to its parent
+            with contextlib.suppress(OSError):
+                os.unlink(notice.marker)
+
+
+def _no_notice() -> None:
+    pass
+
+
+def _install_in_child(text: str, marker: str) -> None:
+    from numba.core import event
+
+    with _lock:
+        if "child" not in _notices:
+            _notices["child"] = _notice_listener(text, None, marker)
+            event.register("numba:compile", _notices["child"])
 
 
 def install(prog: str = "ezsr-live", stream: IO[str] | None = None,

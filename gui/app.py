@@ -79,7 +79,7 @@ class _RunLimits:
                 self._take_screenshot()
                 self.window.close()
                 return
-        if self.max_results is not None and n >= self.max_results and not self.screenshot:
+        if self.max_results is not None and self.window.fewest_results >= self.max_results and not self.screenshot:
             self.window.close()
 
     def _pipeline_ended(self, _message: str) -> None:

@@ -390,6 +390,11 @@ class MainWindow(QMainWindow):
             self.save_screenshot(path)
 
     # -- from the engine -----------------------------------------------------------
+    @property
+    def fewest_results(self) -> int:
+        """Results shown (one stream: its own; the multi-stream window has the least of its tabs')."""
+        return self.n_results
+
     @Slot(object)
     def _show_result(self, result: Any) -> None:
         self.n_results += 1

@@ -90,6 +90,11 @@ class StreamWindow(QMainWindow):
         return sum(v.n_results for v in self.views)
 
     @property
+    def fewest_results(self) -> int:
+        """The results of the stream that has shown fewest (``--max-results`` counts each stream's)."""
+        return min(v.n_results for v in self.views)
+
+    @property
     def event_view(self) -> Any:
         return self.current.event_view
 

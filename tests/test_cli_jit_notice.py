@@ -48,6 +48,32 @@ def test_convert_announces_a_cold_cache_once_and_a_warm_one_not_at_all(samples_d
         np.testing.assert_array_equal(open_reader(out).read_all(), open_reader(sample).read_all())
 
 
+def test_synth_workers_spawned_on_a_cold_cache_announce_it_once_and_leave_no_marker(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from ezsr_live.cli import cmd_synth
+
+    images = tmp_path / "images" / "a"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(images / f"{i}.png")
+    scratch = tmp_path / "scratch"  # TMPDIR of the run: the notice's marker file must not outlive it
+    scratch.mkdir()
+    notice = jit_notice.notice_text("ezsr", cmd_synth.COMPILE_S)
+    for cache_state in ("cold", "warm"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ezsr_live.cli.toolbox", "synth", str(tmp_path / "images"), "-o",
+             str(tmp_path / cache_state), "--workers", "2", "--no-progress"], capture_output=True, text=True,
+            env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), TMPDIR=str(scratch)), timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        # the parent synthesises nothing: only its spawned workers compile, and one of them says so
+        assert proc.stderr.count(notice) == (1 if cache_state == "cold" else 0), proc.stderr
+        assert "compiling" not in proc.stderr.replace(notice, "") and "leaked" not in proc.stderr
+        assert len(list((tmp_path / cache_state / "a").iterdir())) == 4
+        assert list(scratch.iterdir()) == []
+
+
 @pytest.mark.parametrize("argv, problem", [
     (["info", "{tmp}/missing.raw"], "{tmp}/missing.raw: no such file"),
     (["convert", "{tmp}/missing.bin", "{tmp}/out.npz"], "{tmp}/missing.bin: no such file"),

@@ -143,4 +143,7 @@ def exit_now(code: int) -> None:
         except (OSError, ValueError):
             pass
     logging.shutdown()
+    notices = sys.modules.get("ezsr_live.jit_notice")
+    if notices is not None:
+        notices.cleanup()  # its marker file: atexit does not run after os._exit
     os._exit(code)

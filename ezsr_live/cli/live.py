@@ -119,6 +119,25 @@ def _open_output(path: str | None) -> IO[str] | None:
         raise EzsrError(f"{path}: cannot write the results there ({exc.strerror or exc})") from None
 
 
+class _PerStreamLimit:
+    """``--max-results N``: N results of every stream (with several, a fast stream must
+    not take the others' share); the run ends once each has given its N."""
+
+    def __init__(self, streams: int, n: int | None) -> None:
+        self.n = n
+        self.counts = [0] * streams
+
+    def admit(self, stream: int) -> bool:
+        if self.n is not None and self.counts[stream] >= self.n:
+            return False
+        self.counts[stream] += 1
+        return True
+
+    @property
+    def reached(self) -> bool:
+        return self.n is not None and min(self.counts) >= self.n
+
+
 def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
     output = _open_output(args.output)
     try:
@@ -131,7 +150,7 @@ def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int
 
     streams = run.streams
     deadline = None if args.duration_s is None else time.monotonic() + args.duration_s
-    n = 0
+    limit = _PerStreamLimit(len(streams), args.max_results)
     interrupted = False
     try:
         for pipeline in streams:
@@ -142,11 +161,10 @@ def run_headless(args: argparse.Namespace, stdout: IO[str] | None = None) -> int
         for result in iter_stream_results(streams, timeout=0.05, idle=True):
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            if result is None:
+            if result is None or not limit.admit(result.stream):
                 continue
             _emit(json.dumps(result.to_json()), stdout, output)
-            n += 1
-            if args.max_results is not None and n >= args.max_results:
+            if limit.reached:
                 break
     except KeyboardInterrupt:
         interrupted = True

@@ -154,11 +154,17 @@ def test_the_window_of_several_streams_defers_its_model(qtbot, tiny_model_name) 
             super().attach_recognizer(recognizer)
             seen["attached"] = self.model_attached
 
+        def shutdown(self, timeout_s: float = 2.0) -> bool:
+            seen.setdefault("results per tab", [v.n_results for v in self.views])
+            return super().shutdown(timeout_s)
+
     streams_module.StreamWindow = Spy
     try:
         assert run_gui(args) == 0
     finally:
         streams_module.StreamWindow = original
+    per_tab = seen.pop("results per tab")
+    assert min(per_tab) >= 4  # --max-results counts each stream's results, not their sum
     assert seen == {"recognisers at start": [False, False], "schemes": ["time_surface"] * 2, "attached": True}
 
 

@@ -104,6 +104,15 @@ def test_two_replayed_streams_give_each_stream_its_results_alone(capsys, caplog,
     assert "stream 0: 228 results" in caplog.text and "stream 1: 39 results" in caplog.text
 
 
+def test_max_results_counts_each_streams_own_results(capsys, alone):
+    rc, results, err = _run(capsys, "--replay", str(DEMO_SHAPES), "--replay", str(DEMO_DISC), "--speed", "max",
+                            "--max-results", "5")
+    assert rc == 0, err
+    for index, path in enumerate((DEMO_SHAPES, DEMO_DISC)):  # not 5 in all, taken by the faster stream
+        mine = [_key(r) for r in results if r["stream"]["index"] == index]
+        assert mine == [_key(r) for r in alone[path.name][:5]]
+
+
 def test_the_same_recording_twice_gives_two_identical_streams(capsys, alone):
     rc, results, _ = _run(capsys, "--replay", str(DEMO_DISC), "--replay", str(DEMO_DISC), "--speed", "max")
     assert rc == 0

@@ -173,7 +173,11 @@ def train_all(cfg: StudyConfig, work: Path) -> list[dict[str, Any]]:
         return [_train_job(j) for p, s in sets for j in jobs_of(p, s)]
     # spawn: a clean interpreter per trainer, whatever threads this process runs. A set's
     # runs start as soon as its events are ready, while the next set is synthesised
-    with concurrent.futures.ProcessPoolExecutor(cfg.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    from ezsr_live import jit_notice
+
+    initializer, initargs = jit_notice.child_initializer()  # a cold compile in a trainer says so too
+    with concurrent.futures.ProcessPoolExecutor(cfg.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=initializer, initargs=initargs) as pool:
         futures = [pool.submit(_train_job, j) for p, s in sets for j in jobs_of(p, s)]
         figures = []
         for future in futures:

@@ -197,9 +197,11 @@ def _run(tasks: list[_Task], workers: int) -> Iterable[tuple[str, int, str]]:
     # spawn: a clean interpreter per worker, whatever threads the caller runs. Workers
     # ignore Ctrl-C: the parent alone stops, cancels what has not started and lets the
     # running images finish their (atomic) files
+    from ezsr_live import jit_notice
+
     ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx,
-                                                initializer=_ignore_interrupts) as pool:
+    with concurrent.futures.ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx, initializer=_worker_start,
+                                                initargs=(jit_notice.child_initializer(),)) as pool:
         try:
             yield from pool.map(_synth_one, tasks, chunksize=max(1, min(64, len(tasks) // (8 * workers))))
         except BaseException:
@@ -207,10 +209,13 @@ def _run(tasks: list[_Task], workers: int) -> Iterable[tuple[str, int, str]]:
             raise
 
 
-def _ignore_interrupts() -> None:
+def _worker_start(notice: tuple[Any, tuple[Any, ...]]) -> None:
+    """Ignore Ctrl-C (the parent alone stops) and announce a cold compile as the parent would."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    initializer, args = notice
+    initializer(*args)
 
 
 def event_files_for(images: Sequence[Path], root: str | os.PathLike, events: str | os.PathLike) -> list[Path]:
