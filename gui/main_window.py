@@ -18,6 +18,7 @@ from ezsr_live.windows import WindowSpec
 
 from .aps_panel import add_aps_panel
 from .bridge import FrameRenderer, ResultPoller
+from .collector import collector
 from .controls import ControlPanel
 from .display_controls import DisplayPanel
 from .event_view import EventView
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.last_result: Any = None
         self._started = False
         self._shut_down = False
+        collector().acquire()  # cyclic GC on this thread only while the window lives (see .collector)
         source, recognizer = pipeline.source, pipeline.recognizer
         geometry = pipeline.geometry
         self.event_view = EventView(geometry.width, geometry.height)
@@ -318,6 +320,7 @@ class MainWindow(QMainWindow):
         if not (renderer_done and pipeline_done):
             log.warning("a thread did not stop within %.1f s", timeout_s)
         self.persistence.save()
+        collector().release()
         return renderer_done and pipeline_done
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
