@@ -22,6 +22,7 @@ from ezsr_live.events import (
     EventPacket,
     Geometry,
     SourceInfo,
+    whole_file_buffer,
 )
 
 
@@ -103,7 +104,7 @@ class EventReader(abc.ABC):
         touched, so resident memory peaks at the result plus one chunk; no list of
         chunks is kept, and no field-by-field concatenation of the packed dtype runs
         (5x slower than memcpy)."""
-        out = np.empty(max(int(self.estimated_events() or 0), 1 << 16), EVENT_DTYPE)
+        out = whole_file_buffer(max(int(self.estimated_events() or 0), 1 << 16))
         n = 0
         for packet in self:
             m = len(packet)

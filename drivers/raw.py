@@ -61,12 +61,12 @@ import numpy as np
 
 from ezsr_live.errors import FormatError
 from ezsr_live.events import (
-    EVENT_DTYPE,
     TRIGGER_DTYPE,
     EventPacket,
     Geometry,
     SourceInfo,
     as_event_packet,
+    whole_file_buffer,
 )
 
 from . import _raw_codec as codec
@@ -354,7 +354,7 @@ class RawReader(EventReader):
         decode = self._kernel()
         state = codec.new_decoder_state()
         self.stats.out_of_bounds = self.stats.unknown_words = self.stats.before_first_time_high = 0
-        out = np.empty(max(self.estimated_events() or 0, 1 << 16) + per_word, EVENT_DTYPE)
+        out = whole_file_buffer(max(self.estimated_events() or 0, 1 << 16) + per_word)
         raw = np.empty(BLOCK_BYTES + word.itemsize, np.uint8)
         triggers = np.empty(TRIGGER_CAPACITY, TRIGGER_DTYPE)
         n_out = carried = 0
