@@ -152,10 +152,13 @@ _HUGEPAGE_LOCK = threading.Lock()
 def whole_file_buffer(n: int) -> EventPacket:
     """An uninitialised packet of ``n`` events for a whole file's events, without numpy's
     transparent-huge-page hint. With the kernel's default ``defrag=madvise``, a hinted
-    region that is first touched in fragmented memory stalls in direct compaction at each
-    2 MB fault (measured: about 2 ms each, doubling ``read_all`` of 20 M events after other
-    large arrays had come and gone). Unhinted 4 kB faults cost about 0.4 ms per MB, every
-    time. A failed hint toggle (another numpy) costs only the hint."""
+    region first touched in fragmented memory stalls in direct compaction at each 2 MB
+    fault (about 2 ms each). In ``benchmarks/bench_io.py``, where the peers' arrays come
+    and go between reads, 20 M events read at 40-29 Mev/s hinted and 80-49 unhinted
+    (EVT 2.0 / EVT 3.0, same run conditions, 2026-12-02). Unhinted 4 kB faults cost about
+    0.35 ms per MB every time, so a read into unfragmented memory is slower than a lucky
+    hinted one (0.25 s against 0.17 s for 20 M EVT 2.0 events), but never stalls. Where numpy
+    has no such switch, this is a plain ``np.empty``."""
     multiarray = getattr(np, "_core", np).multiarray  # type: ignore[attr-defined]
     get = getattr(multiarray, "_get_madvise_hugepage", None)
     set_ = getattr(multiarray, "_set_madvise_hugepage", None)
