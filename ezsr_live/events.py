@@ -159,7 +159,7 @@ def whole_file_buffer(n: int) -> EventPacket:
     0.35 ms per MB every time, so a read into unfragmented memory is slower than a lucky
     hinted one (0.25 s against 0.17 s for 20 M EVT 2.0 events), but never stalls. Where numpy
     has no such switch, this is a plain ``np.empty``."""
-    multiarray = getattr(np, "_core", np).multiarray  # type: ignore[attr-defined]
+    multiarray = getattr(np, "_core", np).multiarray
     get = getattr(multiarray, "_get_madvise_hugepage", None)
     set_ = getattr(multiarray, "_set_madvise_hugepage", None)
     if get is None or set_ is None:
