@@ -31,7 +31,6 @@ class GuiThreadCollector(QObject):
         super().__init__(parent)
         self.users = 0
         self.collections = 0  # collections this collector ran (for tests and the curious)
-        self._was_enabled = True
         self._timer = QTimer(self)
         self._timer.setInterval(CHECK_INTERVAL_MS)
         self._timer.timeout.connect(self.check)
@@ -39,9 +38,8 @@ class GuiThreadCollector(QObject):
     def acquire(self) -> None:
         global _disabled_here
         if self.users == 0:
-            self._was_enabled = gc.isenabled()
+            _disabled_here = gc.isenabled()
             gc.disable()
-            _disabled_here = self._was_enabled
             self._timer.start()
         self.users += 1
 
@@ -53,9 +51,7 @@ class GuiThreadCollector(QObject):
             self._timer.stop()
             gc.collect()  # here, on the GUI thread, before any other thread may collect again
             self.collections += 1
-            if self._was_enabled:
-                gc.enable()
-            _release_flag()
+            _give_back()
 
     def check(self) -> None:
         """Collect the oldest generation whose count passed its threshold, as the
@@ -71,13 +67,15 @@ class GuiThreadCollector(QObject):
 
 
 _collector: GuiThreadCollector | None = None
-#: whether automatic collection is off because of the collector (given back if the
-#: application goes away while windows still hold it)
+#: whether automatic collection is off because of the collector (given back at the last
+#: release, or if the application goes away while windows still hold it)
 _disabled_here = False
 
 
-def _release_flag() -> None:
+def _give_back() -> None:
     global _disabled_here
+    if _disabled_here:
+        gc.enable()
     _disabled_here = False
 
 
@@ -93,6 +91,4 @@ def collector() -> GuiThreadCollector:
 def _forget(*_: object) -> None:
     global _collector
     _collector = None
-    if _disabled_here:
-        gc.enable()
-        _release_flag()
+    _give_back()

@@ -36,8 +36,9 @@ import numpy as np
 import torch
 
 from ezsr_live.errors import EzsrError
-from ezsr_live.recipes.demo.build import HELD_OUT, POOL_SEED_BASE, SEEN, TEST_SEED_BASE, render_training_images
-from ezsr_live.recipes.demo.shapes import SHAPE_CLASSES, ShapeGenerator, ShapesConfig, to_tensor
+from ezsr_live.recipes.demo.build import (HELD_OUT, POOL_NAME, SEEN_POOL_NAME, TEST_SEED_BASE, build_pools,
+                                          render_training_images)
+from ezsr_live.recipes.demo.shapes import SHAPE_CLASSES
 from ezsr_live.recipes.demo.teacher import DEMO_MODEL
 from ezsr_live.recipes.demo.study_plan import KNN_ALPHAS, PROTOCOLS, STUDENTS, StudyConfig
 
@@ -202,27 +203,6 @@ class _Bench:
     translators: dict[str, Any] = field(default_factory=dict)  # (pool, alpha) name -> KnnTranslator
 
 
-def _pool(clip_model: Any, path: Path, model_id: str, n_images: int, classes: Sequence[str]) -> Path:
-    from ezsr_live.model.knn import create_pool
-
-    if path.is_dir():
-        return path
-    gen = ShapeGenerator(ShapesConfig(image_size=64), POOL_SEED_BASE)
-    feats: list[np.ndarray] = []
-    labels: list[int] = []
-    with torch.no_grad():
-        for start in range(0, n_images, 500):
-            images, samples = gen.render(range(start, min(n_images, start + 500)))
-            feats.append(clip_model.encode_image(to_tensor(images)).float().numpy())
-            labels.extend(s.class_index for s in samples)
-    vectors, ids = np.concatenate(feats), np.asarray(labels, dtype=np.int32)
-    keep = np.isin(ids, [SHAPE_CLASSES.index(c) for c in classes])
-    create_pool(path, vectors[keep], model_id, kind="flat",
-                source=f"generated RGB shapes, seed {POOL_SEED_BASE}, classes {', '.join(classes)}",
-                label_names=SHAPE_CLASSES, label_ids=ids[keep])
-    return path
-
-
 def _bench(cfg: StudyConfig, clip: Any, work: Path) -> _Bench:
     from ezsr_live.model.clip_loader import model_identity
     from ezsr_live.model.knn import KnnTranslator, open_pool
@@ -238,10 +218,13 @@ def _bench(cfg: StudyConfig, clip: Any, work: Path) -> _Bench:
                                  WindowSpec.by_time_ms(DEFAULT_WINDOW_MS), size)
     bench = _Bench(text, synth.inputs, synth.targets, ablation.embed(clip.model.visual, rgb.inputs),
                    rec.inputs, rec.targets)
-    model_id = model_identity(DEMO_MODEL, cfg.teacher_name)
-    pools = {"all": _pool(clip.model, work / "pool-all", model_id, cfg.pool_images, SHAPE_CLASSES),
-             "seen": _pool(clip.model, work / "pool-seen", model_id, cfg.pool_images, SEEN)}
-    for name, path in pools.items():
+    pool_dir = work / "pools"
+    full, seen = pool_dir / POOL_NAME, pool_dir / SEEN_POOL_NAME
+    if not (full.is_dir() and seen.is_dir()):  # the demo build's pools: one embedding pass for both
+        pool_dir.mkdir(parents=True, exist_ok=True)
+        full, seen = build_pools(clip.model, pool_dir, model_identity(DEMO_MODEL, cfg.teacher_name),
+                                 cfg.pool_images, seed=0, image_size=size)
+    for name, path in {"all": full, "seen": seen}.items():
         pool = open_pool(path)
         for alpha in KNN_ALPHAS:
             bench.translators[f"{name} pool, alpha {alpha:g}"] = KnnTranslator(pool, alpha=alpha)
