@@ -39,6 +39,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ezsr_live.errors import EventArrayError
+from ezsr_live import host_memory
 
 EVENT_DTYPE = np.dtype([("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "i1")])
 TRIGGER_DTYPE = np.dtype([("t", "<i8"), ("id", "u1"), ("p", "i1")])
@@ -150,19 +151,20 @@ _HUGEPAGE_LOCK = threading.Lock()
 
 
 def whole_file_buffer(n: int) -> EventPacket:
-    """An uninitialised packet of ``n`` events for a whole file's events, without numpy's
-    transparent-huge-page hint. With the kernel's default ``defrag=madvise``, a hinted
-    region first touched in fragmented memory stalls in direct compaction at each 2 MB
-    fault (about 2 ms each). In ``benchmarks/bench_io.py``, where the peers' arrays come
-    and go between reads, 20 M events read at 40-29 Mev/s hinted and 80-49 unhinted
-    (EVT 2.0 / EVT 3.0, same run conditions, 2026-12-02). Unhinted 4 kB faults cost about
-    0.35 ms per MB every time, so a read into unfragmented memory is slower than a lucky
-    hinted one (0.25 s against 0.17 s for 20 M EVT 2.0 events), but never stalls. Where numpy
-    has no such switch, this is a plain ``np.empty``."""
+    """An uninitialised packet of ``n`` events for a whole file's events, whose first
+    touch (the decoder's writes) is most of a whole-file read's cost.
+
+    numpy hints large arrays for transparent huge pages, which makes that first touch
+    2.6x cheaper, except where the kernel reports free memory to a hypervisor
+    (:mod:`ezsr_live.host_memory`): there a huge page comes from a block the host has
+    discarded and costs about 2 ms to fault. So the hint is kept on bare metal and left
+    out there. On this project's VM, in ``benchmarks/bench_io.py``'s rotation, 20 M
+    events read at 40-29 Mev/s hinted and 80-49 unhinted (EVT 2.0 / EVT 3.0, 2026-12-02).
+    Where numpy has no such switch, this is a plain ``np.empty``."""
     multiarray = getattr(np, "_core", np).multiarray
     get = getattr(multiarray, "_get_madvise_hugepage", None)
     set_ = getattr(multiarray, "_set_madvise_hugepage", None)
-    if get is None or set_ is None:
+    if get is None or set_ is None or not host_memory.free_pages_go_to_host():
         return np.empty(n, EVENT_DTYPE)
     with _HUGEPAGE_LOCK:
         previous = set_(False)
