@@ -137,6 +137,18 @@ def _add_teacher_action(sub: Any) -> None:
     t.add_argument("--workers", type=types.non_negative_count, default=1,
                    help="processes rendering batches ahead (default 1)")
     t.add_argument("--seed", type=types.seed, default=0)
+    t.add_argument("--logit-scale", type=_logit_scale, default=None, metavar="learnt|S",
+                   help="contrastive temperature: 'learnt' (default: open_clip's, from 1/0.07 up to CLIP's cap of "
+                        "100) or a fixed scale S in [1, 100]")
+
+
+def _logit_scale(text: str) -> float | None:
+    if text.strip().lower() == "learnt":
+        return None
+    try:
+        return types.logit_scale(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("must be ", "must be 'learnt' or ", 1)) from None
 
 
 def _run_teacher(args: argparse.Namespace) -> int:
@@ -156,7 +168,8 @@ def _run_teacher(args: argparse.Namespace) -> int:
     cfg = TeacherConfig(model_name=domain.model_name, shapes=domain.config(), steps=args.steps,
                         batch_size=max(2, args.batch_size), eval_images=args.eval_images,
                         eval_every=max(1, min(250, args.steps)), warmup_steps=min(100, args.steps // 4),
-                        threads=args.threads, workers=args.workers, seed=args.seed)
+                        threads=args.threads, workers=args.workers, seed=args.seed,
+                        fixed_logit_scale=args.logit_scale)
     weights, summary = train_and_save(cfg, out)
     labels, templates = write_vocabulary(cfg.shapes, out)
     print(f"teacher: {weights} (zero-shot top-1 {summary['final_top1']:.3f} over {len(cfg.shapes.class_names)} "

@@ -73,12 +73,18 @@ class TeacherConfig:
     #: DataLoader worker processes rendering batches ahead (0: render in the training thread)
     workers: int = 0
     time_limit_s: float | None = None
+    #: None: open_clip's learnt logit scale (initialised at 1/0.07, capped at 100, as in
+    #: CLIP); a number: the scale held fixed there. CLIP's own scale reaches its cap of
+    #: 100 early; a low scale forces text onto the image embeddings (a small modality gap)
+    fixed_logit_scale: float | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 2 or self.eval_every < 1 or self.eval_images < 1:
             raise ValueError("steps, eval_every and eval_images must be positive and batch_size at least 2")
         if self.warmup_steps < 0 or not 0.0 <= self.min_lr_ratio <= 1.0 or self.lr <= 0:
             raise ValueError("warmup_steps must be non-negative, lr positive, min_lr_ratio in [0, 1]")
+        if self.fixed_logit_scale is not None and not 1.0 <= self.fixed_logit_scale <= 100.0:
+            raise ValueError(f"fixed_logit_scale must be in [1, 100], got {self.fixed_logit_scale}")
 
     def to_json(self) -> dict[str, Any]:
         d = json.loads(json.dumps(asdict(self)))  # tuples become lists
@@ -229,6 +235,10 @@ def train_teacher(cfg: TeacherConfig, on_record: Callable[[TrainingRecord], None
     seed_everything(cfg.seed)
     model, tokenizer = build_model(cfg.model_name)
     model.train()
+    if cfg.fixed_logit_scale is not None:
+        with torch.no_grad():
+            model.logit_scale.fill_(math.log(cfg.fixed_logit_scale))
+        model.logit_scale.requires_grad_(False)
     optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     loss_fn = ClipLoss()
     batches = TeacherBatches(cfg.shapes.generator(cfg.seed), cfg.batch_size, tokenizer, cfg.steps)

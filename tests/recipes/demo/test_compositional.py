@@ -127,8 +127,9 @@ def test_ezsr_demo_teacher_trains_a_compositional_teacher_that_ezsr_geometry_rea
     out = tmp_path / "teacher"
     assert ezsr(["demo", "teacher", "--domain", "compositional", "-o", str(out), "--steps", "2",
                  "--batch-size", "8", "--eval-images", "10", "--pool-images", "40", "--workers", "0",
-                 "--threads", "1"]) == 0
+                 "--threads", "1", "--logit-scale", "100"]) == 0
     meta = json.loads((out / "teacher.json").read_text(encoding="utf-8"))
+    assert meta["training"]["fixed_logit_scale"] == 100.0
     assert meta["model_name"] == "ezsr-demo-compositional" and meta["labels"] == list(DEFAULT.class_names)
     assert meta["training"]["domain"] == "compositional"
     assert (out / "labels.txt").read_text(encoding="utf-8").splitlines() == list(DEFAULT.class_names)
@@ -146,3 +147,13 @@ def test_ezsr_demo_teacher_refuses_an_output_it_cannot_create_before_training(tm
     assert ezsr(["demo", "teacher", "--domain", "compositional", "-o", str(blocker / "out"), "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("ezsr: ") and str(blocker / "out") in err[0]
+
+
+@pytest.mark.parametrize("scale", ["0.5", "101", "nan", "warm"])
+def test_ezsr_demo_teacher_refuses_a_logit_scale_outside_clips_range(tmp_path, capsys, scale):
+    with pytest.raises(SystemExit) as exit_:
+        ezsr(["demo", "teacher", "-o", str(tmp_path / "out"), "--logit-scale", scale])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--logit-scale: must be 'learnt' or a number in [1, 100]" in err[0]
+    assert not (tmp_path / "out").exists()
