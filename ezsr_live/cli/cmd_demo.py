@@ -61,8 +61,10 @@ def _add_study_action(sub: Any) -> None:
 
     d = StudyConfig(teacher="", out="")
     t = sub.add_parser("study", help="compare the distillation losses over seeds and protocols",
-                       description="Distil every student (" + ", ".join(STUDENTS) + ") from the demo teacher "
-                                   "once per seed and protocol (" + ", ".join(PROTOCOLS) + "), score each without "
+                       description="Distil every student (" + ", ".join(STUDENTS) + ") from a demo teacher "
+                                   "(the shipped one, or one of 'ezsr demo teacher', on the domain its sidecar "
+                                   "names) once per seed and protocol (" + ", ".join(PROTOCOLS) + "; each "
+                                   "domain's own), score each without "
                                    "and with k-NN translation (alpha 0 and 0.5), and write OUT/study.json and "
                                    "OUT/study.md (mean and standard deviation over seeds). Resumable: a rerun "
                                    "keeps the finished runs. About an hour with the defaults on 2 CPU cores.")
@@ -71,8 +73,8 @@ def _add_study_action(sub: Any) -> None:
     t.add_argument("--seeds", type=types.batch_size, default=len(d.seeds), help=f"seeds 0..N-1 (default {len(d.seeds)})")
     t.add_argument("--students", type=_names(STUDENTS), default=d.students, metavar="A,B",
                    help="students to train (default: all)")
-    t.add_argument("--protocols", type=_names(PROTOCOLS), default=d.protocols, metavar="A,B",
-                   help="protocols (default: all)")
+    t.add_argument("--protocols", type=_names(PROTOCOLS), default=(), metavar="A,B",
+                   help="protocols (default: every one of the teacher's domain)")
     t.add_argument("--steps", type=types.count, default=d.steps, help=f"optimiser steps per run (default {d.steps})")
     t.add_argument("--batch-size", type=types.count, default=d.batch_size, help=f"default {d.batch_size}")
     t.add_argument("--lr", type=types.learning_rate, default=d.lr, help=f"default {d.lr:g}")
@@ -101,6 +103,7 @@ def _run_study(args: argparse.Namespace) -> int:
     teacher = Path(args.teacher) if args.teacher else weights_dir() / DEMO_FOLDER / TEACHER_FILE
     if not teacher.is_file() or not teacher.with_suffix(".json").is_file():
         raise EzsrError(f"{teacher}: no such teacher (a .safetensors with its .json sidecar)")
+    domain = _teacher_domain(teacher)
     out = Path(args.output)
     try:  # before training: an unwritable folder must not cost a run
         out.mkdir(parents=True, exist_ok=True)
@@ -110,10 +113,31 @@ def _run_study(args: argparse.Namespace) -> int:
                       protocols=args.protocols, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                       warmup_steps=min(20, args.steps // 4), train_images=args.train_images,
                       test_images=args.test_images, pool_images=args.pool_images, jobs=args.jobs,
-                      teacher_name=teacher.name)
+                      teacher_name=teacher.name, domain=domain)
     doc = run_study(cfg, command="ezsr " + " ".join(shlex.quote(a) for a in args._argv))
     print(f"study: {out / 'study.md'} ({len(doc['runs'])} runs; training {doc['train_seconds']:.0f} s)")
     return 0
+
+
+def _teacher_domain(teacher: Path) -> str:
+    """The domain a teacher was trained on, from its sidecar (teachers from before
+    domains existed trained on the shapes)."""
+    from ezsr_live.errors import EzsrError
+    from ezsr_live.fileio import parse_json
+    from ezsr_live.recipes.demo.domains import DOMAINS
+
+    sidecar = teacher.with_suffix(".json")
+    try:
+        meta = parse_json(sidecar.read_bytes())
+    except OSError as exc:
+        raise EzsrError(f"{sidecar}: cannot read the teacher's sidecar ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise EzsrError(f"{sidecar}: not a teacher sidecar ({exc})") from None
+    training = meta.get("training") if isinstance(meta, dict) else None
+    domain = training.get("domain", "shapes") if isinstance(training, dict) else "shapes"
+    if domain not in DOMAINS:
+        raise EzsrError(f"{sidecar}: training.domain {domain!r} is not one of {', '.join(DOMAINS)}")
+    return domain
 
 
 def _add_teacher_action(sub: Any) -> None:

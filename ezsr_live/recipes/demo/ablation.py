@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ezsr_live.recipes.demo.recording import label_at, read_ground_truth
-from ezsr_live.recipes.demo.shapes import ShapeGenerator, ShapesConfig, to_tensor
+from ezsr_live.recipes.demo.shapes import ShapesConfig, to_tensor
 from ezsr_live.events import Geometry
 from ezsr_live.kernels import ezsr_model_input, ezsr_model_input_batch
 from ezsr_live.synth import SynthConfig, synthesize
@@ -41,9 +41,10 @@ class TestSet:
 
 
 def synthetic_sets(classes: Sequence[str], n_images: int, seed: int, image_size: int,
-                   synth: SynthConfig | None = None) -> tuple[TestSet, TestSet]:
-    """(RGB images, their synthetic event windows) of ``n_images`` fresh images."""
-    gen = ShapeGenerator(ShapesConfig(image_size=image_size, classes=tuple(classes)), seed)
+                   synth: SynthConfig | None = None, config: ShapesConfig | None = None) -> tuple[TestSet, TestSet]:
+    """(RGB images, their synthetic event windows) of ``n_images`` fresh images of
+    ``classes`` (or of a domain's ``config``, whose class indices the targets are)."""
+    gen = (config or ShapesConfig(image_size=image_size, classes=tuple(classes))).generator(seed)
     images, samples = gen.render(range(n_images))
     targets = np.array([s.class_index for s in samples], dtype=np.int64)
     geometry = Geometry(image_size, image_size)

@@ -44,7 +44,8 @@ import torch
 
 from ezsr_live.fileio import sha256_file
 from ezsr_live.recipes.demo.recording import RecordingConfig, write_recording
-from ezsr_live.recipes.demo.shapes import SHAPE_CLASSES, ShapeGenerator, ShapesConfig, to_tensor
+from ezsr_live.recipes.demo.domains import domain_of
+from ezsr_live.recipes.demo.shapes import SHAPE_CLASSES, ShapesConfig, to_tensor
 from ezsr_live.recipes.demo.teacher import DEMO_MODEL, EVAL_SEED, class_embeddings, load_teacher
 from ezsr_live.recipes.train.config import LossConfig
 from ezsr_live.windows import DEFAULT_WINDOW_MS, WindowSpec
@@ -166,12 +167,14 @@ class _Stages:
 
 # --------------------------------------------------------------------------- stages
 def render_training_images(root: Path, count: int, seed: int, classes: Sequence[str] = SEEN,
-                           image_size: int = 64, batch: int = 500) -> int:
-    """PNG images ``root/<class>/<index>.png`` of ``classes`` only; returns how many."""
+                           image_size: int = 64, batch: int = 500, config: ShapesConfig | None = None) -> int:
+    """PNG images ``root/<class>/<index>.png`` of ``classes`` only (or of every class
+    ``config``, a domain's configuration, draws); returns how many."""
     from PIL import Image
 
-    gen = ShapeGenerator(ShapesConfig(image_size=image_size, classes=tuple(classes)), seed)
-    for c in classes:
+    config = config or ShapesConfig(image_size=image_size, classes=tuple(classes))
+    gen = config.generator(seed)
+    for c in config.class_names:
         (root / c).mkdir(parents=True, exist_ok=True)
     for start in range(0, count, batch):
         images, samples = gen.render(range(start, min(count, start + batch)))
@@ -221,11 +224,15 @@ def train_student(cfg: BuildConfig, plan: StudentPlan, images: Path, work: Path)
 
 
 def build_pools(clip_model: torch.nn.Module, out: Path, model_id: str, n_images: int, seed: int,
-                image_size: int = 64, batch: int = 500) -> tuple[Path, Path]:
-    """The full pool (all classes) and the seen-classes pool, of the same embeddings."""
+                image_size: int = 64, batch: int = 500, config: ShapesConfig | None = None,
+                held_out: Sequence[str] = HELD_OUT) -> tuple[Path, Path]:
+    """The full pool (every class of ``config``, the demo's shapes by default) and the
+    pool without ``held_out``, of the same embeddings."""
     from ezsr_live.model.knn import create_pool
 
-    gen = ShapeGenerator(ShapesConfig(image_size=image_size), POOL_SEED_BASE + seed)
+    config = config or ShapesConfig(image_size=image_size)
+    names = config.class_names
+    gen = config.generator(POOL_SEED_BASE + seed)
     feats, labels = [], []
     with torch.no_grad():
         for start in range(0, n_images, batch):
@@ -234,15 +241,15 @@ def build_pools(clip_model: torch.nn.Module, out: Path, model_id: str, n_images:
             labels.extend(s.class_index for s in samples)
     vectors = np.concatenate(feats)
     label_ids = np.asarray(labels, dtype=np.int32)
-    source = f"generated RGB shapes, seed {POOL_SEED_BASE + seed}"
+    source = f"generated RGB {domain_of(config)}, seed {POOL_SEED_BASE + seed}"
     full = out / POOL_NAME
     create_pool(full, vectors, model_id, kind="flat", source=f"{source}, all classes",
-                label_names=SHAPE_CLASSES, label_ids=label_ids)
-    seen = np.isin(label_ids, [SHAPE_CLASSES.index(c) for c in SEEN])
+                label_names=names, label_ids=label_ids)
+    seen = ~np.isin(label_ids, [names.index(c) for c in held_out])
     seen_path = out / SEEN_POOL_NAME
     create_pool(seen_path, vectors[seen], model_id, kind="flat",
-                source=f"{source}, held-out classes {', '.join(HELD_OUT)} removed",
-                label_names=SHAPE_CLASSES, label_ids=label_ids[seen])
+                source=f"{source}, held-out classes {', '.join(held_out)} removed",
+                label_names=names, label_ids=label_ids[seen])
     return full, seen_path
 
 

@@ -16,6 +16,7 @@ shape. Backgrounds default to the kinds whose caption words do not name a fill.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -123,6 +124,8 @@ class CompositionalConfig(ShapesConfig):
     outline_fraction: float = 0.12
     #: fill pattern period, pixels
     pattern_period_px: tuple[float, float] = (3.6, 5.0)
+    #: compositions never drawn (a held-out protocol's training images), by class name
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -136,11 +139,36 @@ class CompositionalConfig(ShapesConfig):
                 raise ValueError(f"radius_by_count {self.radius_by_count} must lie within {self.radius_range}")
         if self.gap_px < 0 or self.outline_fraction <= 0 or not 0 < self.pattern_period_px[0] <= self.pattern_period_px[1]:
             raise ValueError("gap_px must be non-negative, outline_fraction and pattern_period_px positive")
+        every = {composition_name(*c) for c in itertools.product(self.counts, self.fills, self.classes)}
+        if set(self.exclude) - every or set(self.exclude) >= every:
+            raise ValueError(f"exclude must name some, not all, of the compositions; unknown: "
+                             f"{sorted(set(self.exclude) - every)}")
 
     @property
     def compositions(self) -> tuple[tuple[int, str, str], ...]:
-        """``(count, fill, shape)`` of every class, in label order."""
-        return tuple(itertools.product(self.counts, self.fills, self.classes))
+        """``(count, fill, shape)`` of every class drawn, in label order."""
+        excluded = set(self.exclude)
+        return tuple(c for c in itertools.product(self.counts, self.fills, self.classes)
+                     if composition_name(*c) not in excluded)
+
+    def without(self, names: Sequence[str]) -> "CompositionalConfig":
+        """This configuration less the compositions ``names``."""
+        unknown = sorted(set(names) - set(self.class_names))
+        if unknown:
+            raise ValueError(f"no such compositions to hold out: {unknown}")
+        return dataclasses.replace(self, exclude=self.exclude + tuple(names))
+
+    def of_shapes(self, shapes: Sequence[str]) -> tuple[str, ...]:
+        """Every composition of ``shapes``, in label order."""
+        return tuple(composition_name(*c) for c in self.compositions if c[2] in set(shapes))
+
+    def unseen_combinations(self) -> tuple[str, ...]:
+        """One composition per shape whose count, fill and shape each stay in many other
+        compositions: shape ``j`` with the ``j``-th count and fill, cycling (11 shapes give
+        11 distinct (count, fill) pairs of the 15). Held out, they test whether a student
+        composes factors it saw apart into a combination it never saw."""
+        return tuple(composition_name(self.counts[j % len(self.counts)], self.fills[j % len(self.fills)], shape)
+                     for j, shape in enumerate(self.classes))
 
     @property
     def class_names(self) -> tuple[str, ...]:

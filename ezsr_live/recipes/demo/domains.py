@@ -22,6 +22,8 @@ class TeacherDomain:
     #: ``module:Class`` of the generator's configuration (a :class:`ShapesConfig`)
     config_class: str
     description: str
+    #: the bundled recording of this domain's classes (``weights/demo/``), with its ground truth
+    recording: str | None = None
 
     def config(self, **overrides: Any) -> "ShapesConfig":
         module, name = self.config_class.split(":")
@@ -30,7 +32,7 @@ class TeacherDomain:
 
 DOMAINS: dict[str, TeacherDomain] = {
     "shapes": TeacherDomain("ezsr-demo", "ezsr_live.recipes.demo.shapes:ShapesConfig",
-                            "the bundled demo's 12 shape classes, 64-d embedding"),
+                            "the bundled demo's 12 shape classes, 64-d embedding", "shapes_demo.raw"),
     "compositional": TeacherDomain("ezsr-demo-compositional",
                                    "ezsr_live.recipes.demo.compositional:CompositionalConfig",
                                    "165 count x fill x shape classes ('two striped stars'), 128-d embedding"),

@@ -20,6 +20,7 @@ diamond/triangle/heart look alike to a small model.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -135,6 +136,18 @@ class ShapesConfig:
     def generator(self, seed: int = 0) -> "ShapeGenerator":
         """The generator of this configuration's images."""
         return ShapeGenerator(self, seed)
+
+    def of_shapes(self, shapes: Sequence[str]) -> tuple[str, ...]:
+        """The classes that draw one of ``shapes``, in label order."""
+        return tuple(c for c in self.class_names if c in set(shapes))
+
+    def without(self, names: Sequence[str]) -> "ShapesConfig":
+        """This configuration less the classes ``names`` (a held-out protocol's training
+        images); unknown names are refused."""
+        unknown = sorted(set(names) - set(self.class_names))
+        if unknown:
+            raise ValueError(f"no such classes to hold out: {unknown}")
+        return dataclasses.replace(self, classes=tuple(c for c in self.classes if c not in set(names)))
 
 
 @dataclass

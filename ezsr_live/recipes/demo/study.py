@@ -7,9 +7,15 @@ protocol of :data:`PROTOCOLS`:
 * ``paper`` (the paper's protocol): distilled on images of every class, tested on fresh
   event windows of them. No event is labelled, no class withheld, as EZSR distils on
   ImageNet images and tests on N-ImageNet's same 1,000 classes;
-* ``held-out-shapes``: distilled without the images of :data:`HELD_OUT`, scored N-way
-  over every class on the seen and the held-out windows, restricted to the held-out
-  classes, and as the generalised zero-shot harmonic mean of the two N-way accuracies.
+* ``held-out-shapes``: distilled without the images of :data:`HELD_OUT` (on the
+  compositional domain, of every composition of them), scored N-way over every class on
+  the seen and the held-out windows, restricted to the held-out classes, and as the
+  generalised zero-shot harmonic mean of the two N-way accuracies;
+* ``held-out-compositions`` (compositional domain): distilled without one composition
+  per shape whose count, fill and shape all stay in other compositions, scored alike.
+
+The teacher's domain (:data:`~ezsr_live.recipes.demo.domains.DOMAINS`, from its
+sidecar) gives the classes, prompts, images and the recording, where it has one.
 
 The students of one (protocol, seed) read the same pre-synthesised events (``ezsr
 synth``'s folder format), so they differ by their loss alone, and each seed changes the
@@ -24,13 +30,14 @@ Runs are resumable: a rerun keeps every finished run and trains the rest.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import multiprocessing
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -38,18 +45,29 @@ import torch
 from ezsr_live.errors import EzsrError
 from ezsr_live.recipes.demo.build import (HELD_OUT, POOL_NAME, SEEN_POOL_NAME, TEST_SEED_BASE, build_pools,
                                           render_training_images)
-from ezsr_live.recipes.demo.shapes import SHAPE_CLASSES
-from ezsr_live.recipes.demo.teacher import DEMO_MODEL
+from ezsr_live.recipes.demo.domains import DOMAINS
+from ezsr_live.recipes.demo.shapes import ShapesConfig
 from ezsr_live.recipes.demo.study_plan import KNN_ALPHAS, PROTOCOLS, STUDENTS, StudyConfig
 
 __all__ = ["KNN_ALPHAS", "PROTOCOLS", "STUDENTS", "StudyConfig", "held_out_of", "run_study"]
 
 log = logging.getLogger(__name__)
 
+#: what each holding-out protocol withholds, from a domain's configuration
+_HOLD_OUT: dict[str, Callable[[Any], tuple[str, ...]]] = {
+    "held-out-shapes": lambda config: config.of_shapes(HELD_OUT),
+    "held-out-compositions": lambda config: config.unseen_combinations(),
+}
 
-def held_out_of(protocol: str) -> tuple[str, ...]:
-    """The classes ``protocol``'s students never see."""
-    return HELD_OUT if PROTOCOLS[protocol].holds_out else ()
+
+def domain_config(cfg: StudyConfig) -> ShapesConfig:
+    """The generator configuration of the study's domain (every class)."""
+    return DOMAINS[cfg.domain].config()
+
+
+def held_out_of(protocol: str, config: ShapesConfig) -> tuple[str, ...]:
+    """The classes ``protocol``'s students never see, on ``config``'s domain."""
+    return _HOLD_OUT[protocol](config) if PROTOCOLS[protocol].holds_out else ()
 
 
 # --------------------------------------------------------------------------- metrics
@@ -116,9 +134,11 @@ def prepare_set(cfg: StudyConfig, protocol: str, seed: int, work: Path, workers:
     done = root / "ready.json"
     if done.is_file():
         return images, events
-    classes = tuple(c for c in SHAPE_CLASSES if c not in held_out_of(protocol))
+    config = domain_config(cfg)
+    config = config.without(held_out_of(protocol, config))
+    classes = config.class_names
     # the seen-class images of a seed are the demo build's own (its render seed), per protocol's classes
-    render_training_images(images, cfg.images_per_set, seed, classes)
+    render_training_images(images, cfg.images_per_set, seed, config=config)
     report = synthesize_folder(images, events, SynthConfig(), seed=seed, workers=workers, progress=False)
     if report.failed:
         raise EzsrError(f"{events}: {len(report.failed)} images could not be synthesised: {report.failed[0]}")
@@ -136,7 +156,8 @@ def train_run(cfg: StudyConfig, protocol: str, student: str, seed: int, images: 
     figures_path = out / "figures.json"
     if figures_path.is_file():
         return json.loads(figures_path.read_text(encoding="utf-8"))
-    tcfg = TrainConfig(data=str(images), out=str(out), model=DEMO_MODEL, pretrained=str(cfg.teacher),
+    tcfg = TrainConfig(data=str(images), out=str(out), model=DOMAINS[cfg.domain].model_name,
+                       pretrained=str(cfg.teacher),
                        steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup_steps=cfg.warmup_steps,
                        device="cpu", workers=0, threads=1, seed=seed, checkpoint_every=cfg.steps,
                        log_every=max(1, cfg.steps // 10), loss=STUDENTS[student].loss, progress=False,
@@ -198,9 +219,15 @@ class _Bench:
     synthetic_inputs: torch.Tensor
     synthetic_targets: np.ndarray
     teacher_rgb: torch.Tensor  # the teacher's embeddings of the synthetic windows' images
-    recording_inputs: torch.Tensor
+    recording_inputs: torch.Tensor  # empty where the domain has no recording
     recording_targets: np.ndarray
     translators: dict[str, Any] = field(default_factory=dict)  # (pool, alpha) name -> KnnTranslator
+    #: protocol -> the same for the pool without that protocol's held-out classes
+    seen_translators: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def test_sets(self) -> tuple[str, ...]:
+        return ("synthetic", "recording") if len(self.recording_targets) else ("synthetic",)
 
 
 def _bench(cfg: StudyConfig, clip: Any, work: Path) -> _Bench:
@@ -211,47 +238,78 @@ def _bench(cfg: StudyConfig, clip: Any, work: Path) -> _Bench:
     from ezsr_live.windows import DEFAULT_WINDOW_MS, WindowSpec
 
     size = clip.image_size
-    text = class_embeddings(clip.model, clip.tokenizer, SHAPE_CLASSES)
-    rgb, synth = ablation.synthetic_sets(SHAPE_CLASSES, cfg.test_images, TEST_SEED_BASE, size)
-    recording = Path(cfg.recording) if cfg.recording else _shipped_recording()
-    rec = ablation.recording_set(recording, recording.with_suffix(".json"), SHAPE_CLASSES,
-                                 WindowSpec.by_time_ms(DEFAULT_WINDOW_MS), size)
+    config = dataclasses.replace(domain_config(cfg), image_size=size)
+    classes = config.class_names
+    text = class_embeddings(clip.model, clip.tokenizer, classes, config.zero_shot_templates)
+    rgb, synth = ablation.synthetic_sets(classes, cfg.test_images, TEST_SEED_BASE, size, config=config)
+    recording = _recording(cfg)
+    if recording is None:
+        rec = ablation.TestSet(torch.zeros(0, 3, size, size), np.zeros(0, np.int64))
+    else:
+        rec = ablation.recording_set(recording, recording.with_suffix(".json"), classes,
+                                     WindowSpec.by_time_ms(DEFAULT_WINDOW_MS), size)
     bench = _Bench(text, synth.inputs, synth.targets, ablation.embed(clip.model.visual, rgb.inputs),
                    rec.inputs, rec.targets)
     pool_dir = work / "pools"
-    full, seen = pool_dir / POOL_NAME, pool_dir / SEEN_POOL_NAME
-    if not (full.is_dir() and seen.is_dir()):  # the demo build's pools: one embedding pass for both
+    full = pool_dir / POOL_NAME
+    if not full.is_dir():  # the demo build's pools: one embedding pass for every protocol's
         pool_dir.mkdir(parents=True, exist_ok=True)
-        full, seen = build_pools(clip.model, pool_dir, model_identity(DEMO_MODEL, cfg.teacher_name),
-                                 cfg.pool_images, seed=0, image_size=size)
-    for name, path in {"all": full, "seen": seen}.items():
-        pool = open_pool(path)
-        for alpha in KNN_ALPHAS:
-            bench.translators[f"{name} pool, alpha {alpha:g}"] = KnnTranslator(pool, alpha=alpha)
+        full, _ = build_pools(clip.model, pool_dir, model_identity(DOMAINS[cfg.domain].model_name, cfg.teacher_name),
+                              cfg.pool_images, seed=0, image_size=size, config=config, held_out=())
+    pool = open_pool(full)
+    bench.translators = {f"all pool, alpha {a:g}": KnnTranslator(pool, alpha=a) for a in KNN_ALPHAS}
+    for protocol in cfg.protocols:
+        held = held_out_of(protocol, config)
+        if held:
+            seen = open_pool(_seen_pool(full, pool_dir / f"{SEEN_POOL_NAME}-{protocol}", held))
+            bench.seen_translators[protocol] = {f"seen pool, alpha {a:g}": KnnTranslator(seen, alpha=a)
+                                                for a in KNN_ALPHAS}
     return bench
 
 
-def _shipped_recording() -> Path:
+def _seen_pool(full: Path, dest: Path, held_out: Sequence[str]) -> Path:
+    """``full`` less the vectors of the ``held_out`` classes, once (kept)."""
+    from ezsr_live.model.knn import create_pool, open_pool, read_pool_meta
+
+    if dest.is_dir():
+        return dest
+    pool, meta = open_pool(full), read_pool_meta(full)
+    names = list(meta.label_names or ())
+    labels = np.asarray(pool.label_ids)
+    keep = np.flatnonzero(~np.isin(labels, [names.index(c) for c in held_out]))
+    create_pool(dest, pool.reconstruct(keep), meta.model, kind="flat",
+                source=f"{meta.source}; held-out classes removed: {', '.join(held_out)}",
+                label_names=names, label_ids=labels[keep])
+    return dest
+
+
+def _recording(cfg: StudyConfig) -> Path | None:
     from ezsr_live.model.registry import weights_dir
 
-    return weights_dir() / "demo" / "shapes_demo.raw"
+    if cfg.recording:
+        return Path(cfg.recording)
+    shipped = DOMAINS[cfg.domain].recording
+    return weights_dir() / "demo" / shipped if shipped else None
 
 
-def evaluate_run(bench: _Bench, clip: Any, encoder: Path, held_out: Sequence[int]) -> dict[str, Any]:
-    """Scores of one trained student, without and with each k-NN translation."""
+def evaluate_run(bench: _Bench, clip: Any, model_name: str, encoder: Path, protocol: str,
+                 held_out: Sequence[int]) -> dict[str, Any]:
+    """Scores of one trained student, without and with each k-NN translation (the pool
+    lacking ``protocol``'s held-out classes too, where it withholds some)."""
     from ezsr_live.model.event_encoder import make_event_encoder
     from ezsr_live.recipes.demo.ablation import embed
 
-    tower, _ = make_event_encoder(clip.model, DEMO_MODEL, encoder, clip.image_size, keep_rgb_tower=True)
-    e_syn, e_rec = embed(tower, bench.synthetic_inputs), embed(tower, bench.recording_inputs)
-    variants = {"none": (e_syn, e_rec)}
-    for name, knn in bench.translators.items():
-        if name.startswith("seen") and not held_out:
-            continue  # a pool lacking classes the student saw says nothing
-        variants[name] = (knn(e_syn), knn(e_rec))
-    return {name: {"synthetic": scores(s, bench.text, bench.synthetic_targets, held_out, bench.teacher_rgb),
-                   "recording": scores(r, bench.text, bench.recording_targets, held_out)}
-            for name, (s, r) in variants.items()}
+    tower, _ = make_event_encoder(clip.model, model_name, encoder, clip.image_size, keep_rgb_tower=True)
+    inputs = {"synthetic": bench.synthetic_inputs, "recording": bench.recording_inputs}
+    targets = {"synthetic": bench.synthetic_targets, "recording": bench.recording_targets}
+    plain = {name: embed(tower, inputs[name]) for name in bench.test_sets}
+    variants: dict[str, dict[str, torch.Tensor]] = {"none": plain}
+    for name, knn in {**bench.translators, **bench.seen_translators.get(protocol, {})}.items():
+        variants[name] = {test_set: knn(e) for test_set, e in plain.items()}
+    return {name: {test_set: scores(e, bench.text, targets[test_set], held_out,
+                                    bench.teacher_rgb if test_set == "synthetic" else None)
+                   for test_set, e in embedded.items()}
+            for name, embedded in variants.items()}
 
 
 def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -265,7 +323,7 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
         entry: dict[str, Any] = {"seeds": [r["seed"] for r in items], "variants": {}, "knn_delta": {}}
         for variant in items[0]["scores"]:
             per_set: dict[str, Any] = {}
-            for test_set in ("synthetic", "recording"):
+            for test_set in items[0]["scores"][variant]:
                 figures = items[0]["scores"][variant][test_set]
                 per_set[test_set] = {k: summarise([r["scores"][variant][test_set][k] for r in items])
                                      for k, v in figures.items() if not isinstance(v, list)}
@@ -278,7 +336,7 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
                                                    r["scores"]["none"][test_set].get(k)) for r in items])
                                for k in ("top1", "held_out", "harmonic")
                                if k in items[0]["scores"]["none"][test_set]}
-                    for test_set in ("synthetic", "recording")}
+                    for test_set in items[0]["scores"]["none"]}
         entry["training"] = {k: summarise([r["training"].get(k) for r in items])
                              for k in ("final_loss", "final_train_cosine", "final_logit_scale", "wall_s")}
         out.setdefault(protocol, {})[student] = entry
@@ -302,17 +360,20 @@ def run_study(cfg: StudyConfig, command: str = "") -> dict[str, Any]:
     train_s = time.perf_counter() - t0
     clip = load_teacher(cfg.teacher)
     bench = _bench(cfg, clip, work)
+    config = domain_config(cfg)
+    classes = config.class_names
+    held_out = {p: list(held_out_of(p, config)) for p in cfg.protocols if PROTOCOLS[p].holds_out}
+    model_name = DOMAINS[cfg.domain].model_name
     runs = []
     for fig in trained:
-        held = [SHAPE_CLASSES.index(c) for c in held_out_of(fig["protocol"])]
+        held = [classes.index(c) for c in held_out.get(fig["protocol"], ())]
         runs.append({"protocol": fig["protocol"], "student": fig["student"], "seed": fig["seed"], "training": fig,
-                     "scores": evaluate_run(bench, clip, Path(fig["encoder"]), held)})
-    teacher_rgb = scores(bench.teacher_rgb, bench.text, bench.synthetic_targets, [SHAPE_CLASSES.index(c)
-                                                                                  for c in HELD_OUT])
-    doc = {"command": command, "config": cfg.to_json(), "classes": list(SHAPE_CLASSES),
-           "held_out_classes": list(HELD_OUT), "test_windows": {"synthetic": len(bench.synthetic_targets),
-                                                                "recording": len(bench.recording_targets)},
-           "windows_per_class": np.bincount(bench.synthetic_targets, minlength=len(SHAPE_CLASSES)).tolist(),
+                     "scores": evaluate_run(bench, clip, model_name, Path(fig["encoder"]), fig["protocol"], held)})
+    teacher_rgb = scores(bench.teacher_rgb, bench.text, bench.synthetic_targets, [])
+    doc = {"command": command, "config": cfg.to_json(), "domain": cfg.domain, "classes": list(classes),
+           "held_out_classes": held_out, "test_windows": {"synthetic": len(bench.synthetic_targets),
+                                                          "recording": len(bench.recording_targets)},
+           "windows_per_class": np.bincount(bench.synthetic_targets, minlength=len(classes)).tolist(),
            "teacher_on_rgb": teacher_rgb, "train_seconds": round(train_s, 1),
            "total_seconds": round(time.perf_counter() - t0, 1), "runs": runs, "summary": aggregate(runs)}
     (out / "study.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
@@ -331,12 +392,14 @@ def study_markdown(doc: dict[str, Any]) -> str:
     """The study's tables: mean ± sample standard deviation over seeds, in %."""
     cfg, summary = doc["config"], doc["summary"]
     n_seeds = len(cfg["seeds"])
-    lines = ["# EZSR's losses in miniature: students over seeds and protocols", "",
+    n_rec = doc["test_windows"]["recording"]
+    recording = f" and {n_rec} 50 ms windows of the demo recording" if n_rec else " (the domain has no recording)"
+    lines = [f"# EZSR's losses in miniature: students over seeds and protocols ({doc.get('domain', 'shapes')} "
+             f"domain, {len(doc['classes'])} classes)", "",
              f"Each cell: mean ± standard deviation over {n_seeds} seed(s), in %. Students: {cfg['steps']} steps x "
              f"{cfg['batch_size']} pairs, lr {cfg['lr']:g}, on pre-synthesised events (the same events for every "
-             f"student of a seed). Test: {doc['test_windows']['synthetic']} synthetic windows of fresh images and "
-             f"{doc['test_windows']['recording']} 50 ms windows of the demo recording. Teacher on the RGB images: "
-             f"{100 * doc['teacher_on_rgb']['top1']:.1f} % top-1.", ""]
+             f"student of a seed). Test: {doc['test_windows']['synthetic']} synthetic windows of fresh images"
+             f"{recording}. Teacher on the RGB images: {100 * doc['teacher_on_rgb']['top1']:.1f} % top-1.", ""]
     variants = ["none"] + [f"all pool, alpha {a:g}" for a in KNN_ALPHAS]
     if "paper" in summary:
         lines += ["## (a) The paper's protocol: distilled on every class", "",
@@ -344,34 +407,13 @@ def study_markdown(doc: dict[str, Any]) -> str:
                   "|---|---|---:|---:|---:|---:|"]
         for student, entry in summary["paper"].items():
             for v in variants:
-                syn, rec = entry["variants"][v]["synthetic"], entry["variants"][v]["recording"]
+                syn, rec = entry["variants"][v]["synthetic"], entry["variants"][v].get("recording", {})
                 lines.append(f"| {STUDENTS[student].label} | {_knn_name(v)} | {_pm(syn['top1'])} | "
-                             f"{_pm(rec['top1'])} | {_pm(syn.get('cosine_to_teacher'), 1, 3)} | "
+                             f"{_pm(rec.get('top1'))} | {_pm(syn.get('cosine_to_teacher'), 1, 3)} | "
                              f"{_pm(syn['mean_norm'], 1, 3)} |")
         lines += ["", _delta_table(summary["paper"], ("top1",)), ""]
-    if "held-out-shapes" in summary:
-        held = ", ".join(doc["held_out_classes"])
-        lines += [f"## (b) Held-out shapes ({held}): distilled without their images", "",
-                  "N-way: over all classes. Restricted: among the held-out classes only. H: harmonic mean of "
-                  "the N-way seen and held-out accuracies. Seen → held-out: share of seen-class windows "
-                  "predicted as a held-out class (bias towards them).", "",
-                  "| student | k-NN | seen (N-way) | held-out (N-way) | held-out (restricted) | H | "
-                  "seen → held-out | recording held-out (N-way) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-        for student, entry in summary["held-out-shapes"].items():
-            for v in variants + [f"seen pool, alpha {a:g}" for a in KNN_ALPHAS]:
-                if v not in entry["variants"]:
-                    continue
-                syn, rec = entry["variants"][v]["synthetic"], entry["variants"][v]["recording"]
-                lines.append(f"| {STUDENTS[student].label} | {_knn_name(v)} | {_pm(syn['seen'])} | "
-                             f"{_pm(syn['held_out'])} | {_pm(syn['held_out_restricted'])} | {_pm(syn['harmonic'])} | "
-                             f"{_pm(syn['seen_as_held_out'])} | {_pm(rec.get('held_out'))} |")
-        lines += ["", _delta_table(summary["held-out-shapes"], ("held_out", "harmonic")), ""]
-        lines += ["### Predictions per class (synthetic windows, no k-NN, mean over seeds)", "",
-                  "| student | " + " | ".join(doc["classes"]) + " |", "|---|" + "---:|" * len(doc["classes"])]
-        for student, entry in summary["held-out-shapes"].items():
-            counts = entry["variants"]["none"]["synthetic"]["predicted"]
-            lines.append(f"| {STUDENTS[student].label} | " + " | ".join(f"{c:.0f}" for c in counts) + " |")
-        lines += ["| (windows of each class) | " + " | ".join(str(c) for c in doc["windows_per_class"]) + " |", ""]
+    for letter, protocol in zip("bcd", [p for p in summary if PROTOCOLS[p].holds_out]):
+        lines += _held_out_section(doc, protocol, letter)
     lines += ["## Training", "", "| protocol | student | final loss | train cosine | learnt logit scale | wall (s) |",
               "|---|---|---:|---:|---:|---:|"]
     for protocol, students in summary.items():
@@ -383,6 +425,54 @@ def study_markdown(doc: dict[str, Any]) -> str:
     lines += ["", f"Training took {doc['train_seconds']:.0f} s, everything {doc['total_seconds']:.0f} s.", "",
               "## Command", "", "```", doc["command"], "```", ""]
     return "\n".join(lines)
+
+
+def _held_out_section(doc: dict[str, Any], protocol: str, letter: str) -> list[str]:
+    students = doc["summary"][protocol]
+    held = doc["held_out_classes"][protocol]
+    what = ", ".join(held) if len(held) <= 12 else f"{len(held)} classes: {', '.join(held[:6])}, ..."
+    variants = (["none"] + [f"all pool, alpha {a:g}" for a in KNN_ALPHAS]
+                + [f"seen pool, alpha {a:g}" for a in KNN_ALPHAS])
+    lines = [f"## ({letter}) {protocol} ({what}): distilled without their images", "",
+             "N-way: over all classes. Restricted: among the held-out classes only. H: harmonic mean of "
+             "the N-way seen and held-out accuracies. Seen → held-out: share of seen-class windows "
+             "predicted as a held-out class (bias towards them).", "",
+             "| student | k-NN | seen (N-way) | held-out (N-way) | held-out (restricted) | H | "
+             "seen → held-out | recording held-out (N-way) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for student, entry in students.items():
+        for v in variants:
+            if v not in entry["variants"]:
+                continue
+            syn, rec = entry["variants"][v]["synthetic"], entry["variants"][v].get("recording", {})
+            lines.append(f"| {STUDENTS[student].label} | {_knn_name(v)} | {_pm(syn['seen'])} | "
+                         f"{_pm(syn['held_out'])} | {_pm(syn['held_out_restricted'])} | {_pm(syn['harmonic'])} | "
+                         f"{_pm(syn['seen_as_held_out'])} | {_pm(rec.get('held_out'))} |")
+    lines += ["", _delta_table(students, ("held_out", "harmonic")), ""]
+    classes = doc["classes"]
+    lines += ["### Predictions per class (synthetic windows, no k-NN, mean over seeds)", ""]
+    if len(classes) <= MAX_CLASS_COLUMNS:
+        lines += ["| student | " + " | ".join(classes) + " |", "|---|" + "---:|" * len(classes)]
+        for student, entry in students.items():
+            counts = entry["variants"]["none"]["synthetic"]["predicted"]
+            lines.append(f"| {STUDENTS[student].label} | " + " | ".join(f"{c:.0f}" for c in counts) + " |")
+        lines += ["| (windows of each class) | " + " | ".join(str(c) for c in doc["windows_per_class"]) + " |", ""]
+        return lines
+    lines += [f"The {MOST_PREDICTED} classes predicted most often, of {len(classes)} "
+              f"({sum(doc['windows_per_class'])} windows, {min(doc['windows_per_class'])}-"
+              f"{max(doc['windows_per_class'])} per class):", "",
+              "| student | most predicted (windows) |", "|---|---|"]
+    for student, entry in students.items():
+        counts = np.asarray(entry["variants"]["none"]["synthetic"]["predicted"])
+        top = np.argsort(-counts, kind="stable")[:MOST_PREDICTED]
+        lines.append(f"| {STUDENTS[student].label} | "
+                     + ", ".join(f"{classes[i]}{' (held out)' if classes[i] in held else ''} {counts[i]:.0f}"
+                                 for i in top) + " |")
+    return lines + [""]
+
+
+#: a per-class prediction table up to this many classes; beyond, the most predicted ones
+MAX_CLASS_COLUMNS = 24
+MOST_PREDICTED = 5
 
 
 def _knn_name(variant: str) -> str:

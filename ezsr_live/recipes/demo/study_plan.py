@@ -31,14 +31,27 @@ STUDENTS: dict[str, StudentSpec] = {
 @dataclass(frozen=True)
 class Protocol:
     description: str
-    holds_out: bool  # whether its students never see the held-out shapes (the demo build's HELD_OUT)
+    #: the teacher domains (:data:`ezsr_live.recipes.demo.domains.DOMAINS`) it is defined on
+    domains: tuple[str, ...]
+    holds_out: bool  # whether its students never see some classes (``study.held_out_of``)
 
 
 PROTOCOLS: dict[str, Protocol] = {
-    "paper": Protocol("distilled on images of every class, tested on fresh event windows of them", False),
-    "held-out-shapes": Protocol("distilled without the held-out shapes' images; scored N-way, restricted to "
-                                "them and as the generalised zero-shot harmonic mean", True),
+    "paper": Protocol("distilled on images of every class, tested on fresh event windows of them",
+                      ("shapes", "compositional"), False),
+    "held-out-shapes": Protocol("distilled without the held-out shapes' images (every composition of them); "
+                                "scored N-way, restricted to them and as the generalised zero-shot harmonic mean",
+                                ("shapes", "compositional"), True),
+    "held-out-compositions": Protocol("distilled without one composition per shape, whose count, fill and shape "
+                                      "each stay in other compositions; scored as held-out-shapes",
+                                      ("compositional",), True),
 }
+
+
+def protocols_of(domain: str) -> tuple[str, ...]:
+    """The protocols defined on ``domain``, in report order."""
+    return tuple(name for name, p in PROTOCOLS.items() if domain in p.domains)
+
 
 #: k-NN mixing weights compared: alpha = 0 is Remark 1 read literally (the neighbours'
 #: weighted mean alone), 0.5 the project's default
@@ -53,7 +66,10 @@ class StudyConfig:
     out: str
     seeds: tuple[int, ...] = (0, 1, 2)
     students: tuple[str, ...] = tuple(STUDENTS)
-    protocols: tuple[str, ...] = tuple(PROTOCOLS)
+    #: empty: every protocol of the domain
+    protocols: tuple[str, ...] = ()
+    #: the teacher's domain (its sidecar's ``training.domain``): classes, images, protocols
+    domain: str = "shapes"
     steps: int = 300
     batch_size: int = 64
     lr: float = 1e-3
@@ -67,10 +83,15 @@ class StudyConfig:
     teacher_name: str = "ezsr-demo-teacher.safetensors"  # the file name pools record as the model identity
 
     def __post_init__(self) -> None:
+        self.protocols = tuple(self.protocols) or protocols_of(self.domain)
         unknown = [s for s in self.students if s not in STUDENTS] + [p for p in self.protocols if p not in PROTOCOLS]
         if unknown:
             raise EzsrError(f"unknown student or protocol: {', '.join(unknown)} (students: {', '.join(STUDENTS)}; "
                             f"protocols: {', '.join(PROTOCOLS)})")
+        undefined = [p for p in self.protocols if self.domain not in PROTOCOLS[p].domains]
+        if undefined:
+            raise EzsrError(f"protocol {', '.join(undefined)} is not defined on the {self.domain} domain "
+                            f"(its protocols: {', '.join(protocols_of(self.domain))})")
         if not self.seeds or not self.students or not self.protocols:
             raise EzsrError("a study needs at least one seed, one student and one protocol")
         if min(self.steps, self.batch_size, self.test_images, self.pool_images, self.jobs) < 1:

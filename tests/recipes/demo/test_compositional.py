@@ -12,6 +12,7 @@ from ezsr_live.recipes.demo.compositional import (
     COUNT_WORDS,
     FILL_WORDS,
     CompositionalConfig,
+    composition_name,
     plural,
 )
 from ezsr_live.recipes.demo.shapes import BACKGROUND_WORDS, COLOURS
@@ -157,3 +158,22 @@ def test_ezsr_demo_teacher_refuses_a_logit_scale_outside_clips_range(tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--logit-scale: must be 'learnt' or a number in [1, 100]" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_held_out_sets_keep_every_factor_of_a_held_out_composition_in_training():
+    held = DEFAULT.unseen_combinations()
+    rest = DEFAULT.without(held)
+    assert len(held) == len(DEFAULT.classes) and len(rest.class_names) == 165 - len(held)
+    assert not set(held) & set(rest.class_names)
+    trained = rest.compositions
+    for count, fill, shape in (c for c in DEFAULT.compositions if composition_name(*c) in held):
+        assert sum(c[0] == count for c in trained) >= 40 and sum(c[1] == fill for c in trained) >= 25
+        assert sum(c[2] == shape for c in trained) == 14
+    assert len({(c[0], c[1]) for c in DEFAULT.compositions if composition_name(*c) in held}) == len(held)
+    hearts = DEFAULT.of_shapes(["heart"])
+    assert len(hearts) == 15 and all("heart" in name for name in hearts)
+    assert {s.class_name for s in rest.generator(3).render(range(200))[1]} <= set(rest.class_names)
+    with pytest.raises(ValueError, match="no such compositions"):
+        DEFAULT.without(["two striped rings"])
+    with pytest.raises(ValueError, match="exclude"):
+        CompositionalConfig(exclude=DEFAULT.class_names)

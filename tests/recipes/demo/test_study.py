@@ -111,7 +111,7 @@ def test_students_of_a_seed_share_one_event_set_and_held_out_sets_lack_the_held_
 def test_the_report_has_both_protocols_tables_and_its_command(study):
     out, _ = study
     md = (out / "study.md").read_text(encoding="utf-8")
-    assert "## (a) The paper's protocol" in md and "## (b) Held-out shapes" in md
+    assert "## (a) The paper's protocol" in md and "## (b) held-out-shapes (heart, crescent, pentagon)" in md
     assert STUDENTS["raw-l2"].label in md and "± " in md
     assert "ezsr demo study -o" in md
 
@@ -140,3 +140,58 @@ def test_bad_study_options_are_refused_in_one_line(tmp_path, capsys, args, needl
     err = capsys.readouterr().err
     assert rc == 2 and needle in err.strip().splitlines()[-1] and "Traceback" not in err
     assert not (tmp_path / "s" / "work").exists()  # nothing trained
+
+
+def test_held_out_compositions_are_refused_on_the_shapes_domain(tmp_path, capsys):
+    rc = ezsr(["demo", "study", "-o", str(tmp_path / "s"), "--protocols", "held-out-compositions"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "not defined on the shapes domain" in err[0]
+    assert not (tmp_path / "s" / "work").exists()
+
+
+@pytest.fixture(scope="module")
+def compositional_study(tmp_path_factory) -> tuple[Path, dict]:
+    """A 2-step compositional teacher (its domain read from its sidecar), then one
+    student on the paper's protocol and on held-out compositions."""
+    root = tmp_path_factory.mktemp("compositional-study")
+    threads = torch.get_num_threads()
+    try:
+        assert ezsr(["demo", "teacher", "--domain", "compositional", "-o", str(root / "teacher"), "--steps", "2",
+                     "--batch-size", "8", "--eval-images", "10", "--workers", "0", "--threads", "1"]) == 0
+        assert ezsr(["demo", "study", "-o", str(root / "study"), "--teacher", str(root / "teacher" /
+                     "teacher.safetensors"), "--seeds", "1", "--students", "cosine", "--protocols",
+                     "paper,held-out-compositions", "--steps", "2", "--batch-size", "8", "--test-images", "24",
+                     "--pool-images", "330", "--jobs", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return root / "study", json.loads((root / "study" / "study.json").read_text(encoding="utf-8"))
+
+
+def test_a_compositional_study_withholds_one_composition_per_shape(compositional_study):
+    from ezsr_live.model.knn import open_pool
+    from ezsr_live.recipes.demo.compositional import CompositionalConfig
+
+    out, doc = compositional_study
+    config = CompositionalConfig()
+    held = doc["held_out_classes"]["held-out-compositions"]
+    assert doc["domain"] == "compositional" and doc["classes"] == list(config.class_names)
+    assert held == list(config.unseen_combinations()) and len(held) == 11
+    trained = {p.name for p in (out / "work" / "data" / "held-out-compositions-seed0" / "events").iterdir()
+               if p.is_dir()}
+    assert trained and not trained & set(held)
+    ready = json.loads((out / "work" / "data" / "held-out-compositions-seed0" / "ready.json").read_text())
+    assert ready["classes"] == list(config.without(held).class_names)  # the other 154 compositions
+    pool = open_pool(out / "work" / "pools" / "pool-seen-classes-held-out-compositions")
+    assert len(pool) and not set(np.asarray(pool.label_ids).tolist()) & {doc["classes"].index(c) for c in held}
+    run = next(r for r in doc["runs"] if r["protocol"] == "held-out-compositions")
+    assert set(run["scores"]["none"]) == {"synthetic"}  # no recording of compositions
+    assert run["scores"]["none"]["synthetic"]["held_out_restricted"] is not None
+    assert doc["test_windows"]["recording"] == 0
+
+
+def test_the_compositional_report_names_its_domain_and_lists_the_most_predicted_classes(compositional_study):
+    out, _ = compositional_study
+    md = (out / "study.md").read_text(encoding="utf-8")
+    assert "(compositional domain, 165 classes)" in md and "the domain has no recording" in md
+    assert "## (b) held-out-compositions (one solid circle, two outlined squares, three striped triangles" in md
+    assert "classes predicted most often, of 165" in md
