@@ -124,11 +124,8 @@ def test_bad_configurations_are_refused():
         CompositionalConfig(radius_by_count=((0.1, 0.4), (0.17, 0.22), (0.16, 0.18)))
 
 
-def test_ezsr_demo_teacher_trains_a_compositional_teacher_that_ezsr_geometry_reads(tmp_path, capsys):
-    out = tmp_path / "teacher"
-    assert ezsr(["demo", "teacher", "--domain", "compositional", "-o", str(out), "--steps", "2",
-                 "--batch-size", "8", "--eval-images", "10", "--pool-images", "40", "--workers", "0",
-                 "--threads", "1", "--logit-scale", "100"]) == 0
+def test_ezsr_demo_teacher_trains_a_compositional_teacher_that_ezsr_geometry_reads(compositional_teacher, capsys):
+    out = compositional_teacher
     meta = json.loads((out / "teacher.json").read_text(encoding="utf-8"))
     assert meta["training"]["fixed_logit_scale"] == 100.0
     assert meta["model_name"] == "ezsr-demo-compositional" and meta["labels"] == list(DEFAULT.class_names)

@@ -150,21 +150,19 @@ def test_held_out_compositions_are_refused_on_the_shapes_domain(tmp_path, capsys
 
 
 @pytest.fixture(scope="module")
-def compositional_study(tmp_path_factory) -> tuple[Path, dict]:
-    """A 2-step compositional teacher (its domain read from its sidecar), then one
-    student on the paper's protocol and on held-out compositions."""
-    root = tmp_path_factory.mktemp("compositional-study")
+def compositional_study(tmp_path_factory, compositional_teacher) -> tuple[Path, dict]:
+    """One student of the 2-step compositional teacher (its domain read from its
+    sidecar) on the paper's protocol and on held-out compositions."""
+    out = tmp_path_factory.mktemp("compositional-study")
     threads = torch.get_num_threads()
     try:
-        assert ezsr(["demo", "teacher", "--domain", "compositional", "-o", str(root / "teacher"), "--steps", "2",
-                     "--batch-size", "8", "--eval-images", "10", "--workers", "0", "--threads", "1"]) == 0
-        assert ezsr(["demo", "study", "-o", str(root / "study"), "--teacher", str(root / "teacher" /
-                     "teacher.safetensors"), "--seeds", "1", "--students", "cosine", "--protocols",
-                     "paper,held-out-compositions", "--steps", "2", "--batch-size", "8", "--test-images", "24",
-                     "--pool-images", "330", "--jobs", "1"]) == 0
+        assert ezsr(["demo", "study", "-o", str(out), "--teacher", str(compositional_teacher / "teacher.safetensors"),
+                     "--seeds", "1", "--students", "cosine", "--protocols", "paper,held-out-compositions",
+                     "--steps", "2", "--batch-size", "8", "--test-images", "24", "--pool-images", "330",
+                     "--jobs", "1"]) == 0
     finally:
         torch.set_num_threads(threads)
-    return root / "study", json.loads((root / "study" / "study.json").read_text(encoding="utf-8"))
+    return out, json.loads((out / "study.json").read_text(encoding="utf-8"))
 
 
 def test_a_compositional_study_withholds_one_composition_per_shape(compositional_study):
