@@ -180,7 +180,14 @@ def _train_job(job: tuple[StudyConfig, str, str, int, str, str, str]) -> dict[st
     cfg, protocol, student, seed, images, events, work = job
     torch.set_num_threads(1)
     logging.getLogger("ezsr_live").setLevel(logging.WARNING)
-    return train_run(cfg, protocol, student, seed, Path(images), Path(events), Path(work))
+    try:
+        return train_run(cfg, protocol, student, seed, Path(images), Path(events), Path(work))
+    except EzsrError:
+        raise
+    except Exception as exc:  # one line naming the run; the finished runs are kept for a rerun
+        where = _run_dir(Path(work), protocol, student, seed)
+        text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise EzsrError(f"{where}: training {student} ({protocol}, seed {seed}) failed: {text}") from None
 
 
 def train_all(cfg: StudyConfig, work: Path) -> list[dict[str, Any]]:

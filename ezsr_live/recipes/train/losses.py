@@ -18,6 +18,8 @@ zero-shot scoring discards; nobody has compared them on ImageNet-scale data yet.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -30,13 +32,17 @@ MAX_LOGIT_SCALE = 100.0
 
 class LearntLogitScale(torch.nn.Module):
     """InfoNCE's logit scale as a learnt log-parameter, started at ``initial`` (already
-    exponentiated, as open_clip reports it) and clamped at :data:`MAX_LOGIT_SCALE`."""
+    exponentiated, as open_clip reports it) and clamped at :data:`MAX_LOGIT_SCALE`.
+
+    A teacher trained at the cap stores ``log(100)``, which fp16 rounds up: it reads
+    back as 100.03 (OpenAI's checkpoints, and the demo's at ``--logit-scale 100``). The
+    start is clamped as training clamps, rather than refused."""
 
     def __init__(self, initial: float):
         super().__init__()
-        if not 0 < initial <= MAX_LOGIT_SCALE:
-            raise ValueError(f"initial logit scale must be in (0, {MAX_LOGIT_SCALE:g}], got {initial}")
-        self.log_scale = torch.nn.Parameter(torch.tensor(float(initial)).log())
+        if not (math.isfinite(initial) and initial > 0):
+            raise ValueError(f"initial logit scale must be a positive number, got {initial}")
+        self.log_scale = torch.nn.Parameter(torch.tensor(min(float(initial), MAX_LOGIT_SCALE)).log())
 
     def forward(self) -> torch.Tensor:
         return self.log_scale.clamp(max=torch.log(torch.tensor(MAX_LOGIT_SCALE)).item()).exp()

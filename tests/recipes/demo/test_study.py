@@ -156,8 +156,10 @@ def compositional_study(tmp_path_factory, compositional_teacher) -> tuple[Path, 
     out = tmp_path_factory.mktemp("compositional-study")
     threads = torch.get_num_threads()
     try:
+        # infonce-learnt-t: a teacher stored at CLIP's cap in fp16 reads back as 100.03, which the
+        # learnt temperature once refused (every such run of the first compositional study failed)
         assert ezsr(["demo", "study", "-o", str(out), "--teacher", str(compositional_teacher / "teacher.safetensors"),
-                     "--seeds", "1", "--students", "cosine", "--protocols", "paper,held-out-compositions",
+                     "--seeds", "1", "--students", "cosine,infonce-learnt-t", "--protocols", "paper,held-out-compositions",
                      "--steps", "2", "--batch-size", "8", "--test-images", "24", "--pool-images", "330",
                      "--jobs", "1"]) == 0
     finally:
@@ -181,6 +183,8 @@ def test_a_compositional_study_withholds_one_composition_per_shape(compositional
     assert ready["classes"] == list(config.without(held).class_names)  # the other 154 compositions
     pool = open_pool(out / "work" / "pools" / "pool-seen-classes-held-out-compositions")
     assert len(pool) and not set(np.asarray(pool.label_ids).tolist()) & {doc["classes"].index(c) for c in held}
+    learnt = [r for r in doc["runs"] if r["student"] == "infonce-learnt-t"]
+    assert len(learnt) == 2 and all(r["training"]["final_logit_scale"] <= 100.0 + 1e-3 for r in learnt)
     run = next(r for r in doc["runs"] if r["protocol"] == "held-out-compositions")
     assert set(run["scores"]["none"]) == {"synthetic"}  # no recording of compositions
     assert run["scores"]["none"]["synthetic"]["held_out_restricted"] is not None
@@ -193,3 +197,18 @@ def test_the_compositional_report_names_its_domain_and_lists_the_most_predicted_
     assert "(compositional domain, 165 classes)" in md and "the domain has no recording" in md
     assert "## (b) held-out-compositions (one solid circle, two outlined squares, three striped triangles" in md
     assert "classes predicted most often, of 165" in md
+
+
+def test_a_run_that_fails_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
+    from ezsr_live.recipes.demo import study as study_module
+
+    def broken(cfg, protocol, student, seed, *rest):
+        raise ValueError("something inside the trainer\nwith a second line")
+
+    monkeypatch.setattr(study_module, "train_run", broken)
+    rc = ezsr(["demo", "study", "-o", str(tmp_path / "s"), "--seeds", "1", "--students", "cosine",
+               "--protocols", "paper", "--steps", "1", "--batch-size", "2", "--jobs", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert str(tmp_path / "s" / "work" / "runs" / "paper" / "cosine" / "seed0") in err[0]
+    assert "training cosine (paper, seed 0) failed: something inside the trainer" in err[0]
