@@ -155,9 +155,9 @@ def whole_file_buffer(n: int) -> EventPacket:
     touch (the decoder's writes) is most of a whole-file read's cost.
 
     numpy hints large arrays for transparent huge pages, which makes that first touch
-    2.9x cheaper (``benchmarks/bench_first_touch.py``), except where the kernel reports free memory to a hypervisor
-    (:mod:`ezsr_live.host_memory`): there a huge page comes from a block the host has
-    discarded and costs about 2 ms to fault. So the hint is kept on bare metal and left
+    2.9x cheaper (``benchmarks/bench_first_touch.py``), except where the kernel reports
+    free memory to a hypervisor (:mod:`ezsr_live.host_memory`): there a huge page comes
+    from a block the host has discarded and costs about 2 ms to fault. So the hint is kept on bare metal and left
     out there. On this project's VM, in ``benchmarks/bench_io.py``'s rotation, 20 M
     events read at 40-29 Mev/s hinted and 80-49 unhinted (EVT 2.0 / EVT 3.0, 2026-12-02).
     Where numpy has no such switch, this is a plain ``np.empty``."""
