@@ -286,8 +286,8 @@ class OutputSettings:
     """Where results go and when the run ends."""
 
     headless: bool = setting(False, "no window: one JSON object per result on stdout, logs on stderr")
-    max_results: int | None = setting(None, "stop after N results (of every stream, with several)", range=int_range(1, None), optional=True,
-                                      metavar="N")
+    max_results: int | None = setting(None, "stop after N results (of every stream, with several)",
+                                      range=int_range(1, None), optional=True, metavar="N")
     duration_s: float | None = setting(None, "stop after S seconds",
                                        range=float_range(0.0, MAX_DURATION_S, lo_open=True, unit="s"),
                                        optional=True, metavar="S")

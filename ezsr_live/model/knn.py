@@ -10,9 +10,10 @@ Defaults (settable everywhere): ``k = 16``, ``tau = 0.05``, ``alpha = 0.5``. Onl
 was measured, on the demo miniature (``ezsr demo study``, docs/results.md): against the
 literal reading of Remark 1 (alpha = 0) it is level or up to 0.8 points ahead for six
 students over three seeds, and loses far less when the pool lacks the classes being
-recognised. k and tau could not be tuned here (no N-ImageNet on this machine); the rationale: nearest-neighbour cosine similarities between CLIP image
-embeddings sit in a narrow band (about 0.6-0.95), so tau = 0.05 makes a 0.05
-similarity lead worth a factor e in weight - the closest few neighbours dominate
+recognised. k and tau could not be tuned here (no N-ImageNet on this machine); the
+rationale: nearest-neighbour cosine similarities between CLIP image embeddings sit in a
+narrow band (about 0.6-0.95), so tau = 0.05 makes a 0.05 similarity lead worth a factor
+e in weight - the closest few neighbours dominate
 without collapsing onto one; k = 16 leaves room for that softmax to find them while
 keeping the gather cheap (and is what the benchmark's recall@16 measures); alpha = 0.5
 weighs the event evidence and the RGB prior equally, so a poor pool can at most halve

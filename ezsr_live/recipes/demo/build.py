@@ -228,10 +228,16 @@ def build_pools(clip_model: torch.nn.Module, out: Path, model_id: str, n_images:
                 held_out: Sequence[str] = HELD_OUT) -> tuple[Path, Path]:
     """The full pool (every class of ``config``, the demo's shapes by default) and the
     pool without ``held_out``, of the same embeddings."""
+    full = build_pool(clip_model, out / POOL_NAME, model_id, n_images, seed, image_size, batch, config)
+    return full, seen_pool(full, out / SEEN_POOL_NAME, held_out)
+
+
+def build_pool(clip_model: torch.nn.Module, dest: Path, model_id: str, n_images: int, seed: int,
+               image_size: int = 64, batch: int = 500, config: ShapesConfig | None = None) -> Path:
+    """A labelled flat pool of ``n_images`` fresh images of every class of ``config``."""
     from ezsr_live.model.knn import create_pool
 
     config = config or ShapesConfig(image_size=image_size)
-    names = config.class_names
     gen = config.generator(POOL_SEED_BASE + seed)
     feats, labels = [], []
     with torch.no_grad():
@@ -239,18 +245,27 @@ def build_pools(clip_model: torch.nn.Module, out: Path, model_id: str, n_images:
             images, samples = gen.render(range(start, min(n_images, start + batch)))
             feats.append(clip_model.encode_image(to_tensor(images)).float().numpy())
             labels.extend(s.class_index for s in samples)
-    vectors = np.concatenate(feats)
-    label_ids = np.asarray(labels, dtype=np.int32)
-    source = f"generated RGB {domain_of(config)}, seed {POOL_SEED_BASE + seed}"
-    full = out / POOL_NAME
-    create_pool(full, vectors, model_id, kind="flat", source=f"{source}, all classes",
-                label_names=names, label_ids=label_ids)
-    seen = ~np.isin(label_ids, [names.index(c) for c in held_out])
-    seen_path = out / SEEN_POOL_NAME
-    create_pool(seen_path, vectors[seen], model_id, kind="flat",
-                source=f"{source}, held-out classes {', '.join(held_out)} removed",
-                label_names=names, label_ids=label_ids[seen])
-    return full, seen_path
+    create_pool(dest, np.concatenate(feats), model_id, kind="flat",
+                source=f"generated RGB {domain_of(config)}, seed {POOL_SEED_BASE + seed}, all classes",
+                label_names=config.class_names, label_ids=np.asarray(labels, dtype=np.int32))
+    return dest
+
+
+def seen_pool(full: Path, dest: Path, held_out: Sequence[str]) -> Path:
+    """The labelled pool ``full`` less the vectors of the ``held_out`` classes (kept if
+    ``dest`` exists: one embedding pass serves every protocol's)."""
+    from ezsr_live.model.knn import create_pool, open_pool, read_pool_meta
+
+    if dest.is_dir():
+        return dest
+    pool, meta = open_pool(full), read_pool_meta(full)
+    names = list(meta.label_names)
+    labels = np.asarray(pool.label_ids)
+    keep = np.flatnonzero(~np.isin(labels, [names.index(c) for c in held_out]))
+    create_pool(dest, pool.reconstruct(keep), meta.model, kind="flat",
+                source=f"{meta.source}; held-out classes removed: {', '.join(held_out)}",
+                label_names=names, label_ids=labels[keep])
+    return dest
 
 
 def run_ablation(cfg: BuildConfig, clip: "ClipBundle", students: dict[str, Path], pools: dict[str, Path],

@@ -43,8 +43,8 @@ import numpy as np
 import torch
 
 from ezsr_live.errors import EzsrError
-from ezsr_live.recipes.demo.build import (HELD_OUT, POOL_NAME, SEEN_POOL_NAME, TEST_SEED_BASE, build_pools,
-                                          render_training_images)
+from ezsr_live.recipes.demo.build import (HELD_OUT, POOL_NAME, SEEN_POOL_NAME, TEST_SEED_BASE, build_pool,
+                                          render_training_images, seen_pool)
 from ezsr_live.recipes.demo.domains import DOMAINS
 from ezsr_live.recipes.demo.shapes import ShapesConfig
 from ezsr_live.recipes.demo.study_plan import KNN_ALPHAS, PROTOCOLS, STUDENTS, StudyConfig
@@ -67,7 +67,7 @@ def domain_config(cfg: StudyConfig) -> ShapesConfig:
 
 def held_out_of(protocol: str, config: ShapesConfig) -> tuple[str, ...]:
     """The classes ``protocol``'s students never see, on ``config``'s domain."""
-    return _HOLD_OUT[protocol](config) if PROTOCOLS[protocol].holds_out else ()
+    return _HOLD_OUT[protocol](config) if protocol in _HOLD_OUT else ()
 
 
 # --------------------------------------------------------------------------- metrics
@@ -259,35 +259,19 @@ def _bench(cfg: StudyConfig, clip: Any, work: Path) -> _Bench:
                    rec.inputs, rec.targets)
     pool_dir = work / "pools"
     full = pool_dir / POOL_NAME
-    if not full.is_dir():  # the demo build's pools: one embedding pass for every protocol's
+    if not full.is_dir():  # the demo build's pool: one embedding pass for every protocol's
         pool_dir.mkdir(parents=True, exist_ok=True)
-        full, _ = build_pools(clip.model, pool_dir, model_identity(DOMAINS[cfg.domain].model_name, cfg.teacher_name),
-                              cfg.pool_images, seed=0, image_size=size, config=config, held_out=())
+        build_pool(clip.model, full, model_identity(DOMAINS[cfg.domain].model_name, cfg.teacher_name),
+                   cfg.pool_images, seed=0, image_size=size, config=config)
     pool = open_pool(full)
     bench.translators = {f"all pool, alpha {a:g}": KnnTranslator(pool, alpha=a) for a in KNN_ALPHAS}
     for protocol in cfg.protocols:
         held = held_out_of(protocol, config)
         if held:
-            seen = open_pool(_seen_pool(full, pool_dir / f"{SEEN_POOL_NAME}-{protocol}", held))
+            seen = open_pool(seen_pool(full, pool_dir / f"{SEEN_POOL_NAME}-{protocol}", held))
             bench.seen_translators[protocol] = {f"seen pool, alpha {a:g}": KnnTranslator(seen, alpha=a)
                                                 for a in KNN_ALPHAS}
     return bench
-
-
-def _seen_pool(full: Path, dest: Path, held_out: Sequence[str]) -> Path:
-    """``full`` less the vectors of the ``held_out`` classes, once (kept)."""
-    from ezsr_live.model.knn import create_pool, open_pool, read_pool_meta
-
-    if dest.is_dir():
-        return dest
-    pool, meta = open_pool(full), read_pool_meta(full)
-    names = list(meta.label_names or ())
-    labels = np.asarray(pool.label_ids)
-    keep = np.flatnonzero(~np.isin(labels, [names.index(c) for c in held_out]))
-    create_pool(dest, pool.reconstruct(keep), meta.model, kind="flat",
-                source=f"{meta.source}; held-out classes removed: {', '.join(held_out)}",
-                label_names=names, label_ids=labels[keep])
-    return dest
 
 
 def _recording(cfg: StudyConfig) -> Path | None:
@@ -369,7 +353,7 @@ def run_study(cfg: StudyConfig, command: str = "") -> dict[str, Any]:
     bench = _bench(cfg, clip, work)
     config = domain_config(cfg)
     classes = config.class_names
-    held_out = {p: list(held_out_of(p, config)) for p in cfg.protocols if PROTOCOLS[p].holds_out}
+    held_out = {p: list(held_out_of(p, config)) for p in cfg.protocols if p in _HOLD_OUT}
     model_name = DOMAINS[cfg.domain].model_name
     runs = []
     for fig in trained:
@@ -419,7 +403,7 @@ def study_markdown(doc: dict[str, Any]) -> str:
                              f"{_pm(rec.get('top1'))} | {_pm(syn.get('cosine_to_teacher'), 1, 3)} | "
                              f"{_pm(syn['mean_norm'], 1, 3)} |")
         lines += ["", _delta_table(summary["paper"], ("top1",)), ""]
-    for letter, protocol in zip("bcd", [p for p in summary if PROTOCOLS[p].holds_out]):
+    for letter, protocol in zip("bcd", [p for p in summary if p in _HOLD_OUT]):
         lines += _held_out_section(doc, protocol, letter)
     lines += ["## Training", "", "| protocol | student | final loss | train cosine | learnt logit scale | wall (s) |",
               "|---|---|---:|---:|---:|---:|"]

@@ -31,20 +31,20 @@ STUDENTS: dict[str, StudentSpec] = {
 @dataclass(frozen=True)
 class Protocol:
     description: str
-    #: the teacher domains (:data:`ezsr_live.recipes.demo.domains.DOMAINS`) it is defined on
+    #: the teacher domains (:data:`ezsr_live.recipes.demo.domains.DOMAINS`) it is defined on;
+    #: what it withholds, if anything, is ``study.held_out_of``'s
     domains: tuple[str, ...]
-    holds_out: bool  # whether its students never see some classes (``study.held_out_of``)
 
 
 PROTOCOLS: dict[str, Protocol] = {
     "paper": Protocol("distilled on images of every class, tested on fresh event windows of them",
-                      ("shapes", "compositional"), False),
+                      ("shapes", "compositional")),
     "held-out-shapes": Protocol("distilled without the held-out shapes' images (every composition of them); "
                                 "scored N-way, restricted to them and as the generalised zero-shot harmonic mean",
-                                ("shapes", "compositional"), True),
+                                ("shapes", "compositional")),
     "held-out-compositions": Protocol("distilled without one composition per shape, whose count, fill and shape "
                                       "each stay in other compositions; scored as held-out-shapes",
-                                      ("compositional",), True),
+                                      ("compositional",)),
 }
 
 

@@ -46,7 +46,7 @@ class LearntLogitScale(torch.nn.Module):
         self.log_scale = torch.nn.Parameter(torch.tensor(min(float(initial), MAX_LOGIT_SCALE)).log())
 
     def forward(self) -> torch.Tensor:
-        return self.log_scale.clamp(max=torch.log(torch.tensor(MAX_LOGIT_SCALE)).item()).exp()
+        return self.log_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
 
 
 class AffineModulation(torch.nn.Module):
