@@ -164,6 +164,12 @@ def _add_teacher_action(sub: Any) -> None:
     t.add_argument("--logit-scale", type=_logit_scale, default=None, metavar="learnt|S",
                    help="contrastive temperature: 'learnt' (default: open_clip's, from 1/0.07 up to CLIP's cap of "
                         "100) or a fixed scale S in [1, 100]")
+    t.add_argument("--text-projection-gain", type=types.gain, default=1.0, metavar="G",
+                   help="multiply the text tower's initial output projection by G (default 1). The contrastive "
+                        "loss never trains its part outside the image embeddings' span, so G sets how much of "
+                        "the text directions lie where images never vary")
+    t.add_argument("--no-text-projection-decay", dest="text_projection_decay", action="store_false",
+                   help="do not weight-decay the text projection (keeps that untrained part at its initial size)")
 
 
 def _logit_scale(text: str) -> float | None:
@@ -193,7 +199,8 @@ def _run_teacher(args: argparse.Namespace) -> int:
                         batch_size=max(2, args.batch_size), eval_images=args.eval_images,
                         eval_every=max(1, min(250, args.steps)), warmup_steps=min(100, args.steps // 4),
                         threads=args.threads, workers=args.workers, seed=args.seed,
-                        fixed_logit_scale=args.logit_scale)
+                        fixed_logit_scale=args.logit_scale, text_projection_gain=args.text_projection_gain,
+                        text_projection_decay=args.text_projection_decay)
     weights, summary = train_and_save(cfg, out)
     labels, templates = write_vocabulary(cfg.shapes, out)
     print(f"teacher: {weights} (zero-shot top-1 {summary['final_top1']:.3f} over {len(cfg.shapes.class_names)} "

@@ -53,6 +53,7 @@ gap_s = range_type(float_range(0.0, MAX_WINDOW_MS / 1000, unit="s"))
 accum = range_type(int_range(1, 4096))
 learning_rate = range_type(float_range(0.0, 10.0, lo_open=True))
 logit_scale = range_type(float_range(1.0, 100.0))  # CLIP caps its learnt scale at 100
+gain = range_type(float_range(0.0, 100.0, lo_open=True))
 clip_grad = range_type(float_range(None, 1e9))  # <= 0: off
 #: ezsr convert: sensor time held back to reorder (the events of that span stay in memory)
 reorder_window_us = range_type(int_range(0, 60_000_000, unit="µs"))

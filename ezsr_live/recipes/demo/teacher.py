@@ -77,6 +77,13 @@ class TeacherConfig:
     #: CLIP); a number: the scale held fixed there. CLIP's own scale reaches its cap of
     #: 100 early; a low scale forces text onto the image embeddings (a small modality gap)
     fixed_logit_scale: float | None = None
+    #: multiplies open_clip's initial text projection (std width**-0.5). Its part outside
+    #: the span of the image embeddings gets no gradient from the contrastive loss, so the
+    #: text directions images never vary along keep their initial size (CLIP's text
+    #: tower carries its own directions; the miniature's would otherwise be small)
+    text_projection_gain: float = 1.0
+    #: False: the text projection is not weight-decayed, so that untrained part is kept
+    text_projection_decay: bool = True
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 2 or self.eval_every < 1 or self.eval_images < 1:
@@ -85,6 +92,8 @@ class TeacherConfig:
             raise ValueError("warmup_steps must be non-negative, lr positive, min_lr_ratio in [0, 1]")
         if self.fixed_logit_scale is not None and not 1.0 <= self.fixed_logit_scale <= 100.0:
             raise ValueError(f"fixed_logit_scale must be in [1, 100], got {self.fixed_logit_scale}")
+        if not 0.0 < self.text_projection_gain <= 100.0:
+            raise ValueError(f"text_projection_gain must be in (0, 100], got {self.text_projection_gain}")
 
     def to_json(self) -> dict[str, Any]:
         d = json.loads(json.dumps(asdict(self)))  # tuples become lists
@@ -162,13 +171,15 @@ def build_model(model_name: str = DEMO_MODEL) -> tuple[torch.nn.Module, Callable
     return bundle.model.train(), bundle.tokenizer
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+def _param_groups(model: torch.nn.Module, weight_decay: float,
+                  text_projection_decay: bool = True) -> list[dict[str, Any]]:
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         # open_clip's rule: gains, biases, norms and the temperature are not decayed
-        if p.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name:
+        if (p.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
+                or (name == "text_projection" and not text_projection_decay)):
             no_decay.append(p)
         else:
             decay.append(p)
@@ -239,7 +250,11 @@ def train_teacher(cfg: TeacherConfig, on_record: Callable[[TrainingRecord], None
         with torch.no_grad():
             model.logit_scale.fill_(math.log(cfg.fixed_logit_scale))
         model.logit_scale.requires_grad_(False)
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    if cfg.text_projection_gain != 1.0:
+        with torch.no_grad():
+            model.text_projection.mul_(cfg.text_projection_gain)
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay, cfg.text_projection_decay), lr=cfg.lr,
+                                  betas=(0.9, 0.98), eps=1e-6)
     loss_fn = ClipLoss()
     batches = TeacherBatches(cfg.shapes.generator(cfg.seed), cfg.batch_size, tokenizer, cfg.steps)
     loader = torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False, num_workers=cfg.workers,

@@ -128,6 +128,7 @@ def test_ezsr_demo_teacher_trains_a_compositional_teacher_that_ezsr_geometry_rea
     out = compositional_teacher
     meta = json.loads((out / "teacher.json").read_text(encoding="utf-8"))
     assert meta["training"]["fixed_logit_scale"] == 100.0
+    assert meta["training"]["text_projection_gain"] == 2.0 and meta["training"]["text_projection_decay"] is False
     assert meta["model_name"] == "ezsr-demo-compositional" and meta["labels"] == list(DEFAULT.class_names)
     assert meta["training"]["domain"] == "compositional"
     assert (out / "labels.txt").read_text(encoding="utf-8").splitlines() == list(DEFAULT.class_names)
@@ -154,6 +155,16 @@ def test_ezsr_demo_teacher_refuses_a_logit_scale_outside_clips_range(tmp_path, c
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--logit-scale: must be 'learnt' or a number in [1, 100]" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("gain", ["0", "-2", "101", "nan"])
+def test_ezsr_demo_teacher_refuses_a_text_projection_gain_outside_its_range(tmp_path, capsys, gain):
+    with pytest.raises(SystemExit) as exit_:
+        ezsr(["demo", "teacher", "-o", str(tmp_path / "out"), "--text-projection-gain", gain])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--text-projection-gain" in err[0] and "(0, 100]" in err[0]
     assert not (tmp_path / "out").exists()
 
 

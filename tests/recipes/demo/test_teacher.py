@@ -84,6 +84,25 @@ def test_a_fixed_logit_scale_stays_where_it_was_set_and_the_learnt_one_moves():
             TeacherConfig(fixed_logit_scale=bad)
 
 
+def test_the_text_projection_gain_scales_its_initialisation_and_no_decay_takes_it_out_of_weight_decay():
+    from ezsr_live.recipes.demo.teacher import _param_groups
+
+    def text_projection(**kw) -> torch.Tensor:  # a step too small to move anything: the initialisation
+        cfg = TeacherConfig(steps=1, batch_size=4, warmup_steps=0, eval_every=1000, eval_images=4, lr=1e-12, **kw)
+        return train_teacher(cfg).model.text_projection.detach().clone()
+
+    plain, tripled = text_projection(), text_projection(text_projection_gain=3.0)
+    assert torch.allclose(tripled, 3.0 * plain, rtol=1e-5, atol=1e-7)
+    model, _ = build_model()
+    decayed = {id(p) for p in _param_groups(model, 0.1)[1]["params"]}
+    kept = {id(p) for p in _param_groups(model, 0.1, text_projection_decay=False)[1]["params"]}
+    assert id(model.text_projection) in decayed and id(model.text_projection) not in kept
+    assert decayed - kept == {id(model.text_projection)}  # nothing else changes group
+    for bad in (0.0, -1.0, 101.0):
+        with pytest.raises(ValueError, match="text_projection_gain"):
+            TeacherConfig(text_projection_gain=bad)
+
+
 def test_zero_shot_eval_counts_every_image_in_a_confusion_matrix():
     model, tokenizer = build_model()
     res = zero_shot_eval(model, tokenizer, ShapesConfig(), n_images=60, batch_size=25)
