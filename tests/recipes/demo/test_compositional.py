@@ -148,23 +148,18 @@ def test_ezsr_demo_teacher_refuses_an_output_it_cannot_create_before_training(tm
     assert len(err) == 1 and err[0].startswith("ezsr: ") and str(blocker / "out") in err[0]
 
 
-@pytest.mark.parametrize("scale", ["0.5", "101", "nan", "warm"])
-def test_ezsr_demo_teacher_refuses_a_logit_scale_outside_clips_range(tmp_path, capsys, scale):
+@pytest.mark.parametrize(("option", "value", "message"), [
+    *[("--logit-scale", v, "--logit-scale: must be 'learnt' or a number in [1, 100]") for v in ("0.5", "101", "nan",
+                                                                                             "warm")],
+    *[("--text-projection-gain", v, "--text-projection-gain: must be a number in (0, 100]") for v in ("0", "-2", "101",
+                                                                                                   "nan")],
+])
+def test_ezsr_demo_teacher_refuses_a_training_setting_outside_its_range(tmp_path, capsys, option, value, message):
     with pytest.raises(SystemExit) as exit_:
-        ezsr(["demo", "teacher", "-o", str(tmp_path / "out"), "--logit-scale", scale])
+        ezsr(["demo", "teacher", "-o", str(tmp_path / "out"), option, value])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--logit-scale: must be 'learnt' or a number in [1, 100]" in err[0]
-    assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize("gain", ["0", "-2", "101", "nan"])
-def test_ezsr_demo_teacher_refuses_a_text_projection_gain_outside_its_range(tmp_path, capsys, gain):
-    with pytest.raises(SystemExit) as exit_:
-        ezsr(["demo", "teacher", "-o", str(tmp_path / "out"), "--text-projection-gain", gain])
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--text-projection-gain" in err[0] and "(0, 100]" in err[0]
+    assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "out").exists()
 
 
