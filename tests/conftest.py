@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,11 @@ import pytest
 from PIL import Image, ImageDraw
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A suite started in the background of a non-interactive shell ('pytest &') inherits
+# SIGINT ignored, and so would every child it starts: the tests that press Ctrl-C on a
+# child would then see it run to the end. Children get what a terminal gives them.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 # label embeddings cached on disk go to a folder of this session, never the user's cache
 os.environ["EZSR_TEXT_CACHE"] = tempfile.mkdtemp(prefix="ezsr-test-text-cache-")
 

@@ -197,9 +197,8 @@ def test_ctrl_c_during_folder_synthesis_leaves_only_whole_files(image_tree, tmp_
     while not list(out.rglob("*.evt2.raw")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
-    out_text, err = proc.communicate(timeout=240)
-    # once seen failing under load with rc 0 and nothing on stderr: say how far the run got
-    assert proc.returncode == 130, (err, out_text[-500:], len(list(out.rglob("*.evt2.raw"))))
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip().endswith("ezsr: interrupted")
     done = list(out.rglob("*.evt2.raw"))
     assert 0 < len(done) < 160 and not [p for p in out.rglob("*") if p.name.startswith(".partial-")]
