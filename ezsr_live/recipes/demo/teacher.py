@@ -250,9 +250,8 @@ def train_teacher(cfg: TeacherConfig, on_record: Callable[[TrainingRecord], None
         with torch.no_grad():
             model.logit_scale.fill_(math.log(cfg.fixed_logit_scale))
         model.logit_scale.requires_grad_(False)
-    if cfg.text_projection_gain != 1.0:
-        with torch.no_grad():
-            model.text_projection.mul_(cfg.text_projection_gain)
+    with torch.no_grad():
+        model.text_projection.mul_(cfg.text_projection_gain)
     optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay, cfg.text_projection_decay), lr=cfg.lr,
                                   betas=(0.9, 0.98), eps=1e-6)
     loss_fn = ClipLoss()
