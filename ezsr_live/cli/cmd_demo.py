@@ -17,6 +17,7 @@ from typing import Any
 
 from ezsr_live.fileio import atomic_path, atomic_write_text, sha256_file
 from ezsr_live.cli import options as types
+from ezsr_live.model.defaults import DEVICE_CHOICES
 
 NAME = "demo"
 HELP = ("rebuild the bundled demo model, recording and ablation from scratch (see docs/results.md), or train "
@@ -83,6 +84,8 @@ def _add_study_action(sub: Any) -> None:
     t.add_argument("--pool-images", type=types.count, default=d.pool_images, help=f"default {d.pool_images}")
     t.add_argument("--jobs", type=types.workers, default=d.jobs,
                    help=f"training processes at once, one torch thread each (default {d.jobs})")
+    t.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
+                   help="where the students train (default auto: CUDA where present); scoring runs on the CPU")
 
 
 def _names(known: Any) -> Any:
@@ -97,6 +100,7 @@ def _names(known: Any) -> Any:
 
 def _run_study(args: argparse.Namespace) -> int:
     from ezsr_live.errors import EzsrError
+    from ezsr_live.model.clip_loader import resolve_device
     from ezsr_live.model.registry import weights_dir
     from ezsr_live.recipes.demo.study import StudyConfig, run_study
 
@@ -104,6 +108,7 @@ def _run_study(args: argparse.Namespace) -> int:
     if not teacher.is_file() or not teacher.with_suffix(".json").is_file():
         raise EzsrError(f"{teacher}: no such teacher (a .safetensors with its .json sidecar)")
     domain = _teacher_domain(teacher)
+    device = resolve_device(args.device)  # an absent GPU is one line, before anything is written
     out = Path(args.output)
     try:  # before training: an unwritable folder must not cost a run
         out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +118,7 @@ def _run_study(args: argparse.Namespace) -> int:
                       protocols=args.protocols, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                       warmup_steps=min(20, args.steps // 4), train_images=args.train_images,
                       test_images=args.test_images, pool_images=args.pool_images, jobs=args.jobs,
-                      teacher_name=teacher.name, domain=domain)
+                      teacher_name=teacher.name, domain=domain, device=str(device))
     doc = run_study(cfg, command="ezsr " + " ".join(shlex.quote(a) for a in args._argv))
     print(f"study: {out / 'study.md'} ({len(doc['runs'])} runs; training {doc['train_seconds']:.0f} s)")
     return 0

@@ -159,7 +159,7 @@ def train_run(cfg: StudyConfig, protocol: str, student: str, seed: int, images: 
     tcfg = TrainConfig(data=str(images), out=str(out), model=DOMAINS[cfg.domain].model_name,
                        pretrained=str(cfg.teacher),
                        steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup_steps=cfg.warmup_steps,
-                       device="cpu", workers=0, threads=1, seed=seed, checkpoint_every=cfg.steps,
+                       device=cfg.device, workers=0, threads=1, seed=seed, checkpoint_every=cfg.steps,
                        log_every=max(1, cfg.steps // 10), loss=STUDENTS[student].loss, progress=False,
                        events=str(events), tensorboard="off", resume="auto",
                        run_name=f"study-{protocol}-{student}-seed{seed}")
@@ -171,7 +171,7 @@ def train_run(cfg: StudyConfig, protocol: str, student: str, seed: int, images: 
                "final_train_cosine": last.get("cosine"), "final_logit_scale": last.get("logit_scale"),
                "pairs_per_s": round(float(np.median([r["samples_per_s"] for r in result.history])), 1)
                if result.history else None,
-               "encoder": str(result.encoder_path)}
+               "device": cfg.device, "encoder": str(result.encoder_path)}
     figures_path.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
     return figures
 

@@ -79,6 +79,10 @@ class StudyConfig:
     test_images: int = 600
     pool_images: int = 6000
     jobs: int = 2  # training processes at once, one torch thread each
+    #: where the students train (``cpu``, ``cuda``, ``mps``): scoring stays on the CPU.
+    #: On CUDA the trainer's automatic mixed precision applies, so figures differ from a
+    #: CPU study's by more than the seed spread may suggest: compare studies of one device
+    device: str = "cpu"
     recording: str | None = None  # default: the shipped demo recording
     teacher_name: str = "ezsr-demo-teacher.safetensors"  # the file name pools record as the model identity
 

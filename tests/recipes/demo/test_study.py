@@ -59,7 +59,7 @@ def study(tmp_path_factory) -> tuple[Path, dict]:
     threads = torch.get_num_threads()
     try:
         rc = ezsr(["demo", "study", "-o", str(out), "--seeds", "2", "--students", ",".join(STUDY_STUDENTS),
-                   "--steps", "3", "--batch-size", "8", "--test-images", "24", "--pool-images", "48", "--jobs", "2"])
+                   "--steps", "3", "--batch-size", "8", "--test-images", "24", "--pool-images", "48", "--jobs", "2", "--device", "cpu"])
     finally:
         torch.set_num_threads(threads)
     assert rc == 0
@@ -78,6 +78,7 @@ def test_every_student_seed_and_protocol_is_trained_and_scored_with_and_without_
         else:  # a pool without the held-out classes matters only where classes were held out
             assert variants == {"none"} | alphas | {"seen pool, alpha 0", "seen pool, alpha 0.5"}
             assert sum(run["scores"]["none"]["synthetic"]["predicted"]) == doc["test_windows"]["synthetic"]
+    assert {r["training"]["device"] for r in doc["runs"]} == {"cpu"} and doc["config"]["device"] == "cpu"
     learnt = [r for r in doc["runs"] if r["student"] == "infonce-learnt-t"]
     assert all(r["training"]["final_logit_scale"] is not None for r in learnt)
 
@@ -142,6 +143,14 @@ def test_bad_study_options_are_refused_in_one_line(tmp_path, capsys, args, needl
     assert not (tmp_path / "s" / "work").exists()  # nothing trained
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_study_on_an_absent_gpu_is_refused_before_anything_is_written(tmp_path, capsys):
+    rc = ezsr(["demo", "study", "-o", str(tmp_path / "s"), "--device", "cuda"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--device cuda" in err[0] and "no CUDA device" in err[0]
+    assert not (tmp_path / "s").exists()
+
+
 def test_held_out_compositions_are_refused_on_the_shapes_domain(tmp_path, capsys):
     rc = ezsr(["demo", "study", "-o", str(tmp_path / "s"), "--protocols", "held-out-compositions"])
     err = capsys.readouterr().err.strip().splitlines()
@@ -183,6 +192,7 @@ def test_a_compositional_study_withholds_one_composition_per_shape(compositional
     assert ready["classes"] == list(config.without(held).class_names)  # the other 154 compositions
     pool = open_pool(out / "work" / "pools" / "pool-seen-classes-held-out-compositions")
     assert len(pool) and not set(np.asarray(pool.label_ids).tolist()) & {doc["classes"].index(c) for c in held}
+    assert {r["training"]["device"] for r in doc["runs"]} == {"cpu"} and doc["config"]["device"] == "cpu"
     learnt = [r for r in doc["runs"] if r["student"] == "infonce-learnt-t"]
     assert len(learnt) == 2 and all(r["training"]["final_logit_scale"] <= 100.0 + 1e-3 for r in learnt)
     run = next(r for r in doc["runs"] if r["protocol"] == "held-out-compositions")
