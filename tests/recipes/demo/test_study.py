@@ -222,3 +222,30 @@ def test_a_run_that_fails_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
     assert rc == 2 and len(err) == 1, err
     assert str(tmp_path / "s" / "work" / "runs" / "paper" / "cosine" / "seed0") in err[0]
     assert "training cosine (paper, seed 0) failed: something inside the trainer" in err[0]
+
+
+def test_the_compositional_demo_check_scores_a_student_on_the_demo_recording(compositional_study,
+                                                                            compositional_teacher):
+    """docs/measure_compositional_demo.py, which decides whether the compositional teacher
+    could replace the bundled demo (docs/results.md), runs on a study's student: every
+    window of the demo recording with a ground truth is scored, through the live path."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    out, _ = compositional_study
+    student = out / "work" / "runs" / "paper" / "cosine" / "seed0" / "event_encoder.safetensors"
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "docs" / "measure_compositional_demo.py"),
+                           "--teacher", str(compositional_teacher / "teacher.safetensors"),
+                           "--student", str(student), "--images", "12"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(report["teacher on its own domain (RGB)"]) == {"165-way", "count", "fill", "shape"}
+    assert len(report["teacher on the shapes demo's images (RGB)"]) == 4
+    # the CI test of the shipped demo scores the same 228 windows (50 ms, ground truth at the middle)
+    live = report["student on shapes_demo.raw through ezsr-live (bar: 80 %)"]
+    assert set(live) == {"228 windows, labels 'one solid X'", "228 windows, labels 'X'"}
+    for section in report.values():
+        assert all(0.0 <= float(v.removesuffix(" %")) <= 100.0 for v in section.values())
