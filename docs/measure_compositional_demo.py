@@ -11,7 +11,7 @@ Measures what ``docs/results.md`` ("Shipping the compositional demo: not yet") r
    weights/demo/shapes_demo.raw --headless --speed max``), scored as the CI test of the
    shipped demo scores it (the shape at each window's middle), against its 80 % bar.
 
-Usage (1 torch thread; about 3 minutes on 2 cores)::
+Usage (1 torch thread; about 35 s on 2 idle cores)::
 
     python docs/measure_compositional_demo.py --teacher T/teacher.safetensors \
         --student OUT/work/runs/paper/cosine/seed0/event_encoder.safetensors
@@ -39,7 +39,8 @@ from ezsr_live.recipes.demo.recording import (
     segment_order,
 )
 from ezsr_live.recipes.demo.shapes import SHAPE_CLASSES, ShapeGenerator, ShapesConfig, to_tensor
-from ezsr_live.recipes.demo.teacher import class_embeddings, load_teacher
+from ezsr_live.recipes.demo.ablation import embed
+from ezsr_live.recipes.demo.teacher import class_embeddings, load_teacher, zero_shot_eval
 
 RECORDING = Path(__file__).resolve().parents[1] / "weights" / "demo" / "shapes_demo.raw"
 FRESH_SEED = 20261203  # images no teacher or student trained on
@@ -48,23 +49,23 @@ VOCABULARIES = {"one solid X": lambda s: f"one solid {s}", "X": lambda s: s}
 
 @torch.no_grad()
 def _predict(clip, images: np.ndarray, text: torch.Tensor) -> np.ndarray:
-    e = torch.nn.functional.normalize(clip.model.encode_image(to_tensor(images)).float(), dim=-1)
-    return (e @ text.T).argmax(1).numpy()
+    return (embed(clip.model.visual, to_tensor(images)) @ text.T).argmax(1).numpy()
 
 
 def _pct(hits) -> str:
     return f"{100 * float(np.mean(hits)):.1f} %"
 
 
+@torch.no_grad()
 def teacher_in_domain(clip, n: int) -> dict[str, str]:
     cfg = CompositionalConfig()
-    comps = cfg.compositions
-    text = class_embeddings(clip.model, clip.tokenizer, cfg.class_names, cfg.zero_shot_templates)
-    images, samples = cfg.generator(FRESH_SEED).render(np.arange(n))
-    pred, truth = _predict(clip, images, text), [s.class_index for s in samples]
-    out = {"165-way": _pct([p == t for p, t in zip(pred, truth)])}
+    result = zero_shot_eval(clip.model, clip.tokenizer, cfg, n, seed=FRESH_SEED)
+    confusion = result.confusion  # (truth, predicted) counts
+    out = {"165-way": f"{100 * result.top1:.1f} %"}
     for k, factor in enumerate(("count", "fill", "shape")):
-        out[factor] = _pct([comps[p][k] == comps[t][k] for p, t in zip(pred, truth)])
+        values = np.array([c[k] for c in cfg.compositions])
+        same = values[:, None] == values[None, :]  # the factor read off the prediction is right
+        out[factor] = f"{100 * confusion[same].sum() / confusion.sum():.1f} %"
     return out
 
 

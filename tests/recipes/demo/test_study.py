@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,8 @@ from ezsr_live.cli.toolbox import main as ezsr
 from ezsr_live.recipes.demo.build import HELD_OUT
 from ezsr_live.recipes.demo.shapes import SHAPE_CLASSES
 from ezsr_live.recipes.demo.study import STUDENTS, harmonic_mean, scores, summarise
+
+from tests.conftest import REPO_ROOT
 
 STUDY_STUDENTS = ("infonce-learnt-t", "raw-l2")
 
@@ -229,11 +233,6 @@ def test_the_compositional_demo_check_scores_a_student_on_the_demo_recording(com
     """docs/measure_compositional_demo.py, which decides whether the compositional teacher
     could replace the bundled demo (docs/results.md), runs on a study's student: every
     window of the demo recording with a ground truth is scored, through the live path."""
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO_ROOT
-
     out, _ = compositional_study
     student = out / "work" / "runs" / "paper" / "cosine" / "seed0" / "event_encoder.safetensors"
     proc = subprocess.run([sys.executable, str(REPO_ROOT / "docs" / "measure_compositional_demo.py"),
